@@ -45,7 +45,7 @@ def _babyai_bot(adapter: GameAdapter, seed: int) -> ScriptedAgent:
 
     if adapter.env != "babyai":
         raise UnknownAgent("the BabyAI bot only plays babyai tasks")
-    return BabyAIBotPolicy(adapter)  # type: ignore[arg-type]
+    return BabyAIBotPolicy(adapter)
 
 
 class UnknownAgent(ValueError):

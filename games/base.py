@@ -30,7 +30,7 @@ RawAction = int | str
 MAX_AUTO_KEYS_PER_STEP = 64
 
 
-class EndReason(str, enum.Enum):
+class EndReason(enum.StrEnum):
     WON = "won"
     DIED = "died"
     LOST = "lost"  # the game ended without a win or a death (e.g. TextWorld "lost")
@@ -229,7 +229,7 @@ class GameAdapter(ABC):
     def instructions(self) -> str:
         """The game's rules, goal and action meanings, for a model's system prompt."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most envs hold nothing to release
         """Release env resources."""
 
     # ----- the template: identical for every game -----------------------------

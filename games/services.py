@@ -386,9 +386,9 @@ def _compare_totals(adapter: GameAdapter, episode: Episode, checked: int) -> Ver
         return Verification(episode.pk, False, checked, f"log has {checked} steps, episode says {episode.steps}")
     if not math.isclose(adapter.progression, episode.progression, rel_tol=0, abs_tol=1e-12):
         return Verification(episode.pk, False, checked, "final progression differs")
-    if episode.status == Episode.Status.FINISHED and adapter.end_reason is not None:
-        if adapter.end_reason.value != episode.end_reason:
-            return Verification(episode.pk, False, checked, "end reason differs")
+    replayed_end = adapter.end_reason.value if adapter.end_reason else ""
+    if episode.status == Episode.Status.FINISHED and replayed_end != episode.end_reason:
+        return Verification(episode.pk, False, checked, "end reason differs")
     return Verification(episode.pk, True, checked, "ok")
 
 

@@ -1,0 +1,37 @@
+# Sourced by scripts/run and scripts/test: make .venv with everything installed.
+# Idempotent: a second run only checks that requirements are satisfied.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "need root to run: $*" >&2; return 1; fi; }
+
+apt_install() {  # apt_install PACKAGE... (Debian); only the missing ones
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+# textworld's jericho dependency compiles from source: it needs a C compiler and make.
+if command -v dpkg >/dev/null; then
+  command -v gcc >/dev/null && command -v make >/dev/null || apt_install build-essential
+  "$PYTHON" -c "import venv, ensurepip" 2>/dev/null || apt_install python3-venv
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+REQ_STAMP=.venv/.requirements-stamp
+REQ_HASH="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_HASH" ]; then
+  .venv/bin/pip install -q --upgrade pip wheel "setuptools<82"
+  .venv/bin/pip install -q -r "${BALROG_REQUIREMENTS:-requirements-dev.txt}"
+  echo "$REQ_HASH" > "$REQ_STAMP"
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
