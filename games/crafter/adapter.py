@@ -1,0 +1,259 @@
+"""The Crafter adapter: BALROG's ``crafter`` env with its one ``default`` task.
+
+A 64x64 world, crafter's 9x9 view (a 9x7 map window over a 9x2 inventory
+strip), 2,000 steps at most, ``Noop`` when an answer is not an action, and
+BALROG's progression: achievements unlocked at least once, over 22.
+
+Raw actions are crafter's action indices (0-16). Like BALROG's wrapper, each
+episode starts with one Noop tick right after the world is generated; it is
+part of the reset, not a counted step.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from crafter import objects
+from PIL import Image
+
+from games.base import (
+    AdapterStateError,
+    GameAdapter,
+    KeyBinding,
+    ModelObservation,
+    RawAction,
+    RawOutcome,
+    TaskInfo,
+)
+from games.crafter.describe import describe, instructions_text
+from games.crafter.engine import (
+    ACTIONS,
+    AREA,
+    BALROG_IMAGE_SIZE,
+    FACING_NAMES,
+    ITEMS,
+    MAP_VIEW,
+    TEXTURE_ID,
+    TEXTURES,
+    VIEW,
+    VITALS,
+    ReproducibleCrafter,
+    check_crafter_tables,
+    crafter_version,
+)
+from games.crafter.view import Snapshot, capture
+from games.progression import CrafterProgression, ProgressionTracker
+
+STEP_CAP = 2000
+EPISODES_PER_TASK = 10
+NOOP = ACTIONS.index("Noop")
+WARMUP_NOOPS = 1  # BALROG's wrapper steps a Noop inside reset()
+_ACTION_INDEX: dict[str, int] = {name: index for index, name in enumerate(ACTIONS)}
+_VALID_ACTIONS = frozenset(ACTIONS)
+TEXTURE_FILES: list[str] = [f"{name}.png" for name in TEXTURES]
+# Each inventory slot's icon: crafter draws items with the texture of the same name.
+_ITEM_TEXTURES: tuple[int, ...] = tuple(TEXTURE_ID[name] for name in ITEMS)
+_NECESSITY_DEATHS: dict[tuple[str, ...], str] = {
+    ("food",): "starved",
+    ("drink",): "died of thirst",
+    ("energy",): "died of exhaustion",
+}
+_SKELETON_RANGE = 10  # arrows fly on after the shot; a skeleton this close may have fired one
+
+check_crafter_tables()
+
+
+class CrafterAdapter(GameAdapter):
+    env = "crafter"
+    default_action = "Noop"
+    adapter_version = "1"
+
+    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(task, options)
+        # Built on the first reset (loading crafter's textures takes ~30 ms) and
+        # reused for later episodes.
+        self.game: ReproducibleCrafter | None = None
+        self._snapshot: Snapshot | None = None
+        self._achievements: dict[str, int] = {}
+
+    # ----- catalogue -------------------------------------------------------
+    @classmethod
+    def tasks(cls) -> list[TaskInfo]:
+        return [
+            TaskInfo(
+                env="crafter",
+                task="default",
+                title="Crafter",
+                description="Survive in a 64x64 open world and unlock as many of the 22 achievements as "
+                "you can: gather, craft tools, build, eat, drink, sleep and fight.",
+                step_cap=STEP_CAP,
+                episodes_per_task=EPISODES_PER_TASK,
+            )
+        ]
+
+    @classmethod
+    def key_bindings(cls) -> list[KeyBinding]:
+        """Crafter's own GUI keys (crafter.run_gui), with arrows, z and n added."""
+        return [
+            KeyBinding("w", "Move North", "move north"),
+            KeyBinding("a", "Move West", "move west"),
+            KeyBinding("s", "Move South", "move south"),
+            KeyBinding("d", "Move East", "move east"),
+            KeyBinding("ArrowUp", "Move North", "move north"),
+            KeyBinding("ArrowLeft", "Move West", "move west"),
+            KeyBinding("ArrowDown", "Move South", "move south"),
+            KeyBinding("ArrowRight", "Move East", "move east"),
+            KeyBinding(" ", "Do", "collect, attack, drink or eat what you face"),
+            KeyBinding("Tab", "Sleep", "sleep"),
+            KeyBinding("z", "Sleep", "sleep"),
+            KeyBinding("n", "Noop", "wait a step"),
+            KeyBinding("r", "Place Stone", "place stone"),
+            KeyBinding("t", "Place Table", "place table"),
+            KeyBinding("f", "Place Furnace", "place furnace"),
+            KeyBinding("p", "Place Plant", "plant a sapling"),
+            KeyBinding("1", "Make Wood Pickaxe", "make wood pickaxe"),
+            KeyBinding("2", "Make Stone Pickaxe", "make stone pickaxe"),
+            KeyBinding("3", "Make Iron Pickaxe", "make iron pickaxe"),
+            KeyBinding("4", "Make Wood Sword", "make wood sword"),
+            KeyBinding("5", "Make Stone Sword", "make stone sword"),
+            KeyBinding("6", "Make Iron Sword", "make iron sword"),
+        ]
+
+    @classmethod
+    def engine_version(cls) -> str:
+        return f"crafter-{crafter_version()}+adapter-{cls.adapter_version}"
+
+    # ----- hooks -------------------------------------------------------------
+    def make_tracker(self) -> ProgressionTracker:
+        return CrafterProgression()
+
+    def _reset(self, seed: int) -> dict[str, Any]:
+        if self.game is None:
+            self.game = ReproducibleCrafter()
+        game = self.game
+        game.reset_world(seed)
+        world_digest = game.world_digest()
+        for _ in range(WARMUP_NOOPS):
+            game.step(NOOP)
+        self._snapshot = None
+        self._achievements = dict(game.player.achievements)
+        return {
+            "world_seed": game.world_seed,
+            "world_digest": world_digest,
+            "area": list(AREA),
+            "view": list(VIEW),
+            "warmup_noops": WARMUP_NOOPS,
+        }
+
+    def _to_raw(self, action: str) -> RawAction:
+        return _ACTION_INDEX[action]
+
+    def _apply_raw(self, raw: RawAction) -> RawOutcome:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < len(ACTIONS):
+            raise ValueError(f"not a crafter action index: {raw!r}")
+        game = self._game()
+        _, reward, _, info = game.step(raw)
+        self._snapshot = None
+        self._achievements = info["achievements"]
+        if game.player.health > 0:
+            return RawOutcome(float(reward))
+        return RawOutcome(float(reward), terminated=True, died=True, detail=death_cause(game))
+
+    def _progress_facts(self) -> Mapping[str, Any]:
+        return {"achievements": self._achievements}
+
+    def action_space(self) -> list[str]:
+        return list(ACTIONS)
+
+    def is_valid(self, action: str) -> bool:
+        return action in _VALID_ACTIONS
+
+    # ----- views ---------------------------------------------------------------
+    def observation(self) -> ModelObservation:
+        return describe(self._view())
+
+    def frame(self) -> dict[str, Any]:
+        view = self._view()
+        return {
+            "view": list(MAP_VIEW),
+            "materials": view.materials.ravel().tolist(),
+            "objects": view.objects.ravel().tolist(),
+            "player": {
+                "x": view.position[0],
+                "y": view.position[1],
+                "facing": FACING_NAMES[view.facing],
+                "sleeping": view.sleeping,
+                "dead": view.dead,
+            },
+            "vitals": {name: view.count(name) for name in VITALS},
+            "items": [[texture, count] for texture, count in zip(_ITEM_TEXTURES, view.inventory, strict=True)],
+            "daylight": view.daylight,
+            "world": list(AREA),
+            "textures": TEXTURE_FILES,
+        }
+
+    def render_png(self) -> bytes:
+        image = self._game().render((BALROG_IMAGE_SIZE, BALROG_IMAGE_SIZE))
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def state_bytes(self) -> bytes:
+        return self._view().observed_bytes + self._game().hidden_state_bytes()
+
+    def instructions(self) -> str:
+        return instructions_text()
+
+    def hud(self) -> dict[str, Any]:
+        hud = super().hud()
+        if self.game is not None and self.game.player is not None:
+            view = self._view()
+            hud.update({name: view.count(name) for name in VITALS})
+            hud["achievements"] = view.unlocked
+            hud["achievements_unlocked"] = len(view.unlocked)
+        return hud
+
+    def close(self) -> None:
+        self.game = None
+        self._snapshot = None
+
+    # ----- internals ---------------------------------------------------------
+    def _game(self) -> ReproducibleCrafter:
+        if self.game is None or self.game.player is None:
+            raise AdapterStateError("crafter used before reset")
+        return self.game
+
+    def _view(self) -> Snapshot:
+        """The observed state, captured once per step and shared by the views."""
+        if self._snapshot is None:
+            self._snapshot = capture(self._game())
+        return self._snapshot
+
+
+def death_cause(game: ReproducibleCrafter) -> str:
+    """A short cause for a death, inferred from the state right after it
+    (crafter does not report one). Checked in order: lava, a zombie's blow
+    this step (its cooldown restarts at 5 when it hits), an empty vital whose
+    damage counter just fired, a skeleton within arrow range."""
+    player = game.player
+    world = game.world
+    if world[player.pos][0] == "lava":
+        return "walked into lava"
+    for obj in world.objects:
+        if isinstance(obj, objects.Zombie) and player.distance(obj) <= 1 and obj.cooldown == 5:
+            return "killed by a zombie"
+    empty = tuple(name for name in ("food", "drink", "energy") if player.inventory[name] <= 0)
+    if empty == ("energy",) and player.sleeping:
+        empty = ()
+    if empty and player._recover == 0:
+        return _NECESSITY_DEATHS.get(empty, "died of " + " and ".join(_need_word(name) for name in empty))
+    for obj in world.objects:
+        if isinstance(obj, objects.Skeleton) and player.distance(obj) <= _SKELETON_RANGE:
+            return "shot by a skeleton"
+    return "health reached 0"
+
+
+def _need_word(name: str) -> str:
+    return {"food": "hunger", "drink": "thirst", "energy": "exhaustion"}[name]
