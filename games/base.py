@@ -112,6 +112,7 @@ class _Counters:
     steps: int = 0
     episode_return: float = 0.0
     steps_since_progress: int = 0
+    progress_marker: Hashable = None  # the marker after the previous step (or the reset)
     done: bool = False
     end_reason: EndReason | None = None
     end_detail: str = ""
@@ -193,7 +194,8 @@ class GameAdapter(ABC):
 
     def _progress_marker(self) -> Hashable:
         """The no-progress rule counts steps while this value stays the same
-        (by default the progression itself)."""
+        (by default the progression itself). Read once after the reset and
+        once after every step; each step compares with the previous read."""
         return self.tracker.value
 
     def _progress_facts(self) -> Mapping[str, Any]:
@@ -237,7 +239,9 @@ class GameAdapter(ABC):
         self.seed = seed
         self.tracker.reset()
         self._c = _Counters()
-        return self._reset(seed)
+        facts = self._reset(seed)
+        self._c.progress_marker = self._progress_marker()
+        return facts
 
     def step(self, action: str) -> StepResult:
         self._require_live()
@@ -276,10 +280,10 @@ class GameAdapter(ABC):
         c = self._c
         c.steps += 1
         c.episode_return += reward
-        before = self._progress_marker()
         after = self.tracker.update(reward=reward, outcome=outcome, facts=self._progress_facts())
-        changed = self._progress_marker() != before
-        c.steps_since_progress = 0 if changed else c.steps_since_progress + 1
+        marker = self._progress_marker()
+        c.steps_since_progress = 0 if marker != c.progress_marker else c.steps_since_progress + 1
+        c.progress_marker = marker
         c.end_reason, c.end_detail = self._end_reason(outcome)
         c.done = c.end_reason is not None
         return StepResult(action, valid, executed, reward, after, c.done, c.end_reason, c.end_detail)

@@ -1,0 +1,1 @@
+"""NLE-family games: NetHack (``nle``) and MiniHack (``minihack``)."""
