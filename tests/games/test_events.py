@@ -1,0 +1,66 @@
+"""Step events reach the episode's group after commit, on either channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connections, transaction
+
+from games.events import emit_after_commit, episode_group
+from games.models import Episode
+from games.services import do_apply_action, do_start_episode
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def close_thread_connections():
+    yield
+    # sync_to_async ran the services in a worker thread with its own connection.
+    await sync_to_async(connections.close_all)()
+
+
+def start_toy() -> Episode:
+    return do_start_episode(env="toy", task="corridor", seed=0, player_kind=Episode.PlayerKind.HUMAN)
+
+
+async def events_until(channel: str, kind: str) -> list[dict]:
+    """Events received up to and including the first of ``kind`` (a "started"
+    event may still be in flight when the test starts listening)."""
+    events: list[dict] = []
+    while not events or events[-1]["kind"] != kind:
+        events.append(await asyncio.wait_for(get_channel_layer().receive(channel), timeout=5))
+    return events
+
+
+async def listen(episode_id: int) -> str:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(episode_group(episode_id), channel)
+    return channel
+
+
+async def test_it_tells_viewers_of_each_committed_step(toy_game: str) -> None:
+    episode = await sync_to_async(start_toy)()
+    channel = await listen(episode.pk)
+    await sync_to_async(do_apply_action)(episode.pk, index=0, action="right")
+    event = (await events_until(channel, "step"))[-1]
+    assert (event["type"], event["kind"], event["version"], event["index"]) == ("episode.event", "step", 1, 0)
+
+
+async def test_it_sends_nothing_for_a_rolled_back_transaction(toy_game: str) -> None:
+    episode = await sync_to_async(start_toy)()
+    channel = await listen(episode.pk)
+
+    def emit_then_roll_back() -> None:
+        with transaction.atomic():
+            emit_after_commit(episode.pk, "step", 99, {})
+            transaction.set_rollback(True)
+        emit_after_commit(episode.pk, "marker", 1, {})
+
+    await sync_to_async(emit_then_roll_back)()
+    received = await events_until(channel, "marker")
+    assert [e["kind"] for e in received if e["kind"] != "started"] == ["marker"]
