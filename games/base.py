@@ -134,6 +134,8 @@ class GameAdapter(ABC):
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
         self.task_info = self.task_by_name(task)
         self.task = task
+        # Stored with the episode after construction: an adapter may pin
+        # defaults here (e.g. TextWorld's pool size) so rebuilds never drift.
         self.options: dict[str, Any] = dict(options or {})
         self.seed: int | None = None
         self.tracker = self.make_tracker()

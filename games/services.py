@@ -118,7 +118,7 @@ def do_start_episode(
             env=env,
             task=task,
             seed=seed,
-            options=dict(options or {}),
+            options=adapter.options,  # with the defaults the adapter pinned
             reset_info=reset_info,
             level_source=str(reset_info.get("level_source", "")),
             engine_version=adapter.engine_version(),
