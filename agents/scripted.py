@@ -40,12 +40,21 @@ class RandomAgent:
         return random.Random(f"{self.seed}:{self.adapter.steps}").choice(actions)
 
 
-def _babyai_bot(adapter: GameAdapter, seed: int) -> ScriptedAgent:
-    from games.babyai.bot import BabyAIBotPolicy
+class BabyAIBot:
+    """minigrid's BabyAI bot (games.babyai.bot) as a scripted agent."""
 
-    if adapter.env != "babyai":
-        raise UnknownAgent("the BabyAI bot only plays babyai tasks")
-    return BabyAIBotPolicy(adapter)
+    name = "babyai_bot"
+
+    def __init__(self, adapter: GameAdapter, seed: int) -> None:
+        from games.babyai.adapter import BabyAIAdapter
+        from games.babyai.bot import BabyAIBotPolicy
+
+        if not isinstance(adapter, BabyAIAdapter):
+            raise UnknownAgent("the BabyAI bot only plays babyai tasks")
+        self._policy = BabyAIBotPolicy(adapter)
+
+    def next_action(self) -> str:
+        return self._policy.next_action()
 
 
 class UnknownAgent(ValueError):
@@ -54,7 +63,7 @@ class UnknownAgent(ValueError):
 
 SCRIPTED_AGENTS: dict[str, Callable[[GameAdapter, int], ScriptedAgent]] = {
     "random": RandomAgent,
-    "babyai_bot": _babyai_bot,
+    "babyai_bot": BabyAIBot,
 }
 
 

@@ -32,7 +32,7 @@ if not os.environ.get("DATABASE_URL"):
     os.environ.setdefault("BALROG_VAR_DIR", tempfile.mkdtemp(prefix="balrog-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "balrogweb.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +16,7 @@ DEFAULT_ACTIONS = {"babyai": "go forward", "crafter": "Noop", "textworld": "help
 
 
 @pytest.fixture(params=ENVS)
-def adapter(request: pytest.FixtureRequest) -> GameAdapter:
+def adapter(request: pytest.FixtureRequest) -> Iterator[GameAdapter]:
     cls = adapter_class(request.param)
     game = make_adapter(request.param, cls.tasks()[0].task)
     game.reset(11)
@@ -72,10 +73,8 @@ def test_it_logs_json_raw_actions_and_stable_digests(adapter: GameAdapter) -> No
 
 
 def test_it_executes_the_default_action_for_an_invalid_answer(adapter: GameAdapter) -> None:
-    if adapter.accepts_free_text:
-        result = adapter.step("")
-    else:
-        result = adapter.step("definitely not an action ###")
+    invalid = "" if adapter.accepts_free_text else "definitely not an action ###"
+    result = adapter.step(invalid)
     assert (result.valid, result.action) == (False, adapter.default_action)
 
 
