@@ -358,26 +358,28 @@ def _compare_replay(adapter: GameAdapter, episode: Episode) -> Verification:
         return Verification(episode.pk, False, 0, "initial state digest differs", -1)
     checked = 0
     rows = Step.objects.filter(episode=episode).order_by("index")
-    for step in rows.only("index", "executed", "action", "valid", "digest", "progression", "done").iterator(
+    # Plain tuples, not model instances: verification runs at replay speed.
+    fields = ("index", "executed", "action", "valid", "digest", "progression", "done")
+    for index, executed, action, valid, digest, progression, done in rows.values_list(*fields).iterator(
         chunk_size=2000
     ):
-        if step.index != checked:
+        if index != checked:
             return Verification(episode.pk, False, checked, f"step {checked} missing from the log", checked)
-        result = adapter.replay(step.executed, step.action, step.valid)
-        mismatch = _step_mismatch(adapter, step, result)
+        result = adapter.replay(executed, action, valid)
+        mismatch = _step_mismatch(adapter.digest(), result, digest, progression, done)
         if mismatch:
-            return Verification(episode.pk, False, checked, f"step {step.index}: {mismatch}", step.index)
+            return Verification(episode.pk, False, checked, f"step {index}: {mismatch}", index)
         checked += 1
     return _compare_totals(adapter, episode, checked)
 
 
-def _step_mismatch(adapter: GameAdapter, step: Step, result: StepResult) -> str:
-    if adapter.digest() != step.digest:
+def _step_mismatch(digest: str, result: StepResult, recorded_digest: str, progression: float, done: bool) -> str:
+    if digest != recorded_digest:
         return "state digest differs"
-    if not math.isclose(result.progression, step.progression, rel_tol=0, abs_tol=1e-12):
-        return f"progression {result.progression} != recorded {step.progression}"
-    if result.done != step.done:
-        return f"done {result.done} != recorded {step.done}"
+    if not math.isclose(result.progression, progression, rel_tol=0, abs_tol=1e-12):
+        return f"progression {result.progression} != recorded {progression}"
+    if result.done != done:
+        return f"done {result.done} != recorded {done}"
     return ""
 
 
