@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from django.urls import URLPattern
 
-websocket_urlpatterns: list[URLPattern] = []
+from play.routing import websocket_urlpatterns as play_websockets
+
+websocket_urlpatterns: list[URLPattern] = [*play_websockets]

@@ -9,7 +9,10 @@ listed in the README.
 
 from __future__ import annotations
 
+import os
+from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from balrogweb.env import (
     ConfigError,
@@ -49,6 +52,7 @@ INSTALLED_APPS = [
     "games",
     "agents",
     "annotations",
+    "play",
 ]
 
 MIDDLEWARE = [
@@ -111,7 +115,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as
+            # the 5 s blocking read channels-redis waits on for a consumer's
+            # messages: an idle consumer's read would time out, killing its
+            # websocket after ~5 s. Reads must outlive that wait.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000, "expiry": 30},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -139,6 +147,9 @@ BALROG_LIVE_GAMES_MAX = env_int("BALROG_LIVE_GAMES_MAX", 512, minimum=1)
 BALROG_IDLE_TIMEOUT_SECONDS = env_float("BALROG_IDLE_TIMEOUT_SECONDS", 1800.0, minimum=1.0)
 BALROG_TEXTWORLD_POOL_SIZE = env_int("BALROG_TEXTWORLD_POOL_SIZE", 10, minimum=1)
 BALROG_GAME_DATA_DIR = Path(env_str("BALROG_GAME_DATA_DIR", str(VAR_DIR / "games")))
+# numba (Crafter's world generation) caches compiled code; keep it out of site-packages
+# so every process reuses it instead of compiling on its first reset.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(VAR_DIR / "numba-cache"))
 
 # --- Auth, i18n, static -----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -151,7 +162,20 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def _crafter_assets() -> list[tuple[str, Path]]:
+    """Crafter's own textures, served as static/crafter/<name>.png from the
+    installed package (found without importing it)."""
+    spec = find_spec("crafter")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        assets = Path(root) / "assets"
+        if assets.is_dir():
+            return [("crafter", assets)]
+    return []
+
+
+STATICFILES_DIRS: list[Any] = [BASE_DIR / "static", *_crafter_assets()]
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 
 LOG_LEVEL = env_str("BALROG_LOG_LEVEL", "INFO").upper()
@@ -164,3 +188,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# --- Browser play -------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "play:home"
+LOGOUT_REDIRECT_URL = "play:home"
+# Env steps of websocket players run in this many threads (never on the event
+# loop, never one shared thread); one episode's steps are serialized by its lock.
+BALROG_PLAY_STEP_THREADS = env_int("BALROG_PLAY_STEP_THREADS", 8, minimum=1)
+# Per episode: sustained actions per second and the burst allowed above it.
+BALROG_PLAY_ACTIONS_PER_SECOND = env_float("BALROG_PLAY_ACTIONS_PER_SECOND", 20.0, minimum=0.1)
+BALROG_PLAY_ACTION_BURST = env_int("BALROG_PLAY_ACTION_BURST", 40, minimum=1)
+# Episodes a player (account or anonymous session) may start per hour, and per client IP.
+BALROG_PLAY_EPISODES_PER_HOUR = env_int("BALROG_PLAY_EPISODES_PER_HOUR", 60, minimum=1)
+BALROG_PLAY_EPISODES_PER_HOUR_PER_IP = env_int("BALROG_PLAY_EPISODES_PER_HOUR_PER_IP", 300, minimum=1)
+# Replays: adapters kept positioned for frame windows (each holds one game).
+BALROG_PLAY_REPLAY_CURSORS = env_int("BALROG_PLAY_REPLAY_CURSORS", 8, minimum=1)
+# Serve /static/ from the app (finders; works on a fresh clone without
+# collectstatic). Turn off when a web server serves STATIC_ROOT.
+BALROG_PLAY_SERVE_STATIC = env_bool("BALROG_PLAY_SERVE_STATIC", True)

@@ -1,6 +1,19 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.contrib.staticfiles.views import serve as serve_static
+from django.urls import include, path, re_path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("play.urls")),
 ]
+
+if settings.BALROG_PLAY_SERVE_STATIC:
+    # Static files straight from the finders (app, static/, crafter's textures):
+    # works on a fresh clone with DEBUG off. A web server serving STATIC_ROOT
+    # (after collectstatic) replaces this with BALROG_PLAY_SERVE_STATIC=0.
+    prefix = settings.STATIC_URL.lstrip("/")
+    urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve_static, {"insecure": True}))

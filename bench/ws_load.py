@@ -1,0 +1,461 @@
+"""Websocket load benchmark: N concurrent browser players against Daphne.
+
+    .venv/bin/python bench/ws_load.py [--players 100] [--seconds 60] [--env nle]
+
+It starts Daphne (PostgreSQL + Redis by default, the production shape; loopback
+only) unless ``--url`` names a server already running on this machine, makes
+one anonymous player per connection through the real pages (GET the start
+form, POST it with the CSRF token), then each player sends actions over its
+websocket at 5-10 per second, one in flight at a time, as the browser does.
+An episode that ends is replaced by a new one.
+
+Reported:
+- keypress-to-frame latency (send -> ack with the new frame) p50/p95/p99, as the
+  client sees it;
+- the raw env step time (``env_ms`` in the ack) and the server-added latency:
+  client latency minus env_ms (network, event loop, threads, database, channel
+  layer, frame and JSON);
+- the server's own share (``server_ms - env_ms``: from message receipt to the
+  encoded ack), which excludes this client's own scheduling delays, split into
+  the game core's write path (``core_ms - env_ms``: ``do_apply_action`` without
+  the env step: lock, digest, the database transaction, the broadcast), the play
+  layer (waiting for a pool thread, the frame, JSON) and the websocket/event-loop
+  transport (client latency - ``server_ms``);
+- errors by code and failed connections;
+- RSS of the server per live session, from the server's VmRSS before the
+  players and with them all live; then, with ``--memory-sessions M``, the same
+  for M live sessions (one step each), and the sessions per GB that implies.
+
+Figures also include the server CPU per ack. Bounded: at most 500 players, 600 s, 2,000 memory sessions; loopback only.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import http.cookiejar
+import json
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/balrogweb_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_PLAYERS, MAX_SECONDS, MAX_MEMORY_SESSIONS = 500, 600, 2000
+TASKS = {
+    "nle": "NetHackChallenge-v0",
+    "minihack": "MiniHack-Corridor-R3-v0",
+    "babyai": "BabyAI-MixedTrainLocal-v0/goto",
+}
+# Actions a player cycles through: moving and searching never open a menu.
+ACTIONS = {
+    "nle": ["north", "south", "east", "west", "northeast", "southwest", "search", "wait"],
+    "minihack": ["north", "south", "east", "west"],
+    "babyai": ["turn left", "turn right", "go forward"],
+}
+
+
+# ----- a minimal websocket client (RFC 6455, text frames) ------------------------
+class Closed(Exception):
+    pass
+
+
+class WebSocket:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, host: str, port: int, path: str, cookie: str) -> WebSocket:
+        reader, writer = await asyncio.open_connection(host, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n"
+            f"Cookie: {cookie}\r\n\r\n"
+        )
+        writer.write(request.encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise Closed(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+        return cls(reader, writer)
+
+    def send(self, text: str) -> None:
+        payload = text.encode()
+        size = len(payload)
+        if size < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | size)
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
+        # A zero masking key: the payload goes as is (the protocol only requires a key).
+        self.writer.write(header + b"\0\0\0\0" + payload)
+
+    async def receive(self) -> str:
+        parts: list[bytes] = []
+        while True:
+            first, second = await self.reader.readexactly(2)
+            size = second & 0x7F
+            if size == 126:
+                (size,) = struct.unpack("!H", await self.reader.readexactly(2))
+            elif size == 127:
+                (size,) = struct.unpack("!Q", await self.reader.readexactly(8))
+            mask = await self.reader.readexactly(4) if second & 0x80 else b""
+            payload = await self.reader.readexactly(size)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                raise Closed("closed by the server")
+            if opcode == 0x9:
+                self.writer.write(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0\0\0\0" + payload)
+                continue
+            if opcode in (0x1, 0x0):
+                parts.append(payload)
+                if first & 0x80:
+                    return b"".join(parts).decode()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# ----- players -----------------------------------------------------------------------------
+@dataclass
+class Stats:
+    latency_ms: list[float] = field(default_factory=list)
+    env_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
+    core_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    episodes: int = 0
+
+
+def start_episode(base: str, env: str, task: str, jar: http.cookiejar.CookieJar | None = None) -> tuple[int, str]:
+    """One anonymous player starts an episode through the pages; (episode id, cookie header)."""
+    jar = jar if jar is not None else http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    url = f"{base}/play/{env}/?task={urllib.parse.quote(task)}"
+    opener.open(url, timeout=30).read()
+    cookies = {cookie.name: cookie.value for cookie in jar}
+    form = {"csrfmiddlewaretoken": cookies["csrftoken"], "task": task, "nickname": "bench", "seed": "random"}
+    with opener.open(url, data=urllib.parse.urlencode(form).encode(), timeout=60) as response:
+        match = re.search(r"/episodes/(\d+)/$", response.url)
+        if not match:
+            raise RuntimeError(f"no episode after POST: {response.url}")
+    cookies = {cookie.name: cookie.value for cookie in jar}
+    return int(match.group(1)), f"sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}"
+
+
+async def play(target: Target, env: str, task: str, until: float, stats: Stats) -> None:
+    jar = http.cookiejar.CookieJar()
+    rng = random.Random()
+    while time.monotonic() < until:
+        try:
+            episode_id, cookie = await asyncio.to_thread(start_episode, target.base, env, task, jar)
+            stats.episodes += 1
+            await play_episode(episode_id, cookie, env, until, stats, target.host, target.port, rng)
+        except (Closed, OSError, asyncio.IncompleteReadError, RuntimeError) as exc:
+            stats.errors[f"connection: {type(exc).__name__}"] += 1
+            await asyncio.sleep(1)
+
+
+async def play_episode(
+    episode_id: int, cookie: str, env: str, until: float, stats: Stats, host: str, port: int, rng: random.Random
+) -> None:
+    ws = await WebSocket.connect(host, port, f"/ws/episodes/{episode_id}/", cookie)
+    try:
+        ws.send(json.dumps({"type": "hello", "protocol": 1, "version": None}))
+        version = None
+        while version is None:
+            message = json.loads(await ws.receive())
+            if message["type"] == "snapshot":
+                version = message["version"]
+        while time.monotonic() < until:
+            await asyncio.sleep(rng.uniform(0.1, 0.2))  # 5-10 actions per second
+            ws.send(json.dumps({"type": "action", "seq": version, "action": rng.choice(ACTIONS[env]), "input": "k"}))
+            sent = time.perf_counter()
+            reply = json.loads(await ws.receive())
+            if reply["type"] == "error":
+                stats.errors[reply["code"]] += 1
+                version = reply.get("version", version)
+                continue
+            stats.latency_ms.append((time.perf_counter() - sent) * 1000)
+            stats.env_ms.append(reply["env_ms"])
+            stats.server_ms.append(reply["server_ms"])
+            stats.core_ms.append(reply["core_ms"])
+            version = reply["version"]
+            if reply.get("end"):
+                return  # a new episode
+    finally:
+        ws.close()
+
+
+# ----- the server ---------------------------------------------------------------------------
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def ensure_database(url: str, synchronous_commit: str) -> None:
+    """Create the bench database if needed and set its commit mode (``off``:
+    a commit returns before its WAL reaches the disk; a PostgreSQL or OS crash
+    can lose the last ~0.6 s of commits, an application crash loses nothing)."""
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SystemExit(f"unexpected database name {name!r}")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO {synchronous_commit}')
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server process the players are spread over."""
+
+    base: str
+    host: str
+    port: int
+    pid: int | None
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "balrogweb.settings",
+            "BALROG_PLAY_EPISODES_PER_HOUR": "1000000",  # one address plays every bench player
+            "BALROG_PLAY_EPISODES_PER_HOUR_PER_IP": "1000000",
+            "BALROG_LIVE_GAMES_MAX": str(max(512, args.players * 2, args.memory_sessions + args.players + 10)),
+        }
+    )
+    if args.embedded:
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        env.setdefault("BALROG_VAR_DIR", "/tmp/balrog-ws-bench")
+    else:
+        env["DATABASE_URL"], env["REDIS_URL"] = args.database_url, args.redis_url
+    return env
+
+
+def start_servers(args: argparse.Namespace) -> list[tuple[subprocess.Popen[bytes], int]]:
+    """Migrate, then ``--workers`` Daphne processes on free loopback ports."""
+    env = server_env(args)
+    if not args.embedded:
+        ensure_database(args.database_url, args.synchronous_commit)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    servers = []
+    for worker in range(args.workers):
+        port = free_port()
+        log = open(f"/tmp/balrog-ws-bench-daphne-{worker}.log", "wb")  # noqa: SIM115 - lives as long as the server
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "balrogweb.asgi:application"]
+        servers.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), port))
+    return servers
+
+
+def wait_up(base: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/static/play/css/play.css", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"the server at {base} did not answer")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# ----- reporting ------------------------------------------------------------------------------
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def line(name: str, values: list[float]) -> str:
+    return f"{name:<34} p50 {pct(values, 0.5):7.2f}  p95 {pct(values, 0.95):7.2f}  p99 {pct(values, 0.99):7.2f} ms"
+
+
+async def memory_phase(targets: list[Target], env: str, task: str, count: int) -> list[WebSocket]:
+    """``count`` players over the servers, each with a live episode that made
+    one step, connections kept open."""
+    sockets: list[WebSocket] = []
+    semaphore = asyncio.Semaphore(8)
+
+    async def one(target: Target) -> None:
+        async with semaphore:
+            episode_id, cookie = await asyncio.to_thread(start_episode, target.base, env, task)
+            ws = await WebSocket.connect(target.host, target.port, f"/ws/episodes/{episode_id}/", cookie)
+            ws.send(json.dumps({"type": "hello", "protocol": 1, "version": None}))
+            while json.loads(await ws.receive())["type"] != "snapshot":
+                pass
+            ws.send(json.dumps({"type": "action", "seq": 0, "action": ACTIONS[env][0]}))
+            await ws.receive()
+            sockets.append(ws)
+
+    await asyncio.gather(*(one(targets[i % len(targets)]) for i in range(count)))
+    return sockets
+
+
+def total_rss(targets: list[Target]) -> float:
+    return sum(rss_mb(t.pid) for t in targets if t.pid) if all(t.pid for t in targets) else float("nan")
+
+
+def total_cpu(targets: list[Target]) -> tuple[float, float]:
+    if not all(t.pid for t in targets):
+        return float("nan"), float("nan")
+    times = [cpu_seconds(t.pid) for t in targets if t.pid]
+    return sum(u for u, _ in times), sum(s for _, s in times)
+
+
+def report(args: argparse.Namespace, task: str, stats: Stats, elapsed: float, cpu: tuple[float, float, float]) -> None:
+    user, system, client_cpu = cpu
+    added = [lat - env for lat, env in zip(stats.latency_ms, stats.env_ms, strict=True)]
+    internal = [srv - env for srv, env in zip(stats.server_ms, stats.env_ms, strict=True)]
+    core = [core - env for core, env in zip(stats.core_ms, stats.env_ms, strict=True)]
+    play_layer = [srv - core for srv, core in zip(stats.server_ms, stats.core_ms, strict=True)]
+    transport = [lat - srv for lat, srv in zip(stats.latency_ms, stats.server_ms, strict=True)]
+    acks = max(1, len(stats.latency_ms))
+    print(f"players {args.players}, {args.env} {task}, {elapsed:.0f} s, {args.workers} server process(es), "
+          f"backend: {args.backend}")
+    print(f"acks {len(stats.latency_ms)} ({len(stats.latency_ms) / elapsed:.0f}/s), episodes started {stats.episodes}")
+    print(line("keypress -> frame (client)", stats.latency_ms))
+    print(line("raw env step (env_ms)", stats.env_ms))
+    print(line("server-added = client - env_ms", added))
+    print(line("server internal = server_ms - env", internal))
+    print("  of which:")
+    print(line("  game core write = core_ms - env", core))
+    print(line("  thread wait + view + JSON", play_layer))
+    print(line("  loop + websocket = client - server", transport))
+    print(f"errors: {dict(stats.errors) or 'none'}")
+    print(f"CPU: servers {user + system:.1f} s (user {user:.1f}, system {system:.1f}; "
+          f"{1000 * (user + system) / acks:.2f} ms per ack, {100 * (user + system) / elapsed:.0f}% of one core), "
+          f"this client {client_cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+async def main_async(args: argparse.Namespace, targets: list[Target]) -> None:
+    task = args.task or TASKS[args.env]
+    # Warm up: the game package is imported and a live game exists in every server before the baseline.
+    warm = await memory_phase(targets, args.env, task, len(targets))
+    await asyncio.sleep(1)
+    base_rss = total_rss(targets)
+    cpu_before = (*total_cpu(targets), time.process_time())
+    stats = Stats()
+    until = time.monotonic() + args.seconds
+    started = time.monotonic()
+    players = [
+        asyncio.create_task(play(targets[i % len(targets)], args.env, task, until, stats))
+        for i in range(args.players)
+    ]
+    await asyncio.sleep(min(args.seconds * 0.8, max(5.0, args.seconds - 5)))
+    loaded_rss = total_rss(targets)
+    await asyncio.gather(*players)
+    elapsed = time.monotonic() - started
+    user, system = total_cpu(targets)
+    cpu = (user - cpu_before[0], system - cpu_before[1], time.process_time() - cpu_before[2])
+    report(args, task, stats, elapsed, cpu)
+    print(f"server RSS: {base_rss:.0f} MB before, {loaded_rss:.0f} MB with {args.players + len(targets)} live "
+          f"sessions: {(loaded_rss - base_rss) / args.players:.2f} MB per session")
+    for ws in warm:
+        ws.close()
+    if args.memory_sessions:
+        before = total_rss(targets)
+        sockets = await memory_phase(targets, args.env, task, args.memory_sessions)
+        await asyncio.sleep(2)
+        after = total_rss(targets)
+        per = (after - before) / args.memory_sessions
+        print(f"memory: {args.memory_sessions} more live sessions: RSS {before:.0f} -> {after:.0f} MB, "
+              f"{per:.2f} MB per session = {1024 / per:.0f} sessions per GB")
+        for ws in sockets:
+            ws.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--players", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--env", choices=sorted(TASKS), default="nle")
+    parser.add_argument("--task", default="")
+    parser.add_argument("--memory-sessions", type=int, default=0, help="then open this many more live sessions")
+    parser.add_argument("--url", default="", help="a running server (no RSS figures unless --server-pid)")
+    parser.add_argument("--server-pid", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="Daphne processes to spread the players over (max 8)")
+    parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer instead")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--synchronous-commit", choices=("on", "off"), default="on", help="PostgreSQL commit mode of the bench database"
+    )
+    args = parser.parse_args()
+    if not (0 < args.players <= MAX_PLAYERS and 0 < args.seconds <= MAX_SECONDS):
+        parser.error(f"at most {MAX_PLAYERS} players and {MAX_SECONDS} s")
+    if not 1 <= args.workers <= 8 or (args.url and args.workers != 1):
+        parser.error("--workers is 1..8, and 1 with --url")
+    if not 0 <= args.memory_sessions <= MAX_MEMORY_SESSIONS:
+        parser.error(f"at most {MAX_MEMORY_SESSIONS} memory sessions")
+    if args.url:
+        args.backend = "the server at --url"
+    elif args.embedded:
+        args.backend = "SQLite + in-memory layer"
+    else:
+        args.backend = f"PostgreSQL (synchronous_commit={args.synchronous_commit}) + Redis"
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    servers: list[tuple[subprocess.Popen[bytes], int]] = []
+    if args.url:
+        parts = urllib.parse.urlsplit(args.url)
+        if parts.hostname not in LOOPBACK:
+            raise SystemExit("loopback only: the bench never targets another machine")
+        targets = [Target(args.url.rstrip("/"), parts.hostname, parts.port or 80, args.server_pid or None)]
+    else:
+        servers = start_servers(args)
+        targets = [Target(f"http://127.0.0.1:{port}", "127.0.0.1", port, server.pid) for server, port in servers]
+        print("servers: " + ", ".join(f"pid {t.pid} port {t.port}" for t in targets), flush=True)
+    try:
+        for target in targets:
+            wait_up(target.base)
+        asyncio.run(main_async(args, targets))
+    finally:
+        for server, _ in servers:
+            server.terminate()
+        for server, _ in servers:
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

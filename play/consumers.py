@@ -1,0 +1,182 @@
+"""The episode websocket: parse a message, call a play service in the step
+pool, send its reply. Protocol: docs/websocket-protocol.md."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from games.events import episode_group
+from games.services import EpisodeNotRunning, GameError
+from play import services
+from play.executor import run_blocking
+from play.limits import action_limiter
+from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, parse
+from play.sweeper import ensure_sweeper
+
+logger = logging.getLogger(__name__)
+
+CLOSE_NOT_FOUND = 4404
+
+
+class EpisodeConsumer(AsyncWebsocketConsumer):
+    episode_id: int
+    role: str = ""  # set by hello: "player" or "viewer"
+    version: int = 0  # the version of the last state sent to this client
+    with_observation: bool = False
+    actions: tuple[str, ...] = ()
+    ended: bool = False  # the end was sent; later "ended" events are repeats
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """As channels' own, minus its ``aclose_old_connections()`` before every
+        message: that is a hop to the thread-sensitive thread per message, and
+        this consumer touches the database only in the step pool, whose threads
+        keep their own connections healthy (play.executor)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        self.episode_id = int(self.scope["url_route"]["kwargs"]["episode_id"])
+        self.group = episode_group(self.episode_id)
+        await self.accept()
+        ensure_sweeper()
+
+    async def disconnect(self, code: int) -> None:
+        if self.role:  # a no-op for a player's connection, which left the group at hello
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        received = time.perf_counter()
+        seq = None
+        try:
+            message = parse(text_data)
+            seq = message.seq if isinstance(message, Action) else None
+            await self._handle(message, received)
+        except (ProtocolError, GameError) as exc:
+            await self._error(exc.code, exc.message, seq)
+        except Exception:
+            logger.exception("episode %s: message failed", self.episode_id)
+            await self._error("server_error", "the server could not handle this message; try again", seq)
+
+    async def _handle(self, message: ClientMessage, received: float) -> None:
+        if isinstance(message, Hello):
+            await self._hello(message)
+        elif isinstance(message, Ping):
+            await self._send({"type": "pong", "t": message.token, "version": self.version})
+        elif not self.role:
+            raise ProtocolError("hello_first", "send a hello message first")
+        elif isinstance(message, Action):
+            await self._action(message, received)
+        elif isinstance(message, Sync):
+            self.version, text = await run_blocking(
+                services.resync, self.episode_id, message.version, self.with_observation
+            )
+            await self.send(text_data=text)
+        elif isinstance(message, Options):
+            await self._options(message)
+        elif isinstance(message, Abandon):
+            self._require_player("abandon")
+            text = await run_blocking(services.abandon_json, *self._identity(), self.episode_id)
+            self.role, self.ended = "viewer", True
+            await self.send(text_data=text)
+
+    async def _hello(self, hello: Hello) -> None:
+        if self.role:
+            raise ProtocolError("already_greeted", "hello was already received on this connection")
+        # Join before reading the state, so no step falls between the two.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            opened = await run_blocking(
+                services.open_connection, self.episode_id, *self._identity(), hello.version, hello.observation
+            )
+        except GameError as exc:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self._error(exc.code, exc.message, None)
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.role, self.version, self.actions = opened.role, opened.version, opened.actions
+        self.with_observation = hello.observation
+        if self.role == "player":
+            # The player's own steps would come back as events (a round trip
+            # through the channel layer per step, ~1 ms of CPU); a step from
+            # another tab or an end elsewhere shows in the reply to its next action.
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for text in opened.messages:
+            await self.send(text_data=text)
+
+    async def _action(self, action: Action, received: float) -> None:
+        self._require_player("send actions")
+        if not action_limiter().allow(self.episode_id):
+            raise ProtocolError("rate_limited", "too many actions per second; this one was not applied")
+        try:
+            acked = await run_blocking(
+                services.apply_player_action,
+                self.episode_id,
+                action,
+                with_observation=self.with_observation,
+                known_actions=self.actions,
+                received=received,
+            )
+        except EpisodeNotRunning as exc:  # ended elsewhere (another tab, the idle sweep)
+            await self._error(exc.code, exc.message, action.seq)
+            self.role, self.ended = "viewer", True
+            await self.send(text_data=await run_blocking(services.ended_message, self.episode_id))
+            return
+        self.version, self.actions = acked.version, acked.actions
+        if acked.done:
+            self.role, self.ended = "viewer", True
+        await self.send(text_data=acked.text)
+
+    async def _options(self, options: Options) -> None:
+        self.with_observation = options.observation
+        if options.observation:
+            await self.send(text_data=await run_blocking(services.observation_message, self.episode_id, self.version))
+
+    async def episode_event(self, event: dict[str, Any]) -> None:
+        """A committed change to the episode (games.events), from any process."""
+        version = int(event.get("version", 0))
+        kind = event.get("kind")
+        try:
+            if kind == "step" and version > self.version:
+                await self._catch_up(version)
+            elif kind == "ended" and not self.ended:
+                self.role, self.ended = "viewer", True
+                await self.send(text_data=await run_blocking(services.ended_message, self.episode_id))
+        except GameError as exc:
+            await self._error(exc.code, exc.message, None)
+        except Exception:
+            logger.exception("episode %s: event %s failed", self.episode_id, kind)
+
+    async def _catch_up(self, version: int) -> None:
+        if version == self.version + 1:
+            text = await run_blocking(services.step_message, self.episode_id, version, self.with_observation)
+            self.version = version
+        else:  # a gap: steps were missed, send them with the current state
+            self.version, text = await run_blocking(
+                services.resync, self.episode_id, self.version, self.with_observation
+            )
+        await self.send(text_data=text)
+
+    # ----- helpers --------------------------------------------------------------------
+    def _identity(self) -> tuple[Any, Any]:
+        return self.scope.get("user"), self.scope.get("session")
+
+    def _require_player(self, what: str) -> None:
+        if self.role != "player":
+            raise services.Forbidden(f"only the player of a running episode can {what}; you are watching")
+
+    async def _error(self, code: str, message: str, seq: int | None) -> None:
+        payload: dict[str, Any] = {"type": "error", "code": code, "message": message, "version": self.version}
+        if seq is not None:
+            payload["seq"] = seq
+        await self._send(payload)
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":")))

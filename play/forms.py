@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
+
+from games.base import TaskInfo
+from play.services import NICKNAME_MAX
+
+
+class StartForm(forms.Form):
+    """Start (or resume) an episode of one task."""
+
+    SEED_CHOICES = [("random", "A random seed"), ("model", "The same seed as model episode…")]
+
+    task = forms.ChoiceField(widget=forms.HiddenInput)
+    nickname = forms.CharField(max_length=NICKNAME_MAX, required=False, strip=True)
+    seed = forms.ChoiceField(choices=SEED_CHOICES, initial="random", widget=forms.RadioSelect)
+    model_episode = forms.IntegerField(min_value=1, required=False, label="Model episode number")
+
+    def __init__(self, *args: Any, tasks: list[TaskInfo], anonymous: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        task_field = self.fields["task"]
+        assert isinstance(task_field, forms.ChoiceField)
+        task_field.choices = [(info.task, info.title) for info in tasks]
+        self.anonymous = anonymous
+        if anonymous:
+            self.fields["nickname"].required = True
+            self.fields["nickname"].help_text = "Shown with your score. Log in for your games to count as baselines."
+        else:
+            del self.fields["nickname"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("seed") == "model" and not data.get("model_episode"):
+            self.add_error("model_episode", "Give the number of the model episode whose seed you want to play.")
+        return data
+
+    @property
+    def seed_from(self) -> int | None:
+        if self.cleaned_data.get("seed") != "model":
+            return None
+        value = self.cleaned_data.get("model_episode")
+        return int(value) if value else None
+
+
+class SignupForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)

@@ -1,0 +1,159 @@
+"""The browser-play websocket protocol: client messages, parsed and checked.
+
+docs/websocket-protocol.md is the reference; this module is its parser. Every
+client message is a JSON object with a ``type``; anything malformed raises
+ProtocolError, which the consumer turns into an ``error`` message (never a
+stack trace) without changing the episode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_CHARS = 4096
+MAX_ACTION_CHARS = 255
+MAX_INPUT_CHARS = 255
+INPUT_SOURCES = ("key", "button", "text", "script")
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Hello:
+    protocol: int
+    version: int | None  # the last version this client saw (None: a fresh page)
+    observation: bool
+
+
+@dataclass(frozen=True)
+class Action:
+    seq: int  # the step index this action is meant to be
+    action: str
+    raw_input: str  # the key pressed, or the typed command
+    source: str
+
+
+@dataclass(frozen=True)
+class Sync:
+    version: int
+
+
+@dataclass(frozen=True)
+class Options:
+    observation: bool
+
+
+@dataclass(frozen=True)
+class Abandon:
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    token: Any
+
+
+ClientMessage = Hello | Action | Sync | Options | Abandon | Ping
+
+
+def parse(text: str | None) -> ClientMessage:
+    if text is None:
+        raise ProtocolError("bad_message", "binary frames are not part of the protocol; send JSON text")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ProtocolError("bad_message", f"messages are limited to {MAX_MESSAGE_CHARS} characters")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "the message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", "a message must be a JSON object")
+    kind = data.get("type")
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        known = ", ".join(_PARSERS)
+        raise ProtocolError("unknown_type", f"unknown message type {str(kind)[:40]!r}; known: {known}")
+    return parser(data)
+
+
+def _hello(data: dict[str, Any]) -> Hello:
+    protocol = data.get("protocol", PROTOCOL_VERSION)
+    if protocol != PROTOCOL_VERSION:
+        raise ProtocolError("protocol_version", f"this server speaks protocol {PROTOCOL_VERSION}, not {protocol!r}")
+    version = data.get("version")
+    return Hello(
+        protocol=PROTOCOL_VERSION,
+        version=None if version is None else _count(data, "version"),
+        observation=_flag(data, "observation"),
+    )
+
+
+def _action(data: dict[str, Any]) -> Action:
+    action = _text(data, "action", MAX_ACTION_CHARS)
+    if not action.strip():
+        raise ProtocolError("bad_message", "'action' is empty")
+    source = data.get("source", "key")
+    if source not in INPUT_SOURCES:
+        raise ProtocolError("bad_message", f"'source' must be one of {', '.join(INPUT_SOURCES)}")
+    raw_input = _text(data, "input", MAX_INPUT_CHARS) if "input" in data else action
+    return Action(seq=_count(data, "seq"), action=action, raw_input=raw_input, source=source)
+
+
+def _sync(data: dict[str, Any]) -> Sync:
+    return Sync(version=_count(data, "version"))
+
+
+def _options(data: dict[str, Any]) -> Options:
+    return Options(observation=_flag(data, "observation"))
+
+
+def _abandon(data: dict[str, Any]) -> Abandon:
+    return Abandon()
+
+
+def _ping(data: dict[str, Any]) -> Ping:
+    token = data.get("t")
+    if not isinstance(token, int | float | str | None) or (isinstance(token, str) and len(token) > 64):
+        raise ProtocolError("bad_message", "'t' must be a number or a short string")
+    return Ping(token)
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
+    "hello": _hello,
+    "action": _action,
+    "sync": _sync,
+    "options": _options,
+    "abandon": _abandon,
+    "ping": _ping,
+}
+
+
+def _count(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProtocolError("bad_message", f"{name!r} must be a non-negative integer")
+    return value
+
+
+def _text(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise ProtocolError("bad_message", f"{name!r} must be a string")
+    if len(value) > limit:
+        raise ProtocolError("bad_message", f"{name!r} is limited to {limit} characters")
+    return value
+
+
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise ProtocolError("bad_message", f"{name!r} must be true or false")
+    return value

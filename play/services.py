@@ -1,0 +1,521 @@
+"""Browser play: who may play an episode, starting or resuming one, and what
+each websocket message carries.
+
+Views and consumers parse and reply; everything they decide is here. Steps go
+through ``games.services`` (at most once per index, rebuilt by replay after a
+restart), which this module never bypasses. Functions named ``*_json`` return
+protocol messages already encoded, built in the worker thread while the
+episode's state is pinned, so the event loop only forwards text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from games.base import EndReason, KeyBinding, TaskInfo
+from games.live import live_games
+from games.models import Episode, Step
+from games.registry import ENVS, adapter_class
+from games.services import (
+    EpisodeNotFound,
+    EpisodeNotRunning,
+    GameError,
+    check_task,
+    do_apply_action,
+    do_end_episode,
+    do_start_episode,
+    live_adapter,
+)
+from play.executor import database_write_slot
+from play.limits import creation_refusal
+from play.models import PlayRecord
+from play.protocol import PROTOCOL_VERSION, Action
+from play.replay import adapter_view, dumps, replay_cursors, step_record, step_rows, view_at
+
+logger = logging.getLogger(__name__)
+
+SESSION_TOKEN_KEY = "play_token"
+MAX_MISSED_STEPS = 500  # a reconnecting client further behind gets a snapshot only
+SAME_SEED_LIMIT = 20
+RANDOM_SEED_BOUND = 2**31
+NICKNAME_MAX = 32
+
+
+class Forbidden(GameError):
+    code = "forbidden"
+
+
+class PlayRefused(GameError):
+    """Starting an episode is refused (rate limit, bad seed source)."""
+
+    code = "refused"
+
+
+# ----- players -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Player:
+    """Who is asking: a logged-in user and/or an anonymous session token.
+
+    ``keys`` are the owner keys this player holds; an episode is theirs when
+    its PlayRecord's owner is one of them (an anonymous player who then logs
+    in keeps their anonymous games for the session)."""
+
+    user: AbstractBaseUser | AnonymousUser | None
+    anon_key: str  # "a:<sha256 of the session token>", or ""
+
+    @property
+    def user_key(self) -> str:
+        user = self.user
+        return f"u:{user.pk}" if user is not None and user.is_authenticated else ""
+
+    @property
+    def owner(self) -> str:
+        """The owner key of a new episode."""
+        return self.user_key or self.anon_key
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(key for key in (self.user_key, self.anon_key) if key)
+
+    @property
+    def display_name(self) -> str:
+        user = self.user
+        return user.get_username() if user is not None and user.is_authenticated else ""
+
+
+def anon_key(token: str) -> str:
+    return "a:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:40]
+
+
+def player_from(user: Any, session: SessionBase | None, *, create_token: bool = False) -> Player:
+    """The player of a request or websocket scope. Reads the session (a
+    database hit): call from a worker thread in async code."""
+    token = session.get(SESSION_TOKEN_KEY) if session is not None else None
+    if token is None and create_token and session is not None:
+        token = secrets.token_urlsafe(24)
+        session[SESSION_TOKEN_KEY] = token
+    return Player(user=user, anon_key=anon_key(token) if isinstance(token, str) else "")
+
+
+def owns(player: Player, episode_id: int) -> bool:
+    if not player.keys:
+        return False
+    return PlayRecord.objects.filter(episode_id=episode_id, owner__in=player.keys).exists()
+
+
+# ----- the catalogue ------------------------------------------------------------
+GAME_TITLES: dict[str, tuple[str, str]] = {
+    "babyai": ("BabyAI", "A grid world: follow a written instruction (go to, pick up, open, put next to)."),
+    "crafter": ("Crafter", "A 2-D Minecraft: survive, gather, craft tools, unlock 22 achievements."),
+    "textworld": ("TextWorld", "Text adventures: explore by typing commands, find the treasure, cook the meal."),
+    "babaisai": ("Baba Is AI", "Rule puzzles: push word blocks to change the rules and reach the win."),
+    "minihack": ("MiniHack", "Small NetHack challenges: mazes, corridors, Sokoban boxes, quests."),
+    "nle": ("NetHack", "The full NetHack dungeon: descend as deep as you can and survive."),
+}
+
+
+@dataclass(frozen=True)
+class GameEntry:
+    env: str
+    title: str
+    blurb: str
+    tasks: tuple[TaskInfo, ...]
+    error: str = ""  # why the game cannot be played here (its adapter failed to load)
+
+
+def catalogue() -> list[GameEntry]:
+    """The six games with their tasks (this imports every game package)."""
+    return [game_entry(env) for env in ENVS]
+
+
+def game_entry(env: str) -> GameEntry:
+    """One game and its tasks; a game whose adapter cannot load is described
+    with the error instead of breaking the page."""
+    title, blurb = GAME_TITLES.get(env, (env, ""))
+    try:
+        tasks = tuple(adapter_class(env).tasks())
+    except Exception as exc:  # an adapter missing or broken on this server
+        logger.exception("game %s is unavailable", env)
+        return GameEntry(env, title, blurb, (), error=f"unavailable on this server ({type(exc).__name__})")
+    return GameEntry(env, title, blurb, tasks)
+
+
+def game_title(env: str) -> str:
+    return GAME_TITLES.get(env, (env, ""))[0]
+
+
+def key_bindings(env: str) -> list[KeyBinding]:
+    return adapter_class(env).key_bindings()
+
+
+def accepts_free_text(env: str) -> bool:
+    return adapter_class(env).accepts_free_text
+
+
+# ----- starting and resuming ---------------------------------------------------------
+@dataclass(frozen=True)
+class StartRequest:
+    env: str
+    task: str
+    nickname: str = ""
+    seed_from: int | None = None  # play the seed of this model episode
+
+
+def live_episode_of(player: Player, env: str, task: str) -> Episode | None:
+    """The player's running episode of this task, if any (stale records of
+    episodes that ended meanwhile are released)."""
+    if not player.keys:
+        return None
+    records = PlayRecord.objects.filter(owner__in=player.keys, env=env, task=task, live=True)
+    records.exclude(episode__status=Episode.Status.RUNNING).update(live=False)
+    record = records.select_related("episode").order_by("-created_at").first()
+    return record.episode if record is not None else None
+
+
+def start_or_resume(player: Player, request: StartRequest, client_ip: str | None) -> tuple[Episode, bool]:
+    """(episode, resumed): the player's live episode of the task, or a new one.
+    One live episode per player per task: a concurrent second start loses the
+    database constraint and resumes the winner."""
+    check_task(request.env, request.task)
+    if not player.owner:
+        raise PlayRefused("your browser session has no identity yet; reload the page")
+    existing = live_episode_of(player, request.env, request.task)
+    if existing is not None:
+        return existing, True
+    refusal = creation_refusal(player.owner, client_ip)
+    if refusal:
+        raise PlayRefused(refusal)
+    seed, source = _seed_for(request)
+    episode = do_start_episode(
+        env=request.env,
+        task=request.task,
+        seed=seed,
+        player_kind=Episode.PlayerKind.HUMAN,
+        user=player.user,
+        nickname=(request.nickname.strip() or player.display_name)[:NICKNAME_MAX],
+    )
+    try:
+        with transaction.atomic():
+            PlayRecord.objects.create(
+                episode=episode,
+                owner=player.owner,
+                env=request.env,
+                task=request.task,
+                client_ip=client_ip,
+                seed_from=source,
+            )
+    except IntegrityError:
+        do_end_episode(episode.pk, reason=EndReason.ABANDONED, detail="a second start of the same task")
+        winner = live_episode_of(player, request.env, request.task)
+        if winner is None:
+            raise
+        return winner, True
+    return episode, False
+
+
+def _seed_for(request: StartRequest) -> tuple[int, Episode | None]:
+    if request.seed_from is None:
+        return secrets.randbelow(RANDOM_SEED_BOUND), None
+    source = Episode.objects.filter(pk=request.seed_from, player_kind=Episode.PlayerKind.MODEL).first()
+    if source is None:
+        raise PlayRefused(f"there is no model episode {request.seed_from}")
+    if (source.env, source.task) != (request.env, request.task):
+        raise PlayRefused(f"model episode {source.pk} is a {source.env} {source.task} episode, not this task")
+    return source.seed, source
+
+
+def end_for_player(player: Player, episode_id: int) -> Episode:
+    if not owns(player, episode_id):
+        raise Forbidden("only the episode's player can abandon it")
+    episode = do_end_episode(episode_id, reason=EndReason.ABANDONED, detail="abandoned by the player")
+    PlayRecord.objects.filter(episode_id=episode_id).update(live=False)
+    return episode
+
+
+# ----- the websocket messages -----------------------------------------------------------
+@dataclass(frozen=True)
+class Opened:
+    role: str  # "player" (may send actions) or "viewer"
+    version: int
+    status: str
+    messages: tuple[str, ...]  # encoded: welcome, then snapshot
+    actions: tuple[str, ...]
+
+
+def open_connection(
+    episode_id: int, user: Any, session: SessionBase | None, since: int | None, with_observation: bool
+) -> Opened:
+    """Hello: the role of this connection and the state to draw. The player of
+    a running episode gets the live game (rebuilt by replay if this process
+    has none, e.g. after a restart)."""
+    episode = get_episode(episode_id)
+    player = player_from(user, session)
+    role = "player" if episode.is_running and owns(player, episode_id) else "viewer"
+    welcome = dumps(
+        {
+            "type": "welcome",
+            "protocol": PROTOCOL_VERSION,
+            "role": role,
+            "episode": _episode_facts(episode),
+        }
+    )
+    if role == "player":
+        view = _player_view(episode, with_observation)
+    else:
+        view = view_at(episode, episode.steps, with_observation)
+    snapshot = snapshot_message(episode, view, since)
+    return Opened(role, view["version"], episode.status, (welcome, dumps(snapshot)), tuple(view["actions"]))
+
+
+def resync(episode_id: int, since: int, with_observation: bool) -> tuple[int, str]:
+    """Sync: the steps after ``since`` and the current state."""
+    episode = get_episode(episode_id)
+    view = view_at(episode, episode.steps, with_observation)
+    return view["version"], dumps(snapshot_message(episode, view, since))
+
+
+def _player_view(episode: Episode, with_observation: bool) -> dict[str, Any]:
+    with live_games().lock_for(episode.pk):
+        return adapter_view(live_adapter(episode), with_observation)
+
+
+def snapshot_message(episode: Episode, view: Mapping[str, Any], since: int | None) -> dict[str, Any]:
+    version = view["version"]
+    missed = None
+    if since is not None and since <= version and version - since <= MAX_MISSED_STEPS:
+        missed = [step_record(row) for row in step_rows(episode.pk, since, version)]
+    return {
+        "type": "snapshot",
+        **view,
+        "since": since,
+        "missed": missed,
+        "status": episode.status,
+        "end": end_facts(episode) if not episode.is_running and version >= episode.steps else None,
+    }
+
+
+@dataclass(frozen=True)
+class Acked:
+    version: int
+    text: str
+    actions: tuple[str, ...]
+    done: bool
+
+
+def apply_player_action(
+    episode_id: int,
+    message: Action,
+    *,
+    with_observation: bool,
+    known_actions: tuple[str, ...],
+    received: float,
+) -> Acked:
+    """Apply one action of the episode's player as step ``message.seq`` (at
+    most once; invalid actions are rejected and change nothing) and build the
+    ack with the new frame. A duplicate (the step was applied already, e.g.
+    the ack was lost in a reconnect) is acknowledged with the current state.
+    ``received`` is the perf_counter() time the message arrived."""
+    core_started = time.perf_counter()
+    with database_write_slot():
+        outcome = do_apply_action(
+            episode_id,
+            index=message.seq,
+            action=message.action,
+            raw_input=message.raw_input,
+            on_invalid="reject",
+            meta={"source": message.source},
+        )
+    core_ms = (time.perf_counter() - core_started) * 1000
+    episode = get_episode(episode_id) if outcome.done or outcome.duplicate else None
+    version = episode.steps if episode is not None and outcome.duplicate else outcome.version
+    view = _view_after(episode_id, version, episode, with_observation)
+    actions = tuple(view.pop("actions"))
+    ack: dict[str, Any] = {
+        "type": "ack",
+        "seq": message.seq,
+        "duplicate": outcome.duplicate,
+        "step": step_record(_step_row(outcome.step)),
+        **view,
+        "env_ms": round(outcome.step.server_ms, 3),
+        "core_ms": round(core_ms, 3),
+    }
+    if actions != known_actions:
+        ack["actions"] = list(actions)
+    ack["end"] = end_facts(episode) if episode is not None and not episode.is_running else None
+    if outcome.done:
+        PlayRecord.objects.filter(episode_id=episode_id).update(live=False)
+    ack["server_ms"] = round((time.perf_counter() - received) * 1000, 3)
+    return Acked(view["version"], dumps(ack), actions, outcome.done)
+
+
+def _view_after(episode_id: int, version: int, episode: Episode | None, with_observation: bool) -> dict[str, Any]:
+    """The view right after a step: the live game if it is still there
+    (nearly always), else by replay."""
+    with live_games().lock_for(episode_id):
+        adapter = live_games().get(episode_id)
+        if adapter is not None and adapter.steps == version:
+            return adapter_view(adapter, with_observation)
+    return view_at(episode or get_episode(episode_id), version, with_observation)
+
+
+def _step_row(step: Step) -> dict[str, Any]:
+    return {
+        "index": step.index,
+        "action": step.action,
+        "raw_input": step.raw_input,
+        "valid": step.valid,
+        "reward": step.reward,
+        "progression": step.progression,
+        "done": step.done,
+        "executed": step.executed,
+    }
+
+
+def step_message(episode_id: int, version: int, with_observation: bool) -> str:
+    """A step another connection applied (spectators, the player's other tabs)."""
+    episode = get_episode(episode_id)
+    view = view_at(episode, version, with_observation)
+    row = next(step_rows(episode_id, version - 1, version), None)
+    message = {
+        "type": "step",
+        **view,
+        "step": step_record(row) if row is not None else None,
+        "end": end_facts(episode) if not episode.is_running and version >= episode.steps else None,
+    }
+    return dumps(message)
+
+
+def observation_message(episode_id: int, version: int) -> str:
+    """The model's view (the exact text observation) at the connection's version."""
+    episode = get_episode(episode_id)
+    view = view_at(episode, version, with_observation=True)
+    return dumps({"type": "observation", "version": view["version"], "observation": view["observation"]})
+
+
+def ended_message(episode_id: int) -> str:
+    episode = get_episode(episode_id)
+    return dumps({"type": "ended", "version": episode.steps, "status": episode.status, "end": end_facts(episode)})
+
+
+def abandon_json(player_user: Any, session: SessionBase | None, episode_id: int) -> str:
+    end_for_player(player_from(player_user, session), episode_id)
+    return ended_message(episode_id)
+
+
+def end_facts(episode: Episode) -> dict[str, Any]:
+    """The end screen: score, end reason, and the same seed's model episodes."""
+    return {
+        "status": episode.status,
+        "reason": episode.end_reason,
+        "detail": episode.end_detail,
+        "progression": episode.progression,
+        "return": episode.episode_return,
+        "steps": episode.steps,
+        "same_seed": [
+            {"id": other.pk, "agent": other.agent, "progression": other.progression, "steps": other.steps}
+            for other in same_seed_model_episodes(episode)
+        ],
+    }
+
+
+def _episode_facts(episode: Episode) -> dict[str, Any]:
+    return {
+        "id": episode.pk,
+        "env": episode.env,
+        "task": episode.task,
+        "seed": episode.seed,
+        "status": episode.status,
+        "steps": episode.steps,
+        "accepts_free_text": accepts_free_text(episode.env),
+    }
+
+
+# ----- queries ------------------------------------------------------------------------
+def get_episode(episode_id: int) -> Episode:
+    try:
+        return Episode.objects.get(pk=episode_id)
+    except Episode.DoesNotExist:
+        raise EpisodeNotFound(f"episode {episode_id} does not exist") from None
+
+
+def same_seed_model_episodes(episode: Episode) -> QuerySet[Episode]:
+    return (
+        Episode.objects.filter(
+            player_kind=Episode.PlayerKind.MODEL, env=episode.env, task=episode.task, seed=episode.seed
+        )
+        .exclude(pk=episode.pk)
+        .order_by("-pk")[:SAME_SEED_LIMIT]
+    )
+
+
+def episodes_of(player: Player) -> QuerySet[Episode]:
+    """A player's episodes, newest first (the profile page)."""
+    ids = PlayRecord.objects.filter(owner__in=player.keys).values("episode_id")
+    query = Q(pk__in=ids)
+    if player.user_key:
+        query |= Q(user=player.user, player_kind=Episode.PlayerKind.HUMAN)
+    return Episode.objects.filter(query).select_related("play").order_by("-pk")
+
+
+def human_baseline_episodes() -> QuerySet[Episode]:
+    """Human episodes that count as baselines: by logged-in players unless an
+    override says otherwise. Abandoned episodes count as they stand, so a
+    player cannot improve a baseline by abandoning bad runs."""
+    counted = Q(play__baseline_override=True) | Q(play__baseline_override__isnull=True, user__isnull=False)
+    return Episode.objects.filter(
+        counted,
+        player_kind=Episode.PlayerKind.HUMAN,
+        replayable=True,
+        status__in=[Episode.Status.FINISHED, Episode.Status.ABANDONED],
+    )
+
+
+def counts_as_baseline(episode: Episode) -> bool:
+    """For one episode, the rule of human_baseline_episodes (status aside)."""
+    if episode.player_kind != Episode.PlayerKind.HUMAN:
+        return False
+    record = PlayRecord.objects.filter(episode=episode).select_related("episode").first()
+    return record.counts_as_baseline if record is not None else episode.user_id is not None
+
+
+# ----- idle episodes ------------------------------------------------------------------------
+def close_idle_episodes() -> list[int]:
+    """End (as abandoned, scored as they stand) the human episodes idle for
+    longer than BALROG_IDLE_TIMEOUT_SECONDS, and drop this process's live
+    games and replay cursors that sat unused as long."""
+    timeout = settings.BALROG_IDLE_TIMEOUT_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    idle = Episode.objects.filter(
+        status=Episode.Status.RUNNING, player_kind=Episode.PlayerKind.HUMAN, last_activity_at__lt=cutoff
+    )
+    closed = []
+    for episode_id in idle.values_list("pk", flat=True):
+        try:
+            do_end_episode(episode_id, reason=EndReason.ABANDONED, detail=f"idle for more than {timeout:g} s")
+        except EpisodeNotRunning:
+            continue  # it ended meanwhile
+        closed.append(episode_id)
+    PlayRecord.objects.filter(live=True).exclude(episode__status=Episode.Status.RUNNING).update(live=False)
+    _evict_idle_live_games(time.monotonic() - timeout)
+    return closed
+
+
+def _evict_idle_live_games(cutoff: float) -> None:
+    for episode_id in live_games().idle_since(cutoff):
+        with live_games().lock_for(episode_id):  # never close an adapter being stepped
+            live_games().evict(episode_id)
+        replay_cursors().forget(episode_id)

@@ -1,0 +1,191 @@
+// The play page: draws what the server sends, sends keys and clicks as actions.
+import { clear, el, keyName, percent } from "./dom.js";
+import { drawHud } from "./hud.js";
+import { createRenderer } from "./renderers/index.js";
+import { EpisodeSocket } from "./socket.js";
+
+const HISTORY_TURNS = 40;
+const config = JSON.parse(document.getElementById("play-config").textContent);
+const $ = (id) => document.getElementById(id);
+const stage = $("stage");
+const renderer = createRenderer(config.renderer, stage, config);
+const bindings = new Map(config.bindings.map((b) => [b.key, b.action]));
+const keysOf = new Map();
+for (const b of config.bindings) if (!keysOf.has(b.action)) keysOf.set(b.action, b.key);
+
+const state = { role: "", actions: [], lastVersion: null, commands: [], commandAt: 0 };
+
+const socket = new EpisodeSocket(config.socket, {
+  onRole: (role) => setRole(role),
+  onState: (message) => drawState(message),
+  onObservation: (text) => showObservation(text),
+  onError: (message) => notice(message.message, "error"),
+  onConnection: (status) => {
+    $("connection").textContent = status;
+    $("connection").dataset.status = status;
+  },
+  onEnd: (end) => showEnd(end),
+});
+
+// ----- drawing -------------------------------------------------------------------
+function drawState(message) {
+  const jumped =
+    state.lastVersion === null || (message.version !== state.lastVersion && message.version !== state.lastVersion + 1);
+  renderer.draw(message.frame, message.hud, { version: message.version, type: message.type });
+  drawHud($("hud"), message.hud);
+  if (message.actions) setActions(message.actions);
+  if (message.observation !== undefined) showObservation(message.observation);
+  if (message.status) $("status").textContent = message.status;
+  if (message.type === "ack" && message.step && message.duplicate) notice("(already applied: resynchronised)");
+  else if (message.type === "ack") notice("");
+  state.lastVersion = message.version;
+  stage.dataset.version = String(message.version);
+  if (message.type === "snapshot" && jumped) loadHistory(message.version);
+  if (config.free_text && message.frame?.verbs) setVerbs(message.frame.verbs);
+}
+
+function setRole(role) {
+  state.role = role;
+  document.body.dataset.role = role;
+  $("role").textContent = role === "player" ? "your game" : "watching";
+  const playing = role === "player";
+  $("actions-box").hidden = !playing;
+  $("command").hidden = !(playing && config.free_text);
+  if (playing) stage.focus({ preventScroll: true });
+}
+
+function setActions(actions) {
+  state.actions = actions;
+  const box = $("action-buttons");
+  box.replaceChildren(
+    ...actions.map((action) => {
+      const key = keysOf.get(action);
+      const button = el("button", { className: "action", attrs: { type: "button", "data-action": action } }, [
+        el("span", { text: action }),
+        key ? el("kbd", { text: keyName(key) }) : null,
+      ]);
+      button.addEventListener("click", () => {
+        send(action, action, "button");
+        button.blur();
+        if (!config.free_text) stage.focus({ preventScroll: true });
+      });
+      return button;
+    }),
+  );
+}
+
+function setVerbs(verbs) {
+  const box = $("verbs");
+  if (box.dataset.count === String(verbs.length)) return;
+  box.dataset.count = String(verbs.length);
+  box.replaceChildren(
+    el("span", { className: "muted", text: "Verbs: " }),
+    ...verbs.map((verb) => {
+      const chip = el("button", { className: "chip", text: verb, attrs: { type: "button" } });
+      chip.addEventListener("click", () => {
+        const input = $("command-input");
+        input.value = `${verb} `;
+        input.focus();
+      });
+      return chip;
+    }),
+  );
+}
+
+function showObservation(text) {
+  $("observation").textContent = text ?? "";
+}
+
+function notice(text, kind = "") {
+  const line = $("notice");
+  line.textContent = text ?? "";
+  line.dataset.kind = kind;
+}
+
+function showEnd(end) {
+  const panel = $("end-panel");
+  panel.hidden = false;
+  const field = (name) => panel.querySelector(`[data-end="${name}"]`);
+  field("progression").textContent = percent(end.progression);
+  field("reason").textContent = end.reason || end.status;
+  field("detail").textContent = end.detail ?? "";
+  field("steps").textContent = String(end.steps);
+  field("return").textContent = Number(end.return).toFixed(2);
+  const list = $("same-seed");
+  clear(list);
+  for (const other of end.same_seed ?? []) {
+    const link = el("a", { text: `Episode ${other.id}`, attrs: { href: config.replay_url_template.replace("{id}", other.id) } });
+    list.append(el("li", {}, [link, ` ${other.agent}: ${percent(other.progression)} in ${other.steps} steps`]));
+  }
+  $("same-seed-none").hidden = (end.same_seed ?? []).length > 0;
+  $("status").textContent = end.status;
+  setRole("viewer");
+  $("abandon-form")?.remove();
+}
+
+/** TextWorld: after a (re)load, fetch the earlier turns of the transcript. */
+async function loadHistory(version) {
+  if (!renderer.history || version <= 0) return;
+  const start = Math.max(0, version - HISTORY_TURNS);
+  try {
+    const response = await fetch(`${config.frames}?start=${start}&count=${version - start}`);
+    if (!response.ok) return;
+    const data = await response.json();
+    renderer.history(data.frames.map((f) => f.frame));
+  } catch {
+    /* the transcript starts at the current turn */
+  }
+}
+
+// ----- input -----------------------------------------------------------------------
+function send(action, input, source) {
+  if (state.role !== "player") return;
+  if (!socket.act(action, input, source)) notice("Too many keys queued: wait for the game to catch up.");
+}
+
+function typing(target) {
+  return target instanceof HTMLElement && target.matches("textarea, select, input:not([type=checkbox]):not([type=radio])");
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+  const action = bindings.get(event.key);
+  if (action === undefined || state.role !== "player") return;
+  event.preventDefault();
+  send(action, event.key, "key");
+});
+
+$("command-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("command-input");
+  const command = input.value.trim();
+  if (!command) return;
+  send(command, command, "text");
+  state.commands.push(command);
+  if (state.commands.length > 200) state.commands.shift();
+  state.commandAt = state.commands.length;
+  input.value = "";
+});
+
+$("command-input").addEventListener("keydown", (event) => {
+  if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+  event.preventDefault();
+  const step = event.key === "ArrowUp" ? -1 : 1;
+  state.commandAt = Math.max(0, Math.min(state.commands.length, state.commandAt + step));
+  event.target.value = state.commands[state.commandAt] ?? "";
+});
+
+$("model-view-toggle").addEventListener("change", (event) => {
+  const on = event.target.checked;
+  $("observation").hidden = !on;
+  socket.setObservation(on);
+});
+
+$("abandon-form")?.addEventListener("submit", (event) => {
+  if (!window.confirm("Abandon this episode? It is scored as it stands.")) event.preventDefault();
+});
+
+socket.connect();
+window.addEventListener("pagehide", () => socket.stop());
+// For tests and the curious: the live connection and page state.
+window.balrog = { socket, state };

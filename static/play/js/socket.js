@@ -1,0 +1,199 @@
+// The client side of the episode websocket (docs/websocket-protocol.md).
+//
+// Actions carry seq = the step index they are meant to be (the episode's
+// version when they are sent). One action is in flight at a time; keys pressed
+// meanwhile wait in a short queue (pressed while disconnected too). After a
+// reconnect the client says hello with the last version it saw, gets the
+// missed steps and the current state, and re-sends the action that was in
+// flight with the same seq: the server applies each seq at most once, so
+// nothing is lost and nothing is applied twice.
+
+export const PROTOCOL = 1;
+const MAX_QUEUE = 8;
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+export class EpisodeSocket {
+  /**
+   * @param {string} path  e.g. "/ws/episodes/12/"
+   * @param {object} handlers  onState(message), onRole(role, welcome),
+   *   onObservation(text), onError(message), onConnection(status), onEnd(end)
+   */
+  constructor(path, handlers) {
+    this.url = new URL(path, window.location.href);
+    this.url.protocol = this.url.protocol === "https:" ? "wss:" : "ws:";
+    this.handlers = handlers;
+    this.version = null; // the last version drawn; null before the first snapshot
+    this.role = "";
+    this.pending = null; // the action in flight: {seq, action, input, source}
+    this.queue = [];
+    this.observation = false;
+    this.ended = false;
+    this.ws = null;
+    this.ready = false;
+    this.stopped = false;
+    this.retryMs = RECONNECT_MIN_MS;
+    this.opened = 0; // connections opened so far (1 + reconnects)
+  }
+
+  connect() {
+    this.stopped = false;
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    this.handlers.onConnection?.("connecting");
+    ws.addEventListener("open", () => {
+      this.opened += 1;
+      this.retryMs = RECONNECT_MIN_MS;
+      this.send({ type: "hello", protocol: PROTOCOL, version: this.version, observation: this.observation });
+    });
+    ws.addEventListener("message", (event) => this.receive(event.data));
+    ws.addEventListener("close", (event) => this.closed(ws, event));
+  }
+
+  /** Close for good (leaving the page). */
+  stop() {
+    this.stopped = true;
+    this.ws?.close();
+  }
+
+  /** Drop the connection as a network failure would (it reconnects). */
+  drop() {
+    this.ws?.close();
+  }
+
+  closed(ws, event) {
+    if (ws !== this.ws) return;
+    this.ready = false;
+    if (this.stopped || event.code === 4404) {
+      this.handlers.onConnection?.("closed");
+      return;
+    }
+    this.handlers.onConnection?.("reconnecting");
+    const delay = this.retryMs;
+    this.retryMs = Math.min(RECONNECT_MAX_MS, this.retryMs * 2);
+    setTimeout(() => this.connect(), delay);
+  }
+
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
+  }
+
+  /** Queue an action; false when the queue is full (the key is dropped). */
+  act(action, input, source) {
+    if (this.ended || (this.role && this.role !== "player")) return false;
+    if (this.queue.length >= MAX_QUEUE) return false;
+    this.queue.push({ action, input: input ?? action, source: source ?? "key" });
+    this.pump();
+    return true;
+  }
+
+  setObservation(on) {
+    this.observation = on;
+    this.send({ type: "options", observation: on });
+  }
+
+  abandon() {
+    this.queue = [];
+    this.send({ type: "abandon" });
+  }
+
+  pump() {
+    if (!this.ready || this.pending || this.role !== "player" || this.version === null) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.pending = { ...next, seq: this.version };
+    this.sendPending();
+  }
+
+  sendPending() {
+    const p = this.pending;
+    this.send({ type: "action", seq: p.seq, action: p.action, input: p.input, source: p.source });
+  }
+
+  receive(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const handler = this["on_" + message.type];
+    if (handler) handler.call(this, message);
+  }
+
+  on_welcome(message) {
+    this.role = message.role;
+    this.handlers.onRole?.(message.role, message);
+  }
+
+  on_snapshot(message) {
+    this.version = message.version;
+    this.ready = true;
+    this.handlers.onConnection?.("online");
+    this.handlers.onState?.(message);
+    this.checkEnd(message);
+    if (this.pending && this.role === "player") {
+      // Its ack may have been lost with the old connection: same seq again.
+      this.sendPending();
+    } else {
+      this.pending = null;
+      this.pump();
+    }
+  }
+
+  on_ack(message) {
+    if (this.pending && this.pending.seq === message.seq) this.pending = null;
+    this.version = message.version;
+    this.handlers.onState?.(message);
+    this.checkEnd(message);
+    this.pump();
+  }
+
+  on_step(message) {
+    this.version = message.version;
+    this.handlers.onState?.(message);
+    this.checkEnd(message);
+  }
+
+  on_observation(message) {
+    this.handlers.onObservation?.(message.observation, message.version);
+  }
+
+  on_ended(message) {
+    this.version = message.version;
+    this.finish(message.end);
+  }
+
+  on_error(message) {
+    if (message.seq !== undefined && this.pending && this.pending.seq === message.seq) {
+      this.pending = null;
+      if (message.code === "out_of_order" || message.code === "step_conflict") {
+        // Another tab or a lost message moved the episode: redraw from the server.
+        this.queue = [];
+        this.send({ type: "sync", version: this.version ?? 0 });
+      }
+    }
+    if (message.code === "not_running" || message.code === "forbidden") this.queue = [];
+    this.handlers.onError?.(message);
+    this.pump();
+  }
+
+  on_pong() {}
+
+  checkEnd(message) {
+    if (message.end) this.finish(message.end);
+  }
+
+  finish(end) {
+    if (this.ended) return;
+    this.ended = true;
+    this.role = "viewer";
+    this.queue = [];
+    this.pending = null;
+    this.handlers.onEnd?.(end);
+  }
+}

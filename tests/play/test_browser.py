@@ -1,0 +1,290 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright against Daphne.
+
+The server is the production entry point (``daphne balrogweb.asgi:application``)
+in a subprocess, on the embedded default with its own SQLite file, which the
+tests read directly to check what was recorded. No browser is downloaded:
+Chromium comes from apt (scripts/test installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from games.registry import adapter_class, make_adapter
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+BABYAI_TASK = "BabyAI-MixedTrainLocal-v0/goto"
+TIMEOUT_MS = 30_000
+PLAYWRIGHT_KEYS = {" ": "Space"}
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@dataclass
+class Server:
+    url: str
+    database: Path
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def episode(self, episode_id: int) -> dict[str, Any]:
+        row = self.query("SELECT seed, task, status, steps, end_reason FROM games_episode WHERE id = ?", episode_id)[0]
+        return dict(zip(("seed", "task", "status", "steps", "end_reason"), row, strict=True))
+
+    def steps(self, episode_id: int) -> list[tuple[str, str]]:
+        rows = self.query('SELECT action, raw_input FROM games_step WHERE episode_id = ? ORDER BY "index"', episode_id)
+        return [(action, raw) for action, raw in rows]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/static/play/css/play.css", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"daphne did not come up: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    var = tmp_path_factory.mktemp("browser-var")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env |= {
+        "BALROG_VAR_DIR": str(var),
+        "BALROG_GAME_DATA_DIR": str(settings.BALROG_GAME_DATA_DIR),  # the prepared game assets
+        "DJANGO_SETTINGS_MODULE": "balrogweb.settings",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    port = _free_port()
+    log = var / "daphne.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "balrogweb.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log)
+        yield Server(url, var / "balrogweb.sqlite3")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: dialog.accept())
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def start(page: Any, server: Server, env: str, task: str) -> int:
+    page.goto(f"{server.url}/play/{env}/?task={task}")
+    page.fill("input[name=nickname]", "Browser Tester")
+    page.click("form.start-form button[type=submit]")
+    page.wait_for_url("**/episodes/*/")
+    wait_online(page)
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def wait_online(page: Any) -> None:
+    page.wait_for_selector('#connection[data-status="online"]')
+
+
+def wait_version(page: Any, version: int) -> None:
+    page.wait_for_selector(f'#stage[data-version="{version}"]')
+
+
+def press(page: Any, key: str) -> None:
+    page.keyboard.press(PLAYWRIGHT_KEYS.get(key, key))
+
+
+def babyai_solution(seed: int) -> list[str]:
+    """The keys that win the episode: the BabyAI bot's moves on a copy of the game."""
+    from games.babyai.bot import BabyAIBotPolicy
+
+    adapter: Any = make_adapter("babyai", BABYAI_TASK)
+    adapter.reset(seed)
+    bot = BabyAIBotPolicy(adapter)
+    key_of = {b.action: b.key for b in reversed(adapter_class("babyai").key_bindings())}
+    keys = []
+    while not adapter.done:
+        action = bot.next_action()
+        adapter.step(action)
+        keys.append(key_of[action])
+    return keys
+
+
+def test_it_plays_babyai_to_a_win_with_the_keyboard(page: Any, server: Server) -> None:
+    episode_id = start(page, server, "babyai", BABYAI_TASK)
+    keys = babyai_solution(server.episode(episode_id)["seed"])
+    for version, key in enumerate(keys, start=1):
+        press(page, key)
+        wait_version(page, version)
+        assert page.inner_text('[data-hud="steps"]') == str(version)
+    page.wait_for_selector("#end-panel:not([hidden])")
+    assert page.inner_text('[data-end="progression"]') == "100.0"
+    assert page.inner_text('[data-end="reason"]') == "won"
+    assert page.inner_text('[data-hud="progression"]') == "100.0 / 100"
+    recorded = server.episode(episode_id)
+    assert (recorded["status"], recorded["end_reason"], recorded["steps"]) == ("finished", "won", len(keys))
+    assert [raw for _, raw in server.steps(episode_id)] == keys
+
+
+def test_it_sends_nethack_keys_to_the_game(page: Any, server: Server) -> None:
+    episode_id = start(page, server, "nle", "NetHackChallenge-v0")
+    assert page.locator(".terminal .term-line").count() == 24
+    for version, key in enumerate(["j", "l", "s", "K"], start=1):
+        press(page, key)
+        wait_version(page, version)
+    assert server.steps(episode_id) == [("south", "j"), ("east", "l"), ("search", "s"), ("far north", "K")]
+    assert "Dlvl:1" in page.inner_text(".terminal")
+    assert page.inner_text('[data-hud="depth"]') == "1"
+
+
+def test_it_reconnects_after_the_socket_drops_without_losing_keys(page: Any, server: Server) -> None:
+    episode_id = start(page, server, "babaisai", "env/goto_win")
+    press(page, "ArrowUp")
+    wait_version(page, 1)
+    page.evaluate("window.balrog.socket.drop()")
+    for key in ("ArrowLeft", "ArrowDown", " "):  # pressed while the socket is down: queued
+        press(page, key)
+    page.wait_for_function("window.balrog.socket.opened === 2")
+    wait_version(page, 4)
+    assert [action for action, _ in server.steps(episode_id)] == ["up", "left", "down", "idle"]
+    page.evaluate("window.balrog.socket.drop()")  # and once more, with nothing pending
+    page.wait_for_function("window.balrog.socket.opened === 3")
+    wait_online(page)
+    press(page, "ArrowRight")
+    wait_version(page, 5)
+    assert server.episode(episode_id)["steps"] == 5
+
+
+def test_it_shows_the_models_view(page: Any, server: Server) -> None:
+    episode_id = start(page, server, "babyai", BABYAI_TASK)
+    press(page, "ArrowLeft")
+    wait_version(page, 1)
+    assert page.is_hidden("#observation")
+    page.check("#model-view-toggle")
+    expected: Any = make_adapter("babyai", BABYAI_TASK)
+    expected.reset(server.episode(episode_id)["seed"])
+    expected.step("turn left")
+    page.wait_for_function("document.getElementById('observation').textContent.length > 0")
+    assert page.text_content("#observation") == expected.observation().text
+    press(page, "ArrowUp")
+    wait_version(page, 2)
+    expected.step("go forward")
+    page.wait_for_function(
+        "text => document.getElementById('observation').textContent === text", arg=expected.observation().text
+    )
+
+
+def test_it_plays_a_replay(page: Any, server: Server) -> None:
+    episode_id = start(page, server, "babyai", BABYAI_TASK)
+    for version, key in enumerate(["ArrowLeft", "ArrowLeft", "t"], start=1):
+        press(page, key)
+        wait_version(page, version)
+    page.click("#abandon-form button")
+    page.wait_for_selector("#end-panel:not([hidden])")
+    page.click("#replay-link")
+    page.wait_for_url(f"**/episodes/{episode_id}/replay/")
+    wait_version(page, 0)
+    page.select_option("#speed", "25")
+    page.click("#play-pause")
+    wait_version(page, 3)
+    assert page.inner_text("#position") == "3 / 3"
+    step_info = page.inner_text("#step-info")
+    assert "toggle" in step_info and "Input\nt" in step_info
+    page.keyboard.press("k")
+    wait_version(page, 2)
+    page.keyboard.press("j")
+    wait_version(page, 3)
+    page.fill("#scrubber", "1")
+    wait_version(page, 1)
+    assert page.inner_text('[data-hud="steps"]') == "1"
+
+
+@pytest.mark.parametrize(
+    ("env", "task", "keys", "drawn"),
+    [
+        ("babyai", BABYAI_TASK, ["ArrowUp"], "canvas.grid-canvas"),
+        ("babaisai", "env/goto_win", ["ArrowUp"], ".rules li"),
+        ("crafter", "default", ["a", " "], ".vitals .vital"),
+        ("textworld", "coin_collector", [], ".transcript .turn"),
+        ("minihack", "MiniHack-Corridor-R3-v0", ["l"], ".terminal .term-line"),
+        ("nle", "NetHackChallenge-v0", ["l"], ".terminal .term-line"),
+    ],
+)
+def test_it_draws_every_game(
+    page: Any, server: Server, tmp_path: Path, env: str, task: str, keys: list[str], drawn: str
+) -> None:
+    start(page, server, env, task)
+    for version, key in enumerate(keys, start=1):
+        press(page, key)
+        wait_version(page, version)
+    if env == "textworld":
+        page.fill("#command-input", "look")
+        page.press("#command-input", "Enter")
+        wait_version(page, 1)
+        assert page.locator(".transcript .turn").count() == 2
+        assert page.inner_text(".transcript .command-echo") == "> look"
+    assert page.locator(drawn).count() > 0
+    assert page.locator("#action-buttons button").count() > 0
+    page.screenshot(path=str(tmp_path / f"{env}.png"))
+    shots = os.environ.get("BALROG_SCREENSHOT_DIR")  # set it to look at the pages
+    if shots:
+        page.screenshot(path=str(Path(shots) / f"{env}.png"))

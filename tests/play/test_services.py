@@ -1,0 +1,162 @@
+"""play.services and play.replay without a browser or a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from games.live import live_games
+from games.models import Episode
+from games.services import do_apply_action, do_end_episode, do_start_episode, rebuild_adapter
+from play import replay, services, sweeper
+from play.models import PlayRecord
+from play.replay import ReplayCursors, frames_window_json, replay_cursors
+from tests.play.conftest import Persona
+
+pytestmark = pytest.mark.django_db
+
+
+def play_toy(persona: Persona, actions: list[str], cell: int = 0) -> Episode:
+    """A toy episode started at ``cell`` (seed % 3) with these actions applied."""
+    episode = persona.start("toy", "corridor")
+    Episode.objects.filter(pk=episode.pk).update(seed=cell)
+    live_games().evict(episode.pk)  # rebuilt from the new seed on first use
+    for index, action in enumerate(actions):
+        do_apply_action(episode.pk, index=index, action=action)
+    episode.refresh_from_db()
+    return episode
+
+
+def test_it_keeps_one_live_episode_per_player_and_task(toy_game: str, pat: Persona) -> None:
+    first = pat.start("toy", "corridor")
+    assert pat.start("toy", "corridor").pk == first.pk
+    assert pat.start("toy", "short").pk != first.pk
+    do_end_episode(first.pk)
+    fresh = pat.start("toy", "corridor")
+    assert fresh.pk != first.pk
+    assert list(PlayRecord.objects.filter(owner=f"u:{pat.user.pk}", live=True).order_by("pk")) == [
+        PlayRecord.objects.get(episode__task="short"),
+        PlayRecord.objects.get(episode=fresh),
+    ]
+
+
+def test_it_resumes_the_winner_when_two_starts_race(toy_game: str, pat: Persona, monkeypatch: Any) -> None:
+    winner = pat.start("toy", "corridor")
+    real = services.live_episode_of
+    calls = iter([None])  # the loser checked before the winner's record existed
+
+    def racing(player: services.Player, env: str, task: str) -> Episode | None:
+        return next(calls, real(player, env, task))
+
+    monkeypatch.setattr(services, "live_episode_of", racing)
+    episode, resumed = services.start_or_resume(pat.player, services.StartRequest("toy", "corridor"), None)
+    assert resumed and episode.pk == winner.pk
+    loser = Episode.objects.exclude(pk=winner.pk).get()
+    assert (loser.status, loser.end_detail) == ("abandoned", "a second start of the same task")
+
+
+def test_it_counts_logged_in_players_as_baselines_by_default(toy_game: str, pat: Persona, visitor: Persona) -> None:
+    mine = play_toy(pat, ["left"])  # died: finished
+    theirs = play_toy(visitor, ["left"])
+    running = pat.start("toy", "short")
+    assert set(services.human_baseline_episodes()) == {mine}
+    assert services.counts_as_baseline(mine) and not services.counts_as_baseline(theirs)
+    PlayRecord.objects.filter(episode=theirs).update(baseline_override=True)
+    PlayRecord.objects.filter(episode=mine).update(baseline_override=False)
+    assert set(services.human_baseline_episodes()) == {theirs}
+    assert running not in services.human_baseline_episodes()
+
+
+def test_it_closes_idle_human_episodes_as_they_stand(toy_game: str, pat: Persona, olga: Persona) -> None:
+    idle = play_toy(pat, ["right"])
+    active = olga.start("toy", "corridor")
+    model = do_start_episode(env="toy", task="corridor", seed=0, player_kind="model")
+    long_ago = timezone.now() - timedelta(hours=2)
+    Episode.objects.filter(pk__in=[idle.pk, model.pk]).update(last_activity_at=long_ago)
+    assert services.close_idle_episodes() == [idle.pk]
+    idle.refresh_from_db()
+    assert (idle.status, idle.end_reason, idle.steps, idle.progression) == ("abandoned", "abandoned", 1, 0.0)
+    assert not PlayRecord.objects.get(episode=idle).live
+    assert idle.pk not in live_games()
+    assert Episode.objects.get(pk=active.pk).status == Episode.Status.RUNNING
+    assert Episode.objects.get(pk=model.pk).status == Episode.Status.RUNNING
+
+
+def test_it_closes_idle_episodes_from_the_command_line(toy_game: str, pat: Persona, capsys: Any) -> None:
+    idle = pat.start("toy", "corridor")
+    Episode.objects.filter(pk=idle.pk).update(last_activity_at=timezone.now() - timedelta(days=1))
+    call_command("close_idle_episodes")
+    assert f"closed 1 idle episodes: [{idle.pk}]" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(BALROG_IDLE_TIMEOUT_SECONDS=1.0)
+def test_it_sweeps_idle_episodes_in_the_background(toy_game: str, pat: Persona) -> None:
+    idle = pat.start("toy", "corridor")
+    Episode.objects.filter(pk=idle.pk).update(last_activity_at=timezone.now() - timedelta(minutes=5))
+
+    def still_running() -> bool:
+        try:
+            return Episode.objects.get(pk=idle.pk).is_running
+        finally:
+            connection.close()  # this helper thread's own connection
+
+    async def run_sweeper() -> None:
+        sweeper.ensure_sweeper()
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if not await asyncio.to_thread(still_running):
+                return
+
+    asyncio.run(run_sweeper())
+    assert Episode.objects.get(pk=idle.pk).status == Episode.Status.ABANDONED
+
+
+def test_it_computes_a_window_of_frames_in_one_pass(toy_game: str, pat: Persona, monkeypatch: Any) -> None:
+    episode = play_toy(pat, ["right", "wait", "right", "left", "right"])
+    rebuilds: list[int | None] = []
+
+    def counting_rebuild(ep: Episode, upto: int | None = None) -> Any:
+        rebuilds.append(upto)
+        return rebuild_adapter(ep, upto=upto)
+
+    monkeypatch.setattr(replay, "rebuild_adapter", counting_rebuild)
+    first = json.loads(frames_window_json(episode, 0, 3, with_observation=False))
+    second = json.loads(frames_window_json(episode, 3, 3, with_observation=True))
+    assert rebuilds == [0]  # the second window continued from where the first stopped
+    frames = first["frames"] + second["frames"]
+    assert [f["frame"]["position"] for f in frames] == [0, 1, 1, 2, 1, 2]  # started at cell 0
+    assert [f["version"] for f in frames] == [0, 1, 2, 3, 4, 5]
+    assert frames[0]["step"] is None and frames[4]["step"]["action"] == "left"
+    assert second["frames"][0]["observation"] == "You are at cell 2 of 0..5."
+    for version, frame in enumerate(frames):  # each equals a from-scratch replay
+        assert frame["frame"] == rebuild_adapter(episode, upto=version).frame()
+    json.loads(frames_window_json(episode, 1, 1, with_observation=False))
+    assert rebuilds == [0, 1]  # going back rebuilds once
+
+
+def test_it_bounds_the_replay_cursors(toy_game: str, pat: Persona, olga: Persona, visitor: Persona) -> None:
+    episodes = [play_toy(p, ["right"]) for p in (pat, olga, visitor)]
+    cursors = ReplayCursors(max_cursors=2)
+    adapters = []
+    for episode in episodes:
+        with cursors.positioned(episode, 1) as adapter:
+            adapters.append(adapter)
+    assert len(cursors) == 2
+    assert adapters[0].closed and not adapters[2].closed  # type: ignore[attr-defined]
+
+
+def test_it_serves_a_view_at_any_version(toy_game: str, pat: Persona) -> None:
+    episode = play_toy(pat, ["right", "right"])
+    assert replay.view_at(episode, 2, False)["frame"] == {"position": 2}  # the live game
+    assert replay.view_at(episode, 1, True)["observation"] == "You are at cell 1 of 0..5."  # a cursor
+    assert len(replay_cursors()) == 1
+    assert replay.view_at(episode, 99, False)["version"] == 2  # clipped to the log
