@@ -17,6 +17,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from agents.config import AgentConfig
+from agents.devserver import DevModelServer, start_dev_server
+from agents.episodes import rebuild_messages
+from agents.evaluation import RunRequest, start_run
+from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
+from agents.prompts import prompt_digest
 from agents.services import do_start_scripted_episode
 from agents.tasks import play_scripted_episode_task
 from games.models import Episode, Step
@@ -45,11 +51,11 @@ def worker_queue() -> str:
 def start_worker(worker_queue: str) -> Iterator[object]:
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start() -> subprocess.Popen[bytes]:
-        env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    def start(pool: tuple[str, ...] = ("--pool", "solo"), **extra_env: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "DATABASE_URL": _test_database_url(), **extra_env}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "balrogweb", "worker", "-Q", worker_queue,
-             "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
+            [sys.executable, "-m", "celery", "-A", "balrogweb", "worker", "-Q", worker_queue, *pool,
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
             cwd=ROOT, env=env,
         )
         procs.append(proc)
@@ -104,3 +110,77 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
     indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
     assert indexes == list(range(episode.steps)) and episode.steps > killed_at
     assert verify_episode(episode).ok
+
+
+# ----- model episodes ---------------------------------------------------------------------
+# A worker with a short lease: heartbeats every 0.3 s, stale after 2 s, swept every second.
+FAST_LEASES = {"BALROG_AGENT_HEARTBEAT_SECONDS": "0.3", "BALROG_AGENT_STALE_SECONDS": "2",
+               "BALROG_AGENT_SWEEP_SECONDS": "1"}
+THREADS_POOL = ("--pool", "threads", "-c", "8")
+
+
+@pytest.fixture
+def model_server() -> Iterator[DevModelServer]:
+    server = start_dev_server()
+    yield server
+    server.stop()
+
+
+def _model_run(server: DevModelServer, queue: str, env: str, tasks: tuple[str, ...], episodes: int,
+               model: str) -> EvaluationRun:
+    endpoint = ModelEndpoint.objects.create(name=f"dev-{queue}", provider="dev", base_url=server.url,
+                                            model_id=model, queue=queue, retry_base_delay=0.05)
+    request = RunRequest(endpoint, AgentConfig("cot"), envs=(env,), tasks=tasks, episodes_per_task=episodes)
+    return start_run(request)  # dispatched to the worker's queue once committed
+
+
+def _run_done(run: EvaluationRun) -> bool:
+    run.refresh_from_db()
+    return run.status != EvaluationRun.Status.RUNNING
+
+
+def _assert_exact_logs(run: EvaluationRun) -> None:
+    """Every episode finished with one step per index, no gap, and replays to the same states."""
+    for slot in RunEpisode.objects.filter(run=run).select_related("episode", "run"):
+        episode = slot.episode
+        assert episode is not None and episode.status == Episode.Status.FINISHED, slot
+        indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
+        assert indexes == list(range(episode.steps))
+        assert verify_episode(episode).ok
+        last = Step.objects.get(episode=episode, index=episode.steps - 1)
+        assert prompt_digest(rebuild_messages(slot, last.index)) == last.meta["model"]["prompt"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_plays_model_episodes_in_a_threads_worker(start_worker, worker_queue: str,
+                                                     model_server: DevModelServer) -> None:
+    start_worker(THREADS_POOL)
+    run = _model_run(model_server, worker_queue, "babyai", ("BabyAI-MixedTrainLocal-v0/goto",), 4, "solver")
+    _wait_for(lambda: _run_done(run), timeout=90)
+    assert run.status == "finished"
+    assert set(Episode.objects.filter(run_episode__run=run).values_list("end_reason", flat=True)) == {"won"}
+    _assert_exact_logs(run)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_model_episodes_resume_after_the_worker_is_killed(start_worker, worker_queue: str,
+                                                          model_server: DevModelServer) -> None:
+    worker = start_worker(THREADS_POOL, **FAST_LEASES)
+    run = _model_run(model_server, worker_queue, "crafter", ("default",), 3, "random@0.01")
+    _wait_for(lambda: Step.objects.filter(episode__run_episode__run=run).count() >= 60, timeout=120)
+    worker.send_signal(signal.SIGKILL)  # mid-episode, model calls in flight, nothing acknowledged
+    worker.wait(timeout=10)
+    # the episodes cut off mid-way, and how far they had got
+    planned = RunEpisode.objects.filter(run=run).select_related("episode")
+    killed_at = {slot.pk: (slot.episode.pk, slot.episode.steps) for slot in planned
+                 if slot.episode is not None and slot.episode.is_running and slot.episode.steps > 0}
+    assert killed_at
+    # Nothing is enqueued again by the test: the new worker's sweep finds the stale leases.
+    start_worker(THREADS_POOL, **FAST_LEASES)
+    _wait_for(lambda: _run_done(run), timeout=300)
+    assert run.status == "finished"
+    for slot in RunEpisode.objects.filter(pk__in=killed_at).select_related("episode"):
+        episode_id, steps = killed_at[slot.pk]
+        assert slot.episode is not None and slot.episode.pk == episode_id and slot.episode.steps > steps  # resumed
+        assert slot.crashes == 0
+    _assert_exact_logs(run)

@@ -1,0 +1,233 @@
+"""The threads of a process that drives model episodes.
+
+An episode's runner thread spends nearly all its time waiting for the model
+(seconds per call), so a worker runs one thread per episode in flight
+(Celery's ``--pool threads -c N``, or the local runner on the embedded
+default). Those threads never touch the database themselves: every database
+and env operation goes through ``db_call`` to a small bounded pool
+(BALROG_AGENT_DB_THREADS), so a worker with 300 episodes in flight holds a
+handful of database connections, not 300, and env steps never compete for
+the GIL more than that many at a time.
+
+Also here: the lease keeper (one thread refreshing the heartbeat of every
+episode this process plays), the local runner (daemon threads standing in
+for Celery workers on the embedded default) and the periodic recovery sweep.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import ParamSpec, TypeVar
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_local = threading.local()
+_HYGIENE_INTERVAL_S = 5.0
+
+
+# ----- the database/env pool ---------------------------------------------------------
+class DbPool:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix="agents-db", initializer=_mark_pool_thread)
+
+    def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if getattr(_local, "in_pool", False):  # already on a pool thread: a nested call would wait for itself
+            return func(*args, **kwargs)
+        return self._executor.submit(_with_db_hygiene, functools.partial(func, *args, **kwargs)).result()
+
+    def shutdown(self) -> None:
+        """Close every pool thread's database connection, then stop the threads."""
+        alive = len(self._executor._threads)
+        if alive:
+            # Each thread waits at the barrier after closing, so each takes exactly one close.
+            barrier = threading.Barrier(alive)
+
+            def close() -> None:
+                connections.close_all()
+                barrier.wait(timeout=10)
+
+            wait([self._executor.submit(close) for _ in range(alive)], timeout=15)
+        self._executor.shutdown(wait=True)
+
+
+def _mark_pool_thread() -> None:
+    _local.in_pool = True
+
+
+def _with_db_hygiene(func: Callable[[], R]) -> R:
+    now = time.monotonic()
+    if now - getattr(_local, "checked_at", 0.0) > _HYGIENE_INTERVAL_S:
+        close_old_connections()
+        _local.checked_at = now
+    try:
+        return func()
+    except Exception:
+        close_old_connections()  # a failed query may have left the connection unusable
+        _local.checked_at = time.monotonic()
+        raise
+
+
+_pool: DbPool | None = None
+_pool_guard = threading.Lock()
+
+
+def db_pool() -> DbPool:
+    global _pool
+    if _pool is None:
+        with _pool_guard:
+            if _pool is None:
+                _pool = DbPool(settings.BALROG_AGENT_DB_THREADS)
+    return _pool
+
+
+def db_call(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run database/env work on the bounded pool and wait for its result."""
+    return db_pool().call(func, *args, **kwargs)
+
+
+def close_db_pool() -> None:
+    global _pool
+    with _pool_guard:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()
+
+
+# ----- graceful stop -------------------------------------------------------------------
+_stopping = threading.Event()
+
+
+def request_stop() -> None:
+    """The worker is shutting down: runners hand their episodes back after the current step."""
+    _stopping.set()
+
+
+def stop_requested() -> bool:
+    return _stopping.is_set()
+
+
+# ----- the lease keeper ------------------------------------------------------------------
+class LeaseKeeper:
+    """Refreshes the heartbeat of every lease this process holds, every
+    BALROG_AGENT_HEARTBEAT_SECONDS, independently of how long a model call
+    takes. A dead process stops refreshing; the sweep sees the lease go stale."""
+
+    def __init__(self, touch: Callable[[list[str]], int], interval: float) -> None:
+        self._touch = touch
+        self._interval = interval
+        self._tokens: set[str] = set()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, token: str) -> None:
+        with self._guard:
+            self._tokens.add(token)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="agents-leases", daemon=True)
+                self._thread.start()
+
+    def release(self, token: str) -> None:
+        with self._guard:
+            self._tokens.discard(token)
+
+    def held(self) -> list[str]:
+        with self._guard:
+            return sorted(self._tokens)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            tokens = self.held()
+            if not tokens:
+                continue
+            try:
+                db_call(self._touch, tokens)
+            except Exception:
+                logger.exception("refreshing %d leases failed", len(tokens))
+
+
+# ----- the local runner (embedded default) ----------------------------------------------------
+class LocalRunner:
+    """Daemon threads that run queued jobs, standing in for Celery workers
+    when tasks would otherwise run inside the caller (CELERY_TASK_ALWAYS_EAGER).
+    Daemon threads: stopping the process abandons running episodes, which
+    the recovery sweep resumes after a restart."""
+
+    def __init__(self, threads: int) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[int], object], int]] = queue.Queue()
+        self._idle = threading.Condition()
+        self._busy = 0
+        for number in range(threads):
+            threading.Thread(target=self._work, name=f"agents-local-{number}", daemon=True).start()
+
+    def submit(self, func: Callable[[int], object], arg: int) -> None:
+        with self._idle:
+            self._busy += 1
+        self._jobs.put((func, arg))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+    def _work(self) -> None:
+        while True:
+            func, arg = self._jobs.get()
+            try:
+                func(arg)
+            except Exception:
+                logger.exception("local job %s(%s) failed", getattr(func, "__name__", func), arg)
+            finally:
+                connections.close_all()
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+
+_runner: LocalRunner | None = None
+_runner_guard = threading.Lock()
+
+
+def local_runner() -> LocalRunner:
+    global _runner
+    if _runner is None:
+        with _runner_guard:
+            if _runner is None:
+                _runner = LocalRunner(settings.BALROG_AGENT_LOCAL_CONCURRENCY)
+    return _runner
+
+
+# ----- the periodic sweep ------------------------------------------------------------------
+_sweeper: threading.Thread | None = None
+_sweeper_guard = threading.Lock()
+
+
+def ensure_sweeper(sweep: Callable[[], object]) -> None:
+    """Run ``sweep`` now and every BALROG_AGENT_SWEEP_SECONDS in a daemon thread (once per process)."""
+    global _sweeper
+    with _sweeper_guard:
+        if _sweeper is not None and _sweeper.is_alive():
+            return
+        _sweeper = threading.Thread(target=_sweep_forever, args=(sweep,), name="agents-sweep", daemon=True)
+        _sweeper.start()
+
+
+def _sweep_forever(sweep: Callable[[], object]) -> None:
+    while True:
+        try:
+            db_call(sweep)
+        except Exception:
+            logger.exception("the model-episode recovery sweep failed")
+        time.sleep(settings.BALROG_AGENT_SWEEP_SECONDS)

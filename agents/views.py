@@ -1,0 +1,122 @@
+"""Pages of model episodes and evaluation runs. Thin: read, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agents import pages
+from agents.evaluation import RunError, cancel_run, ensure_local_sweep, resume_run, start_run
+from agents.forms import NewRunForm
+from agents.models import EvaluationRun, ModelEndpoint
+from games.services import check_task
+from play.views import RENDERERS
+
+staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    ensure_local_sweep()
+    context = {
+        "running": pages.running_model_episodes(),
+        "runs": pages.recent_runs(),
+        "endpoints": ModelEndpoint.objects.order_by("name"),
+    }
+    return render(request, "agents/index.html", context)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def new_run(request: HttpRequest) -> HttpResponse:
+    form = NewRunForm(request.POST or None, initial={"endpoint": request.GET.get("endpoint")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = start_run(form.request(request.user))
+        except RunError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("agents:run", run.pk)
+    return render(request, "agents/new_run.html", {"form": form})
+
+
+@require_GET
+def run_page(request: HttpRequest, pk: int) -> HttpResponse:
+    ensure_local_sweep()
+    run = get_object_or_404(EvaluationRun.objects.select_related("endpoint"), pk=pk)
+    context = {**pages.run_page_data(run), "progress_url": reverse("agents:run_progress", args=[pk])}
+    return render(request, "agents/run.html", context)
+
+
+@require_GET
+def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(EvaluationRun.objects.select_related("endpoint"), pk=pk)
+    return JsonResponse(pages.progress_json(run))
+
+
+@staff_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        cancel_run(pk)
+    except (RunError, EvaluationRun.DoesNotExist) as exc:
+        messages.error(request, str(exc))
+    return redirect("agents:run", pk)
+
+
+@staff_required
+@require_POST
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        count = resume_run(pk)
+    except (RunError, EvaluationRun.DoesNotExist) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, f"Resumed: {count} episodes to play.")
+    return redirect("agents:run", pk)
+
+
+@require_GET
+def episode_page(request: HttpRequest, episode_id: int) -> HttpResponse:
+    slot = pages.model_episode(episode_id)
+    if slot is None or slot.episode is None:
+        raise Http404("no model episode with this number")
+    episode = slot.episode
+    client = {
+        "episode": episode.pk,
+        "env": episode.env,
+        "renderer": RENDERERS.get(episode.env, "generic"),
+        "socket": f"/ws/episodes/{episode.pk}/",  # the play app's consumer: viewers get snapshots and steps
+        "turns": reverse("agents:turns", args=[episode.pk]),
+        "replay": reverse("play:replay", args=[episode.pk]),
+        "assets": static("crafter/"),
+        "replayable": episode.replayable,
+    }
+    context = {"slot": slot, "episode": episode, "info": _task_info(episode.env, episode.task), "client": client}
+    return render(request, "agents/episode.html", context)
+
+
+@require_GET
+def turns(request: HttpRequest, episode_id: int) -> JsonResponse:
+    slot = pages.model_episode(episode_id)
+    if slot is None or slot.episode is None:
+        return JsonResponse({"error": "no model episode with this number"}, status=404)
+    try:
+        since = max(0, int(request.GET.get("since", "0")))
+    except ValueError:
+        return JsonResponse({"error": "since must be an integer"}, status=400)
+    return JsonResponse(pages.turns_json(slot, since))
+
+
+def _task_info(env: str, task: str) -> Any:
+    try:
+        return check_task(env, task)
+    except Exception:
+        return None

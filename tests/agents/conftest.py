@@ -1,0 +1,98 @@
+"""Fixtures for model-episode tests: the development model server over real
+HTTP, endpoints pointing at it, and clean-up of the agents' threads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
+
+from agents.client import forget_clients
+from agents.config import AgentConfig
+from agents.devserver import DevModelServer, start_dev_server
+from agents.evaluation import RunRequest, start_run
+from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
+from agents.runtime import close_db_pool
+
+BABYAI_GOTO = "BabyAI-MixedTrainLocal-v0/goto"
+
+
+@pytest.fixture
+def dev_server() -> Iterator[DevModelServer]:
+    server = start_dev_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def agent_threads(settings: Any) -> Iterator[None]:
+    """One database thread for the agents' work, and no periodic sweep during
+    a test. The embedded test database is SQLite in memory with a shared
+    cache, where two connections writing one table fail at once instead of
+    waiting (a file database in WAL mode, the embedded default, waits).
+    Pool threads hold database connections: they are closed after the test."""
+    settings.BALROG_AGENT_DB_THREADS = 1
+    settings.BALROG_AGENT_SWEEP_SECONDS = 3600.0
+    close_db_pool()
+    yield
+    close_db_pool()
+    forget_clients()
+
+
+@receiver(connection_created)
+def _readers_do_not_wait_for_writers(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Shared-cache SQLite: let readers (the test, the dev server) read while the pool thread writes."""
+    if connection.vendor == "sqlite" and "mode=memory" in str(connection.settings_dict.get("NAME", "")):
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 1")
+
+
+@pytest.fixture
+def make_endpoint(dev_server: DevModelServer) -> Callable[..., ModelEndpoint]:
+    def make(model: str = "random", **fields: Any) -> ModelEndpoint:
+        defaults: dict[str, Any] = {
+            "name": f"dev-{model}-{ModelEndpoint.objects.count()}",
+            "provider": ModelEndpoint.Provider.DEV,
+            "base_url": dev_server.url,
+            "model_id": model,
+            "timeout_seconds": 5.0,
+            "retries": 2,
+            "retry_base_delay": 0.01,
+        }
+        return ModelEndpoint.objects.create(**{**defaults, **fields})
+
+    return make
+
+
+@pytest.fixture
+def make_run() -> Callable[..., EvaluationRun]:
+    """A run planned but not dispatched (tests drive the runner themselves)."""
+
+    def make(
+        endpoint: ModelEndpoint,
+        env: str = "babyai",
+        tasks: tuple[str, ...] = (BABYAI_GOTO,),
+        episodes: int = 1,
+        seed_base: int = 0,
+        **config: Any,
+    ) -> EvaluationRun:
+        request = RunRequest(
+            endpoint=endpoint,
+            config=AgentConfig(**config),
+            envs=(env,),
+            tasks=tasks,
+            episodes_per_task=episodes,
+            seed_base=seed_base,
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
+            return start_run(request)
+
+    return make
+
+
+def slots(run: EvaluationRun) -> list[RunEpisode]:
+    return list(RunEpisode.objects.filter(run=run).select_related("episode").order_by("env", "task", "index"))
