@@ -49,7 +49,7 @@ def test_it_lists_every_game_with_its_tasks_on_the_home_page() -> None:
         for info in adapter_class(env).tasks()[:3]:
             assert info.task.replace("&", "&amp;") in html
     assert "Walk up to the named object" in html  # a TaskInfo.description
-    assert "Leaderboard: coming soon" in html
+    assert 'href="/leaderboard/"' in html
 
 
 def test_it_starts_an_anonymous_episode_with_a_nickname_and_resumes_it() -> None:

@@ -1,0 +1,163 @@
+"""The leaderboard as data: JSON for /api/leaderboard, CSV, a row in the
+reference evaluator's ``summary.json`` layout, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from agents.aggregation import Stat, balrog_summary_json
+from agents.models import EvaluationRun
+from games.registry import ENVS
+from leaderboard.services import Entry
+
+API_VERSION = "1"
+
+
+def stat_json(stat: Stat | None) -> dict[str, Any] | None:
+    """A cell in BALROG's percent units (mean and SE x100)."""
+    if stat is None or stat.n == 0:
+        return None
+    return {"mean": 100 * stat.mean, "se": 100 * stat.se, "episodes": stat.n}
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    interval = entry.interval
+    return {
+        "key": entry.key,
+        "kind": entry.kind,
+        "name": entry.name,
+        "agent": entry.agent,
+        "modality": entry.modality,
+        "rank": entry.rank,
+        "overall": stat_json(entry.summary.overall),
+        "interval95": [100 * interval.low, 100 * interval.high] if interval else None,
+        "episodes": entry.summary.episodes,
+        "games": {env: stat_json(entry.summary.envs[env].stat) if env in entry.summary.envs else None for env in ENVS},
+        "verified": entry.verified,
+        "imported": entry.imported,
+        "synthetic": entry.synthetic,
+    }
+
+
+def board_json(entries: list[Entry], tab: str, sort: str, version: str) -> dict[str, Any]:
+    return {
+        "api_version": API_VERSION,
+        "data_version": version,
+        "tab": tab,
+        "sort": sort,
+        "units": "percent (BALROG progression x100)",
+        "games": list(ENVS),
+        "entries": [entry_json(entry) for entry in entries],
+    }
+
+
+CSV_HEADER = ["rank", "name", "agent", "modality", "overall", "overall_se", "low95", "high95", "episodes"]
+
+
+def board_csv(entries: list[Entry]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    per_game = [f"{env}{suffix}" for env in ENVS for suffix in ("", "_se", "_n")]
+    writer.writerow([*CSV_HEADER, *per_game, "verified", "imported"])
+    for entry in entries:
+        writer.writerow(_csv_row(entry))
+    return out.getvalue()
+
+
+def _csv_row(entry: Entry) -> list[Any]:
+    overall, interval = entry.summary.overall, entry.interval
+    row: list[Any] = [entry.rank or "", entry.name, entry.agent, entry.modality]
+    row += [_pct(overall.mean), _pct(overall.se)] if overall.n else ["", ""]
+    row += [_pct(interval.low), _pct(interval.high)] if interval else ["", ""]
+    row.append(entry.summary.episodes)
+    for stat in entry.cells:
+        row += [_pct(stat.mean), _pct(stat.se), stat.n] if stat else ["", "", 0]
+    return [*row, int(entry.verified), int(entry.imported)]
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.4f}"
+
+
+def submission_json(entry: Entry) -> dict[str, Any]:
+    """The row as the reference evaluator's ``summary.json`` (percentages).
+    Client and agent: those of the entry's first run (all runs of an entry
+    share the model name and agent configuration); the API key variable
+    name is never included."""
+    client: dict[str, Any] = {}
+    agent: dict[str, Any] = {}
+    run = EvaluationRun.objects.filter(pk__in=entry.run_ids).select_related("endpoint").order_by("pk").first()
+    if run is not None:
+        client = run.endpoint.client_json() if run.endpoint else dict(run.meta.get("client") or {})
+        client.pop("api_key_env", None)
+        agent = dict(run.agent)
+    return balrog_summary_json(entry.summary, client=client, agent=agent)
+
+
+def _cell_schema() -> dict[str, Any]:
+    return {
+        "type": ["object", "null"],
+        "properties": {"mean": {"type": "number"}, "se": {"type": "number"}, "episodes": {"type": "integer"}},
+        "required": ["mean", "se", "episodes"],
+    }
+
+
+def openapi_document(base_path: str) -> dict[str, Any]:
+    """Hand-written OpenAPI 3.1 description of the leaderboard API."""
+    entry = {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string"},
+            "kind": {"type": "string", "enum": ["model", "human"]},
+            "name": {"type": "string"},
+            "agent": {"type": "string"},
+            "modality": {"type": "string", "enum": ["LLM", "VLM", "human"]},
+            "rank": {"type": ["integer", "null"], "description": "entries whose 95% intervals overlap share a rank"},
+            "overall": _cell_schema(),
+            "interval95": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "episodes": {"type": "integer"},
+            "games": {"type": "object", "properties": {env: _cell_schema() for env in ENVS}},
+            "verified": {"type": "boolean"},
+            "imported": {"type": "boolean"},
+            "synthetic": {"type": "boolean"},
+        },
+    }
+    params = [
+        {"name": "tab", "in": "query", "schema": {"type": "string", "enum": ["llm", "vlm"], "default": "llm"}},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "default": "rank"}},
+        {"name": "dir", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "balrogweb leaderboard", "version": API_VERSION},
+        "paths": {
+            base_path: {
+                "get": {
+                    "summary": "The public leaderboard (BALROG aggregation, percent units)",
+                    "parameters": params,
+                    "responses": {
+                        "200": {
+                            "description": "the board",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "api_version": {"type": "string"},
+                                            "data_version": {"type": "string"},
+                                            "tab": {"type": "string"},
+                                            "sort": {"type": "string"},
+                                            "games": {"type": "array", "items": {"type": "string"}},
+                                            "entries": {"type": "array", "items": entry},
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }

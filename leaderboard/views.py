@@ -1,0 +1,114 @@
+"""Public leaderboard pages and API (no login). Thin: logic in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from games.models import Episode
+from games.registry import ENVS
+from leaderboard import api as api_data
+from leaderboard import detail, pairing, services
+from leaderboard.services import Entry
+
+
+def _listing(request: HttpRequest) -> tuple[str, str, bool, list[Entry], services.Board]:
+    tab = request.GET.get("tab", "llm")
+    tab = tab if tab in services.TABS else "llm"
+    sort = request.GET.get("sort", "rank")
+    sort = sort if sort in services.SORT_KEYS else "rank"
+    direction = request.GET.get("dir")
+    descending = services.default_descending(sort) if direction not in ("asc", "desc") else direction == "desc"
+    board = services.board()
+    entries = services.sorted_entries(services.tab_entries(board.entries, tab), sort, descending)
+    return tab, sort, descending, entries, board
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    tab, sort, descending, entries, board = _listing(request)
+    context: dict[str, Any] = {
+        "tab": tab, "sort": sort, "descending": descending, "entries": entries, "envs": ENVS,
+        "columns": [("name", "Entry"), ("overall", "Overall"), *[(env, env) for env in ENVS], ("episodes", "Episodes")],
+        "version": board.version,
+    }  # fmt: skip
+    return render(request, "leaderboard/index.html", context)
+
+
+@require_GET
+def api(request: HttpRequest) -> JsonResponse:
+    tab, sort, _descending, entries, board = _listing(request)
+    response = JsonResponse(api_data.board_json(entries, tab, sort, board.version))
+    response["Cache-Control"] = "public, max-age=30"
+    return response
+
+
+@require_GET
+def openapi(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(api_data.openapi_document(reverse("leaderboard:api")))
+
+
+@require_GET
+def csv_download(request: HttpRequest) -> HttpResponse:
+    tab, _sort, _descending, entries, _board = _listing(request)
+    response = HttpResponse(api_data.board_csv(entries), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="balrogweb-leaderboard-{tab}.csv"'
+    return response
+
+
+def _entry_or_404(key: str) -> Entry:
+    entry = services.find_entry(key)
+    if entry is None:
+        raise Http404("no such leaderboard entry")
+    return entry
+
+
+@require_GET
+def entry_page(request: HttpRequest, key: str) -> HttpResponse:
+    entry = _entry_or_404(key)
+    context = services.cached(f"entry:{entry.key}", lambda: _entry_context(entry))
+    return render(request, "leaderboard/entry.html", context)
+
+
+def _entry_context(entry: Entry) -> dict[str, Any]:
+    board = services.board()
+    return {
+        "entry": entry,
+        "envs": [(env, entry.summary.envs.get(env)) for env in ENVS],
+        "usage": detail.usage(entry),
+        "normalized": detail.normalized_scores(entry, board),
+        "episodes": detail.episode_list(entry),
+        "episode_limit": detail.EPISODE_LIST_LIMIT,
+        "bars": detail.game_bars(entry, board),
+        "curves": detail.curves(entry, board),
+        "paired": pairing.paired_summary(entry, detail.scored_episodes(entry)) if entry.kind == "model" else None,
+    }
+
+
+@require_GET
+def submission(request: HttpRequest, key: str) -> JsonResponse:
+    entry = _entry_or_404(key)
+    if entry.kind != "model":
+        raise Http404("only model entries have a submission layout")
+    response = JsonResponse(api_data.submission_json(entry), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="summary-{entry.key}.json"'
+    return response
+
+
+def _public_episode_or_404(pk: int) -> Episode:
+    if not services.is_public_episode(pk):
+        raise Http404("no such public episode")
+    return Episode.objects.get(pk=pk)
+
+
+@require_GET
+def compare(request: HttpRequest, left: int, right: int) -> HttpResponse:
+    first, second = _public_episode_or_404(left), _public_episode_or_404(right)
+    if not pairing.same_game(first, second):
+        raise Http404("only episodes of the same env, task and seed are compared")
+    context = {"left": first, "right": second, "alignment": pairing.align(first, second)}
+    return render(request, "leaderboard/compare.html", context)
