@@ -1,0 +1,141 @@
+"""/healthz (the process answers), /readyz (its dependencies answer), /metrics.
+
+/readyz checks the database, the channel layer and the Celery broker, each
+with a short timeout, and answers 503 naming the ones that failed: a load
+balancer stops sending traffic to a process that cannot serve it.
+
+/metrics is Prometheus text. It is protected: a request with
+``Authorization: Bearer <BALROG_METRICS_TOKEN>`` (for the scraper), or a
+logged-in staff user (for a person); anyone else gets 404, so its existence
+is not advertised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from ops import metrics
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> HttpResponse:
+    checks: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means "not ready"; say which and why
+            logger.warning("readyz: %s failed: %s", name, exc)
+            checks[name] = f"failed: {type(exc).__name__}: {str(exc)[:200]}".rstrip(": ")
+        logger.debug("readyz: %s took %.1f ms", name, (time.perf_counter() - started) * 1000)
+    failed = sorted(name for name, result in checks.items() if result != "ok")
+    body = {"status": "ready" if not failed else "unavailable", "failed": failed, "checks": checks}
+    return JsonResponse(body, status=200 if not failed else 503)
+
+
+def check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        if cursor.fetchone() != (1,):
+            raise RuntimeError("SELECT 1 did not return 1")
+
+
+def check_channel_layer() -> None:
+    """Redis layers: every host answers PING. Other layers (in-memory): a message
+    sent to a fresh channel comes back. A Redis layer's own receive is not used:
+    it shares one receive buffer with the process's consumers."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    async_to_sync(_check_layer)(layer)
+
+
+async def _check_layer(layer: Any) -> None:
+    if hasattr(layer, "connection") and hasattr(layer, "ring_size"):
+        for index in range(layer.ring_size):
+            await asyncio.wait_for(layer.connection(index).ping(), CHECK_TIMEOUT_SECONDS)
+        return
+    channel = await layer.new_channel("ops-readyz.")
+    token = uuid.uuid4().hex
+    await layer.send(channel, {"type": "ops.readyz", "token": token})
+    message = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+    if message.get("token") != token:
+        raise RuntimeError("the channel layer returned another message")
+
+
+def check_broker() -> None:
+    """The Celery broker accepts a connection (the embedded default has none to check)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    from balrogweb.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "channel_layer": check_channel_layer,
+    "broker": check_broker,
+}
+
+
+@never_cache
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _may_read_metrics(request):
+        raise Http404
+    text = metrics.REGISTRY.render() + "".join(_database_gauges())
+    metrics.flush_shared()  # this process's own recent increments count too
+    try:
+        text += metrics.render_shared(metrics.shared_totals())
+    except Exception as exc:  # Redis down: the per-process numbers are still worth serving
+        logger.warning("metrics: cluster totals unavailable: %s", exc)
+    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _may_read_metrics(request: HttpRequest) -> bool:
+    token = str(getattr(settings, "BALROG_METRICS_TOKEN", ""))
+    offered = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def _database_gauges() -> list[str]:
+    """Cluster-wide numbers read at scrape time (every process sees the same)."""
+    from games.models import Episode
+
+    running = Episode.objects.filter(status=Episode.Status.RUNNING).count()
+    return [
+        "# HELP balrog_episodes_running Episodes with status running (all processes).\n",
+        "# TYPE balrog_episodes_running gauge\n",
+        f"balrog_episodes_running {running}\n",
+    ]

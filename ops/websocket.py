@@ -1,0 +1,228 @@
+"""ASGI-level websocket hardening, wrapped around the Channels router.
+
+Per connection, before any consumer code sees a message:
+
+- a maximum message size (text or bytes): larger messages close the socket
+  with 4009 (1009, message too big); daphne's own ``--websocket-max-message-size``
+  refuses them earlier still in production;
+- a token-bucket rate limit on inbound messages: exceeding it closes with 4008
+  (1008, policy violation). The play consumer's per-episode *action* limit (a
+  polite ``rate_limited`` error) stays the first line; this one stops floods
+  of any message type, including ones that never reach a step;
+- a bounded inbound queue: daphne's per-connection queue is unbounded, so a
+  client writing faster than its consumer works would grow memory without
+  limit. Messages pass through a queue of BALROG_WS_QUEUE_MAX; a full queue
+  closes with 4008;
+- for a logged-in user, permission-sensitive messages (``action``,
+  ``abandon``) re-check at most every BALROG_WS_RECHECK_SECONDS that the
+  session still exists and still belongs to that active user; a logout or a
+  deactivated account closes the socket with 4008 instead of letting an
+  already-open tab keep playing.
+
+A consumer that dies because the channel layer (Redis) went away is closed
+with 4012 (1012, service restart) and a warning, not a stack trace: channels'
+consumers cannot live without their channel, and the browser client
+reconnects, resuming from its last version, once Redis is back.
+
+It also keeps the ops counters (open sessions, steps acked, errors sent) and
+sets the episode id and a connection id in the logging context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from ops import context, metrics
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Application close codes must be 1000 or 3000-4999: daphne's websocket library
+# (autobahn) refuses to send 1008/1009/1012 for an application. 40xx mirrors the
+# standard code it stands for.
+CLOSE_POLICY = 4008  # 1008 policy violation: rate, queue, ended session
+CLOSE_TOO_BIG = 4009  # 1009 message too big
+CLOSE_SERVICE_RESTART = 4012  # 1012 service restart: reconnect
+_SENSITIVE = ('"action"', '"abandon"')
+
+
+class WebsocketGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "websocket":
+            await self.app(scope, receive, send)
+            return
+        context.request_id.set(context.new_request_id())
+        context.episode_id.set(context.episode_from_path(str(scope.get("path", ""))))
+        await _Connection(self.app, scope, receive, send).run()
+
+
+class _Connection:
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        self.app, self.scope, self.server_receive, self.server_send = app, scope, receive, send
+        self.max_bytes = int(settings.BALROG_WS_MAX_MESSAGE_BYTES)
+        self.rate = float(settings.BALROG_WS_MESSAGES_PER_SECOND)
+        self.burst = float(settings.BALROG_WS_MESSAGE_BURST)
+        self.recheck_seconds = float(settings.BALROG_WS_RECHECK_SECONDS)
+        self.tokens, self.updated = self.burst, time.monotonic()
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue(maxsize=int(settings.BALROG_WS_QUEUE_MAX))
+        self.closed = False  # this guard closed the socket: drop the app's later sends
+        self.counted = False  # an accepted session is in the ws_sessions gauge
+        self.checked_at = time.monotonic()
+
+    async def run(self) -> None:
+        pump = asyncio.create_task(self._pump())
+        try:
+            await self.app(self.scope, self.inbox.get, self._send)
+        except Exception as exc:
+            if not is_backend_outage(exc):
+                raise
+            logger.warning("websocket closed: the channel layer failed: %s: %s", type(exc).__name__, exc)
+            if not self.closed:
+                self.closed = True
+                await self.server_send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
+        finally:
+            pump.cancel()
+            self._uncount()
+
+    # ----- inbound --------------------------------------------------------------------
+    async def _pump(self) -> None:
+        """Moves the server's messages to the bounded inbox, applying the limits."""
+        while True:
+            message = await self.server_receive()
+            if message.get("type") == "websocket.disconnect":
+                self._uncount()
+                await self._deliver_disconnect(message)
+                return
+            if self.closed:
+                continue
+            refusal = await self._refusal(message)
+            if refusal is not None:
+                code, reason = refusal
+                await self._close(code, reason)
+                continue
+            try:
+                self.inbox.put_nowait(message)
+            except asyncio.QueueFull:
+                await self._close(CLOSE_POLICY, "too many messages waiting")
+
+    async def _refusal(self, message: Message) -> tuple[int, str] | None:
+        if message.get("type") != "websocket.receive":
+            return None
+        metrics.ws_messages.inc()
+        text, data = message.get("text"), message.get("bytes")
+        size = len(text.encode("utf-8", "surrogatepass")) if text is not None else len(data or b"")
+        if size > self.max_bytes:
+            return CLOSE_TOO_BIG, f"messages are limited to {self.max_bytes} bytes"
+        if not self._take_token():
+            return CLOSE_POLICY, "too many messages per second"
+        if text is not None and any(marker in text for marker in _SENSITIVE) and not await self._still_authorized():
+            return CLOSE_POLICY, "your session ended; reload the page"
+        return None
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    async def _still_authorized(self) -> bool:
+        user = self.scope.get("user")
+        if user is None or not getattr(user, "is_authenticated", False):
+            return True  # anonymous identity is the session cookie itself; play checks it at hello
+        now = time.monotonic()
+        if now - self.checked_at < self.recheck_seconds:
+            return True
+        self.checked_at = now
+        session = self.scope.get("session")
+        session_key = getattr(session, "session_key", None)
+        return bool(await sync_to_async(_session_belongs_to)(session_key, user.pk))
+
+    async def _deliver_disconnect(self, message: Message) -> None:
+        # The app must see the disconnect even with a full inbox: make room.
+        while self.inbox.full():
+            self.inbox.get_nowait()
+        self.inbox.put_nowait(message)
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        metrics.ws_rejected.inc()
+        logger.warning("websocket closed by the guard: %s (%s)", reason, code)
+        await self.server_send({"type": "websocket.close", "code": code, "reason": reason})
+        # The consumer must leave its groups now, not when the client gets round to it.
+        await self._deliver_disconnect({"type": "websocket.disconnect", "code": code})
+
+    # ----- outbound -------------------------------------------------------------------
+    async def _send(self, message: Message) -> None:
+        if self.closed:
+            return
+        kind = message.get("type")
+        if kind == "websocket.accept" and not self.counted:
+            self.counted = True
+            metrics.ws_sessions.inc()
+            metrics.ws_connections.inc()
+        elif kind == "websocket.send":
+            _count_outbound(message.get("text"))
+        elif kind == "websocket.close":
+            self._uncount()
+        await self.server_send(message)
+
+    def _uncount(self) -> None:
+        if self.counted:
+            self.counted = False
+            metrics.ws_sessions.dec()
+
+
+def is_backend_outage(exc: BaseException) -> bool:
+    """A lost connection to Redis (the channel layer), not a bug in the consumer."""
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return isinstance(exc, ConnectionError | TimeoutError)
+    return isinstance(exc, ConnectionError | TimeoutError | RedisConnectionError | RedisTimeoutError)
+
+
+def _count_outbound(text: str | None) -> None:
+    # The consumer serializes compactly with "type" first (play.services); a
+    # prefix test costs nothing next to parsing the message again.
+    if not text:
+        return
+    if text.startswith('{"type":"ack"'):
+        if '"duplicate":false' in text[:80]:
+            metrics.play_steps.inc()
+    elif text.startswith('{"type":"error"'):
+        metrics.play_errors.inc()
+
+
+def _session_belongs_to(session_key: str | None, user_id: Any) -> bool:
+    from importlib import import_module
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.base import SessionBase
+
+    if not session_key:
+        return False
+    store: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if not store.exists(session_key) or str(store.get("_auth_user_id")) != str(user_id):
+        return False
+    return bool(get_user_model().objects.filter(pk=user_id, is_active=True).exists())

@@ -1,0 +1,185 @@
+"""/healthz, /readyz (and what it names when a dependency is down), /metrics
+access, and structured logs with request and episode ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
+
+from ops import context, metrics, views
+from ops.logs import ContextFilter, JsonFormatter
+
+pytestmark = pytest.mark.django_db
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def test_it_answers_healthz() -> None:
+    response = Client().get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_it_is_ready_when_database_channel_layer_and_broker_answer() -> None:
+    response = Client().get("/readyz")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["failed"] == []
+    assert body["checks"] == {"database": "ok", "channel_layer": "ok", "broker": "ok"}
+
+
+@override_settings(
+    CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [DEAD_REDIS]}}}
+)
+def test_it_names_the_channel_layer_when_redis_is_down() -> None:
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()  # built again from the overridden settings
+    try:
+        response = Client().get("/readyz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failed"] == ["channel_layer"]
+    assert body["checks"]["channel_layer"].startswith("failed: ")
+    assert body["checks"]["database"] == "ok"
+
+
+def test_it_names_the_broker_when_it_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from balrogweb.celery import app
+
+    monkeypatch.setattr(app.conf, "broker_url", DEAD_REDIS)
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
+        response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["broker"]
+
+
+def test_it_names_the_database_when_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setitem(views.CHECKS, "database", broken)
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failed"] == ["database"]
+    assert body["checks"]["database"] == "failed: ConnectionError: connection refused"
+
+
+@pytest.fixture
+def staff() -> User:
+    return User.objects.create_user("ops-staff", password="pw-ops-staff-123", is_staff=True)
+
+
+def test_it_hides_metrics_from_anonymous_and_ordinary_users() -> None:
+    assert Client().get("/metrics").status_code == 404
+    user = User.objects.create_user("ordinary", password="pw-ordinary-123")
+    client = Client()
+    client.force_login(user)
+    assert client.get("/metrics").status_code == 404
+
+
+def test_it_shows_metrics_to_staff(staff: User) -> None:
+    client = Client()
+    client.force_login(staff)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    for name in (
+        "balrog_ws_sessions",
+        "balrog_play_steps_total",
+        "balrog_model_calls_total",
+        "balrog_episodes_running",
+    ):
+        assert f"\n# TYPE {name} " in "\n" + text
+    assert "\nbalrog_episodes_running 0\n" in text
+
+
+@override_settings(BALROG_METRICS_TOKEN="scrape-token-123")
+def test_it_shows_metrics_to_a_scraper_with_the_token_only() -> None:
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-123").status_code == 200
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-12").status_code == 404
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="scrape-token-123").status_code == 404
+
+
+def test_it_counts_http_requests_and_renders_prometheus_text() -> None:
+    before = metrics.http_requests.value
+    Client().get("/healthz")
+    assert metrics.http_requests.value == before + 1
+    registry = metrics.Registry()
+    registry.counter("x_total", "An example.").inc(3)
+    registry.gauge("y", "Another.").set(1.5)
+    assert registry.render() == (
+        "# HELP x_total An example.\n# TYPE x_total counter\nx_total 3\n# HELP y Another.\n# TYPE y gauge\ny 1.5\n"
+    )
+    with pytest.raises(ValueError):
+        registry.counter("x_total", "An example.").inc(-1)
+
+
+@pytest.fixture
+def captured() -> Iterator[list[logging.LogRecord]]:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("ops.views")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_it_stamps_request_and_episode_ids_on_log_lines(
+    captured: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise ConnectionError("down")
+
+    monkeypatch.setitem(views.CHECKS, "database", broken)
+    response = Client().get("/readyz", HTTP_X_REQUEST_ID="req-abc.123")
+    assert response["X-Request-ID"] == "req-abc.123"
+    warning = next(r for r in captured if r.levelno == logging.WARNING)
+    line = json.loads(JsonFormatter().format(warning))
+    assert line["request_id"] == "req-abc.123"
+    assert line["level"] == "WARNING" and "database failed" in line["message"]
+
+
+def test_it_replaces_an_unsafe_request_id_and_reads_episode_ids_from_paths() -> None:
+    response = Client().get("/healthz", HTTP_X_REQUEST_ID='evil"\n{"level":"CRITICAL"}')
+    assert len(response["X-Request-ID"]) == 32 and response["X-Request-ID"].isalnum()
+    assert context.episode_from_path("/episodes/42/replay/") == "42"
+    assert context.episode_from_path("/episodes/42/frames.json") == "42"
+    assert context.episode_from_path("/ws/episodes/7/") == "7"
+    assert context.episode_from_path("/agents/") == ""
+
+
+def test_it_writes_one_json_object_per_line_with_extras_and_exceptions() -> None:
+    token = context.episode_id.set("99")
+    try:
+        record = logging.LogRecord("balrog", logging.ERROR, __file__, 1, "step %s failed", (3,), None)
+        ContextFilter().filter(record)
+        record.worker = "w1"
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            import sys
+
+            record.exc_info = sys.exc_info()
+        text = JsonFormatter().format(record)
+    finally:
+        context.episode_id.reset(token)
+    assert "\n" not in text.split('"exc"')[0]
+    line = json.loads(text)
+    assert line["message"] == "step 3 failed" and line["episode_id"] == "99" and line["worker"] == "w1"
+    assert "RuntimeError: boom" in line["exc"]

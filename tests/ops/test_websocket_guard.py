@@ -1,0 +1,185 @@
+"""The websocket guard (ops.websocket) through the full ASGI application:
+Origin validation, message size, per-connection rate, bounded queue, the
+session re-check, and its counters. Nothing it refuses changes an episode."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.models import Session
+from django.test import override_settings
+
+from balrogweb.asgi import application
+from games.models import Episode, Step
+from ops import metrics
+from tests.play.conftest import ORIGIN, Persona, communicator
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 20
+
+
+@database_sync_to_async
+def start_toy(persona: Persona) -> Episode:
+    return persona.start("toy", "corridor")
+
+
+@database_sync_to_async
+def steps_of(episode: Episode) -> int:
+    return Step.objects.filter(episode=episode).count()
+
+
+async def hello(comm: WebsocketCommunicator) -> None:
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.send_json_to({"type": "hello", "protocol": 1, "version": None})
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "welcome"
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "snapshot"
+
+
+async def outputs_until_close(comm: WebsocketCommunicator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Everything sent before the close, and the close; then the application must
+    finish on its own (the guard told the consumer), leaving no task behind."""
+    seen: list[dict[str, Any]] = []
+    while True:
+        message = await comm.receive_output(timeout=TIMEOUT)
+        if message["type"] == "websocket.close":
+            await comm.wait(timeout=TIMEOUT)
+            return seen, message
+        seen.append(message)
+
+
+@pytest.mark.parametrize(
+    ("headers", "accepted"),
+    [
+        ([], False),  # no Origin at all
+        ([(b"origin", b"http://evil.example")], False),
+        ([(b"origin", b"http://testserver.evil.example")], False),
+        ([(b"origin", b"null")], False),
+        ([ORIGIN], True),
+        ([(b"origin", b"http://localhost:8000")], True),
+    ],
+)
+async def test_it_accepts_only_allowed_origins(
+    toy_game: str, pat: Persona, headers: list[tuple[bytes, bytes]], accepted: bool
+) -> None:
+    episode = await start_toy(pat)
+    comm = WebsocketCommunicator(application, f"/ws/episodes/{episode.pk}/", headers=[*headers, pat.cookie])
+    connected, _ = await comm.connect()
+    assert connected is accepted
+    await comm.disconnect()
+
+
+@override_settings(BALROG_WS_MAX_MESSAGE_BYTES=1024)
+async def test_it_closes_with_4009_on_an_oversized_message(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    comm = communicator(episode.pk, pat)
+    await hello(comm)
+    action = '{"type":"action","seq":0,"action":"right","input":"' + "é" * 600 + '"}'  # 1,200+ bytes
+    await comm.send_to(text_data=action)
+    seen, closed = await outputs_until_close(comm)
+    assert (seen, closed["code"]) == ([], 4009)
+    assert await steps_of(episode) == 0
+
+
+@override_settings(BALROG_WS_MAX_MESSAGE_BYTES=1024)
+async def test_it_closes_with_4009_on_an_oversized_binary_frame(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    comm = communicator(episode.pk, pat)
+    await hello(comm)
+    await comm.send_to(bytes_data=b"\x00" * 5000)
+    _, closed = await outputs_until_close(comm)
+    assert closed["code"] == 4009
+
+
+@override_settings(BALROG_WS_MESSAGES_PER_SECOND=1.0, BALROG_WS_MESSAGE_BURST=5)
+async def test_it_closes_with_4008_when_a_client_floods(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    comm = communicator(episode.pk, pat)
+    connected, _ = await comm.connect()
+    assert connected
+    rejected = metrics.ws_rejected.value
+    for n in range(5):  # the burst is answered
+        await comm.send_json_to({"type": "ping", "t": n})
+        assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
+    await comm.send_json_to({"type": "ping", "t": 5})
+    seen, closed = await outputs_until_close(comm)
+    assert (seen, closed["code"]) == ([], 4008)
+    assert metrics.ws_rejected.value == rejected + 1
+
+
+@override_settings(BALROG_WS_QUEUE_MAX=2)
+async def test_it_closes_with_4008_when_the_consumer_falls_behind(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    comm = communicator(episode.pk, pat)
+    connected, _ = await comm.connect()
+    assert connected
+    for n in range(30):  # queued at once, faster than the consumer answers
+        await comm.send_json_to({"type": "ping", "t": n})
+    seen, closed = await outputs_until_close(comm)
+    assert closed["code"] == 4008
+    assert len(seen) < 30
+
+
+@override_settings(BALROG_WS_RECHECK_SECONDS=0.0)
+async def test_it_closes_a_players_socket_after_logout_before_the_next_action(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    comm = communicator(episode.pk, pat)
+    await hello(comm)
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "ack"  # a live session passes the check
+    await database_sync_to_async(Session.objects.filter(session_key=pat.session_key).delete)()  # logged out
+    await comm.send_json_to({"type": "ping", "t": 1})  # not permission-sensitive: still answered
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
+    await comm.send_json_to({"type": "action", "seq": 1, "action": "right"})
+    _, closed = await outputs_until_close(comm)
+    assert closed["code"] == 4008
+    assert await steps_of(episode) == 1
+
+
+@override_settings(BALROG_WS_RECHECK_SECONDS=0.0)
+async def test_it_closes_a_deactivated_users_socket(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    comm = communicator(episode.pk, pat)
+    await hello(comm)
+    pat.user.is_active = False
+    await database_sync_to_async(pat.user.save)()
+    await comm.send_json_to({"type": "abandon"})
+    _, closed = await outputs_until_close(comm)
+    assert closed["code"] == 4008
+    assert (await database_sync_to_async(Episode.objects.get)(pk=episode.pk)).status == Episode.Status.RUNNING
+
+
+@override_settings(BALROG_WS_RECHECK_SECONDS=0.0)
+async def test_it_lets_an_anonymous_visitor_play_without_a_login(toy_game: str, visitor: Persona) -> None:
+    episode = await start_toy(visitor)
+    comm = communicator(episode.pk, visitor)
+    await hello(comm)
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "ack"
+    await comm.disconnect()
+
+
+async def test_it_counts_sessions_steps_and_errors(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy(pat)
+    sessions, steps, errors = metrics.ws_sessions.value, metrics.play_steps.value, metrics.play_errors.value
+    comm = communicator(episode.pk, pat)
+    await hello(comm)
+    assert metrics.ws_sessions.value == sessions + 1
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
+    await comm.receive_json_from(timeout=TIMEOUT)
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})  # a duplicate: not a step
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["duplicate"] is True
+    await comm.send_to(text_data="{nope")
+    await comm.receive_json_from(timeout=TIMEOUT)
+    assert (metrics.play_steps.value, metrics.play_errors.value) == (steps + 1, errors + 1)
+    await comm.disconnect()
+    for _ in range(100):  # the disconnect reaches the guard asynchronously
+        if metrics.ws_sessions.value == sessions:
+            break
+        await asyncio.sleep(0.01)
+    assert metrics.ws_sessions.value == sessions
