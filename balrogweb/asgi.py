@@ -14,10 +14,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from balrogweb.routing import websocket_urlpatterns  # noqa: E402
+from ops.websocket import WebsocketGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Origin first (a foreign page is refused at the handshake), then the
+        # session and user, then the guard's size, rate, queue and session
+        # re-check limits (ops.websocket, which needs the user), then the routes.
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(WebsocketGuard(URLRouter(websocket_urlpatterns)))),
     }
 )

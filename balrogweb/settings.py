@@ -207,3 +207,106 @@ BALROG_PLAY_REPLAY_CURSORS = env_int("BALROG_PLAY_REPLAY_CURSORS", 8, minimum=1)
 # Serve /static/ from the app (finders; works on a fresh clone without
 # collectstatic). Turn off when a web server serves STATIC_ROOT.
 BALROG_PLAY_SERVE_STATIC = env_bool("BALROG_PLAY_SERVE_STATIC", True)
+
+# --- agents (models) ---
+# Model episodes: the Celery queue endpoints default to, the threads that do
+# their database and env work (bounded: a worker driving hundreds of episodes
+# holds this many database connections, not hundreds), the episodes run at once
+# in-process on the embedded default, and the lease that lets a sweep resume the
+# episodes of a dead worker.
+BALROG_AGENT_QUEUE = env_str("BALROG_AGENT_QUEUE", "models")
+BALROG_AGENT_DB_THREADS = env_int("BALROG_AGENT_DB_THREADS", 4, minimum=1)
+BALROG_AGENT_LOCAL_CONCURRENCY = env_int("BALROG_AGENT_LOCAL_CONCURRENCY", 32, minimum=1)
+BALROG_AGENT_HEARTBEAT_SECONDS = env_float("BALROG_AGENT_HEARTBEAT_SECONDS", 10.0, minimum=0.1)
+BALROG_AGENT_STALE_SECONDS = env_float("BALROG_AGENT_STALE_SECONDS", 60.0, minimum=0.5)
+BALROG_AGENT_REQUEUE_SECONDS = env_float("BALROG_AGENT_REQUEUE_SECONDS", 1800.0, minimum=1.0)
+BALROG_AGENT_SWEEP_SECONDS = env_float("BALROG_AGENT_SWEEP_SECONDS", 30.0, minimum=0.1)
+BALROG_AGENT_MAX_CRASHES = env_int("BALROG_AGENT_MAX_CRASHES", 3, minimum=1)
+if BALROG_AGENT_STALE_SECONDS <= 2 * BALROG_AGENT_HEARTBEAT_SECONDS:
+    raise ConfigError("BALROG_AGENT_STALE_SECONDS must exceed twice BALROG_AGENT_HEARTBEAT_SECONDS")
+# The openai client logs every HTTP request at INFO: hundreds per second on a busy worker.
+LOGGING["loggers"] = {"httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNING"}}
+
+# --- production (ops) ---
+# Everything here is owned by ops/ (docs: README "Deployment and scaling out").
+# The embedded default (no variables) keeps plain HTTP on 127.0.0.1; with
+# BALROG_PRODUCTION=1 the site is HTTPS-only behind a TLS-terminating proxy.
+INSTALLED_APPS.append("ops")
+# Request/episode ids first so every later log line carries them; CSP on every response.
+MIDDLEWARE.insert(0, "ops.logs.RequestIdMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "ops.security.ContentSecurityPolicyMiddleware",
+)
+
+BALROG_PRODUCTION = env_bool("BALROG_PRODUCTION", False)
+# Scripts only from our origin as ES modules (no inline script anywhere; json_script
+# blocks are inert data). Inline style *attributes* are allowed for now because
+# templates/agents/run.html sets a progress bar's width with style="...".
+# Off on the embedded default: the browser tests drive pages with Playwright's
+# wait_for_function, which evaluates strings and so needs 'unsafe-eval'.
+BALROG_CSP = env_str(
+    "BALROG_CSP",
+    (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    if BALROG_PRODUCTION
+    else "",
+)
+# /metrics: a scraper sends "Authorization: Bearer <token>"; without a token only staff users may read it.
+BALROG_METRICS_TOKEN = env_secret("BALROG_METRICS_TOKEN")
+# Websocket guard (ops.websocket): per connection.
+BALROG_WS_MAX_MESSAGE_BYTES = env_int("BALROG_WS_MAX_MESSAGE_BYTES", 16384, minimum=1024)
+BALROG_WS_MESSAGES_PER_SECOND = env_float("BALROG_WS_MESSAGES_PER_SECOND", 60.0, minimum=1.0)
+BALROG_WS_MESSAGE_BURST = env_int("BALROG_WS_MESSAGE_BURST", 120, minimum=1)
+BALROG_WS_QUEUE_MAX = env_int("BALROG_WS_QUEUE_MAX", 64, minimum=1)
+BALROG_WS_RECHECK_SECONDS = env_float("BALROG_WS_RECHECK_SECONDS", 30.0, minimum=0.0)
+# JSON log lines (one object per line, with request_id and episode_id) instead of plain text.
+BALROG_LOG_JSON = env_bool("BALROG_LOG_JSON", BALROG_PRODUCTION)
+LOGGING["filters"] = {"context": {"()": "ops.logs.ContextFilter"}}
+LOGGING["formatters"]["json"] = {"()": "ops.logs.JsonFormatter"}  # type: ignore[index]
+LOGGING["handlers"]["console"]["filters"] = ["context"]  # type: ignore[index]
+if BALROG_LOG_JSON:
+    LOGGING["handlers"]["console"]["formatter"] = "json"  # type: ignore[index]
+
+if REDIS_URL:
+    # A Redis restart leaves every pooled connection dead; redis-py retries nothing by
+    # default, so each process's first channel-layer call after it failed (a hello
+    # answered with server_error). Retry connection errors with a short backoff,
+    # which reconnects; an outage longer than ~1 s still fails (the websocket guard
+    # then closes with 4012 and the browser reconnects).
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    for _host in CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:  # type: ignore[index]
+        _host["retry"] = Retry(ExponentialBackoff(cap=0.5, base=0.05), 4)
+
+if BALROG_PRODUCTION:
+    # TLS ends at the proxy, which must set X-Forwarded-Proto (and strip a client's own).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Probes talk plain HTTP to the container, not through the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preload only tells browsers the site consents to the preload list; it is not a submission.
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    # Forms posted from https://<host> must name the host (Django checks the Origin header).
+    CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [f"https://{host}" for host in ALLOWED_HOSTS])
+    if "*" in ALLOWED_HOSTS:
+        raise ConfigError("DJANGO_ALLOWED_HOSTS must name the site's hosts in production, not '*'")
+
+# --- leaderboard ---
+# The public leaderboard (models and human baselines on BALROG's scale).
+INSTALLED_APPS.append("leaderboard")
+# Seconds the leaderboard trusts its data-version check before re-running it
+# (the board lags new results by at most this long; 0: check every request).
+BALROG_LEADERBOARD_VERSION_SECONDS = env_float("BALROG_LEADERBOARD_VERSION_SECONDS", 5.0, minimum=0.0)

@@ -5,9 +5,13 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
 urlpatterns = [
+    path("", include("ops.urls")),  # /healthz, /readyz, /metrics (ops)
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("agents/", include("agents.urls")),
+    path("annotations/", include("annotations.urls")),
+    path("", include("leaderboard.urls")),
     path("", include("play.urls")),
 ]
 
