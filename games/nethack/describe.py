@@ -152,27 +152,15 @@ NOTABLE_SCENERY = frozenset(
         "horizontal raised drawbridge",
     }
 )
-# A ray stops at the first of these.
-BLOCKING = frozenset(
-    {
-        "dark area",
-        "vertical wall",
-        "horizontal wall",
-        "northwest room corner",
-        "northeast room corner",
-        "southwest corner",
-        "southeast corner",
-        "cross wall",
-        "t up wall",
-        "t down wall",
-        "t west wall",
-        "t east wall",
-        "horizontal closed door",
-        "vertical closed door",
-        "horizontal raised drawbridge",
-        "vertical raised drawbridge",
-    }
-)
+# A ray stops at the first of these: darkness and every wall (the first
+# twelve defsyms, "dark area" through "t east wall"), closed doors and raised
+# drawbridges.
+BLOCKING = frozenset(CMAP_NAMES[:12]) | {
+    "horizontal closed door",
+    "vertical closed door",
+    "horizontal raised drawbridge",
+    "vertical raised drawbridge",
+}
 EXPLOSION_NAMES = (
     "explosion top left",
     "explosion top center",
