@@ -5,7 +5,7 @@ that keep an episode's log exact:
 
 - One writer per episode: the in-process episode lock serializes threads, and
   across processes every step commits only through a compare-and-swap on
-  ``Episode.steps`` (UPDATE ... WHERE steps = index), backed by the unique
+  ``Episode.steps`` (UPDATE ... WHERE steps = index, in games.steplog), backed by the unique
   (episode, index) constraint. A loser rolls back and answers from the log.
 - Idempotent on the index: re-sending step N with the same input returns the
   recorded step; with a different input it is a conflict. Nothing is applied
@@ -29,6 +29,7 @@ from games.events import emit_after_commit
 from games.live import live_games
 from games.models import Episode, Step
 from games.registry import adapter_class, make_adapter
+from games.steplog import write_step
 
 OnInvalid = Literal["default", "reject"]
 MAX_RAW_INPUT_CHARS = 100_000
@@ -224,26 +225,27 @@ def _record_step(
     }
     if result.done:
         fields |= _end_fields(result.end_reason, result.end_detail, now)
-    with transaction.atomic():
-        # Compare-and-swap: only the writer that saw ``steps == index`` wins.
-        won = Episode.objects.filter(pk=episode_id, steps=index, status=Episode.Status.RUNNING).update(**fields)
-        if not won:
-            raise _LostRace()
-        step = Step.objects.create(
-            episode_id=episode_id,
-            index=index,
-            action=result.action[:255],
-            raw_input=raw,
-            valid=result.valid,
-            executed=result.executed,
-            reward=result.reward,
-            progression=result.progression,
-            done=result.done,
-            digest=adapter.digest(),
-            server_ms=server_ms,
-            meta=meta,
-        )
-        emit_after_commit(episode_id, "step", index + 1, {"index": index})
+    # Compare-and-swap: only the writer that saw ``steps == index`` wins.
+    step = write_step(
+        episode_id,
+        index,
+        fields,
+        {
+            "action": result.action[:255],
+            "raw_input": raw,
+            "valid": result.valid,
+            "executed": result.executed,
+            "reward": result.reward,
+            "progression": result.progression,
+            "done": result.done,
+            "digest": adapter.digest(),
+            "server_ms": server_ms,
+            "meta": meta,
+        },
+    )
+    if step is None:
+        raise _LostRace()
+    emit_after_commit(episode_id, "step", index + 1, {"index": index})
     return StepOutcome(
         episode_id=episode_id,
         step=step,

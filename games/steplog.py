@@ -1,0 +1,94 @@
+"""Writing one step: the compare-and-swap on ``Episode.steps`` and the INSERT
+of the ``Step`` row, as one atomic unit.
+
+This is the hottest write of the project (every keypress of every player,
+every model step), so it has two shapes with the same meaning:
+
+- PostgreSQL: one statement, ``WITH won AS (UPDATE ... RETURNING) INSERT ...
+  SELECT FROM won``. A single statement is atomic on its own, so outside a
+  transaction it is one round trip instead of four (BEGIN, UPDATE, INSERT,
+  COMMIT) and no autocommit toggling; inside a caller's transaction it joins it.
+- Anything else (SQLite has no DML in a WITH clause): the same UPDATE then the
+  INSERT in ``transaction.atomic()``.
+
+Both return ``None`` when the compare-and-swap loses (another writer applied
+this index, or the episode is no longer running): nothing was written.
+Columns and value conversions come from the models' own fields, so a field
+added to ``Step`` or ``Episode`` needs no change here beyond its value.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from games.models import Episode, Step
+
+
+def write_step(episode_id: int, index: int, episode_fields: dict[str, Any], step_fields: dict[str, Any]) -> Step | None:
+    """Move the episode from ``index`` to ``episode_fields`` and log the step,
+    or do nothing and return None if it is not at ``index`` and running."""
+    step = Step(episode_id=episode_id, index=index, created_at=timezone.now(), **step_fields)
+    if connection.vendor == "postgresql":
+        return _write_in_one_statement(episode_id, index, episode_fields, step)
+    return _write_in_a_transaction(episode_id, index, episode_fields, step)
+
+
+def _write_in_a_transaction(episode_id: int, index: int, episode_fields: dict[str, Any], step: Step) -> Step | None:
+    with transaction.atomic():
+        won = Episode.objects.filter(pk=episode_id, steps=index, status=Episode.Status.RUNNING).update(**episode_fields)
+        if not won:
+            return None
+        step.save(force_insert=True)
+    return step
+
+
+def _write_in_one_statement(episode_id: int, index: int, episode_fields: dict[str, Any], step: Step) -> Step | None:
+    names = tuple(sorted(episode_fields))
+    params = [_db_value(Episode, name, episode_fields[name]) for name in names]
+    params += [episode_id, index, Episode.Status.RUNNING.value]
+    params += [_db_value(Step, name, getattr(step, name)) for name in _STEP_VALUE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_cas_and_insert_sql(names), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    step.pk = row[0]
+    step._state.adding = False
+    step._state.db = connection.alias
+    return step
+
+
+# The Step columns written besides episode_id (taken from the UPDATE's RETURNING).
+_STEP_VALUE_FIELDS = tuple(
+    field.name for field in Step._meta.concrete_fields if not field.primary_key and field.name != "episode"
+)
+
+
+def _db_value(model: type[Episode] | type[Step], name: str, value: Any) -> Any:
+    return model._meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
+
+@cache
+def _cas_and_insert_sql(episode_field_names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(_column(Episode, name))} = %s" for name in episode_field_names)
+    columns = ", ".join(quote(_column(Step, name)) for name in _STEP_VALUE_FIELDS)
+    values = ", ".join("%s" for _ in _STEP_VALUE_FIELDS)
+    return (
+        f"WITH won AS (UPDATE {quote(Episode._meta.db_table)} SET {sets}"
+        f" WHERE {quote('id')} = %s AND {quote('steps')} = %s AND {quote('status')} = %s"
+        f" RETURNING {quote('id')})"
+        f" INSERT INTO {quote(Step._meta.db_table)} ({quote('episode_id')}, {columns})"
+        f" SELECT won.{quote('id')}, {values} FROM won"
+        f" RETURNING {quote(Step._meta.db_table)}.{quote('id')}"
+    )
+
+
+def _column(model: type[Episode] | type[Step], name: str) -> str:
+    column = model._meta.get_field(name).column  # type: ignore[union-attr]
+    assert isinstance(column, str)
+    return column
