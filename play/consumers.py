@@ -11,7 +11,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from games.events import episode_group
+from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
 from play import services
 from play.executor import run_blocking
@@ -108,6 +108,8 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             # through the channel layer per step, ~1 ms of CPU); a step from
             # another tab or an end elsewhere shows in the reply to its next action.
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        else:
+            note_watched(self.group)
         for text in opened.messages:
             await self.send(text_data=text)
 

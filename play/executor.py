@@ -9,6 +9,9 @@ its lock in games.live, so the pool only runs different episodes side by side.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
@@ -89,7 +93,20 @@ def _with_db_hygiene(func: Callable[P, R]) -> Callable[P, R]:
 
 
 async def run_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run ``func`` in the step pool; calls back to the event loop
-    (``async_to_sync``, e.g. channel-layer broadcasts) still reach this loop."""
-    call: SyncToAsync[P, R] = SyncToAsync(_with_db_hygiene(func), thread_sensitive=False, executor=step_pool())
-    return await call(*args, **kwargs)
+    """Run ``func`` in the step pool with this task's context (the logging ids).
+
+    On the in-memory channel layer (the embedded default) through asgiref's
+    SyncToAsync, so an ``async_to_sync`` broadcast made inside ``func`` reaches
+    the consumers' own event loop, the only one that layer can wake. Any other
+    layer is called from the broadcaster's loop (games.events), and a plain
+    executor hop costs a fraction of SyncToAsync's bookkeeping per message."""
+    if _in_memory_layer():
+        call: SyncToAsync[P, R] = SyncToAsync(_with_db_hygiene(func), thread_sensitive=False, executor=step_pool())
+        return await call(*args, **kwargs)
+    context = contextvars.copy_context()
+    bound = functools.partial(context.run, _with_db_hygiene(func), *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(step_pool(), bound)
+
+
+def _in_memory_layer() -> bool:
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)

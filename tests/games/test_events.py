@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connections, transaction
 
-from games.events import emit_after_commit, episode_group
+from games.events import _broadcaster, emit_after_commit, episode_group
 from games.models import Episode
 from games.services import do_apply_action, do_start_episode
 
@@ -64,3 +66,29 @@ async def test_it_sends_nothing_for_a_rolled_back_transaction(toy_game: str) -> 
     await sync_to_async(emit_then_roll_back)()
     received = await events_until(channel, "marker")
     assert [e["kind"] for e in received if e["kind"] != "started"] == ["marker"]
+
+
+@pytest.mark.services
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis channel layer only (REDIS_URL)")
+async def test_it_skips_empty_groups_yet_brings_a_late_viewer_up_to_date(toy_game: str) -> None:
+    """Sends to a group nobody watches are skipped (the player's own socket is
+    not in the group); a viewer that joins from another process right after a
+    membership check still gets the newest step once the check expires."""
+    episode = await sync_to_async(start_toy)()
+    await sync_to_async(do_apply_action)(episode.pk, index=0, action="right")
+    group = episode_group(episode.pk)
+    broadcaster = _broadcaster()
+    await _until(lambda: group in broadcaster.skipped)  # nobody watched step 1: not sent
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)  # as another process would: no note_watched here
+    await sync_to_async(do_apply_action)(episode.pk, index=1, action="right")
+    event = (await events_until(channel, "step"))[-1]
+    assert (event["kind"], event["version"]) == ("step", 2)
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
