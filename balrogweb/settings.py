@@ -41,7 +41,6 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -263,6 +262,10 @@ BALROG_WS_MESSAGES_PER_SECOND = env_float("BALROG_WS_MESSAGES_PER_SECOND", 60.0,
 BALROG_WS_MESSAGE_BURST = env_int("BALROG_WS_MESSAGE_BURST", 120, minimum=1)
 BALROG_WS_QUEUE_MAX = env_int("BALROG_WS_QUEUE_MAX", 64, minimum=1)
 BALROG_WS_RECHECK_SECONDS = env_float("BALROG_WS_RECHECK_SECONDS", 30.0, minimum=0.0)
+# The ASGI server (manage.py serve): open connections past which it answers 503,
+# and the proxies whose X-Forwarded-* headers it trusts (with --proxy-headers).
+BALROG_SERVER_MAX_CONNECTIONS = env_int("BALROG_SERVER_MAX_CONNECTIONS", 4096, minimum=16)
+BALROG_FORWARDED_ALLOW_IPS = env_str("BALROG_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # JSON log lines (one object per line, with request_id and episode_id) instead of plain text.
 BALROG_LOG_JSON = env_bool("BALROG_LOG_JSON", BALROG_PRODUCTION)
 LOGGING["filters"] = {"context": {"()": "ops.logs.ContextFilter"}}
@@ -276,7 +279,7 @@ if REDIS_URL:
     # default, so each process's first channel-layer call after it failed (a hello
     # answered with server_error). Retry connection errors with a short backoff,
     # which reconnects; an outage longer than ~1 s still fails (the websocket guard
-    # then closes with 4012 and the browser reconnects).
+    # then closes with 1012 and the browser reconnects).
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
 
@@ -310,3 +313,7 @@ INSTALLED_APPS.append("leaderboard")
 # Seconds the leaderboard trusts its data-version check before re-running it
 # (the board lags new results by at most this long; 0: check every request).
 BALROG_LEADERBOARD_VERSION_SECONDS = env_float("BALROG_LEADERBOARD_VERSION_SECONDS", 5.0, minimum=0.0)
+# "Top players" rows: the best N logged-in players (0: none) with at least
+# MIN counted baseline episodes, each a row labelled by username.
+BALROG_LEADERBOARD_TOP_PLAYERS = env_int("BALROG_LEADERBOARD_TOP_PLAYERS", 3, minimum=0)
+BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES = env_int("BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES", 5, minimum=1)

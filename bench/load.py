@@ -3,7 +3,7 @@
     .venv/bin/python bench/load.py [--players 10] [--seconds 20] [--model-episodes 4]
                                    [--database-url URL --redis-url URL]
 
-Everything runs on loopback and is started (and stopped) here: daphne, the
+Everything runs on loopback and is started (and stopped) here: the web server (manage.py serve), the
 development model server (agents.devserver, policy ``random`` with latency)
 and ``manage.py evaluate`` playing model episodes against it, beside the
 players. The embedded default (a fresh SQLite under a temporary directory,
@@ -139,7 +139,7 @@ def main() -> None:
             )  # fmt: skip
             register_endpoint(env, model_port, args.model_latency)
             web = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "balrogweb.asgi:application"],
+                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(web_port)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             processes.append(web)

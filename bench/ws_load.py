@@ -54,6 +54,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/balrogweb_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
+# The ASGI server processes on loopback: production's (manage.py serve: uvicorn), or daphne to compare.
+SERVER_COMMANDS = {
+    "uvicorn": ["manage.py", "serve", "--host", "127.0.0.1"],
+    "daphne": ["-m", "daphne", "--bind", "127.0.0.1", "balrogweb.asgi:application"],
+}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_PLAYERS, MAX_SECONDS, MAX_MEMORY_SESSIONS = 500, 600, 2000
 TASKS = {
@@ -274,8 +279,8 @@ def start_servers(args: argparse.Namespace) -> list[tuple[subprocess.Popen[bytes
     servers = []
     for worker in range(args.workers):
         port = free_port()
-        log = open(f"/tmp/balrog-ws-bench-daphne-{worker}.log", "wb")  # noqa: SIM115 - lives as long as the server
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "balrogweb.asgi:application"]
+        log = open(f"/tmp/balrog-ws-bench-{args.server}-{worker}.log", "wb")  # noqa: SIM115 - lives as long as the server
+        command = [sys.executable, *SERVER_COMMANDS[args.server], "--port", str(port)]
         servers.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), port))
     return servers
 
@@ -411,7 +416,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--memory-sessions", type=int, default=0, help="then open this many more live sessions")
     parser.add_argument("--url", default="", help="a running server (no RSS figures unless --server-pid)")
     parser.add_argument("--server-pid", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1, help="Daphne processes to spread the players over (max 8)")
+    parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="uvicorn")
+    parser.add_argument("--workers", type=int, default=1, help="server processes to spread the players over (max 8)")
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer instead")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)

@@ -11,16 +11,11 @@ case "$role" in
   migrate)
     exec python manage.py migrate --noinput ;;
   web)
-    # Websocket limits are enforced twice: daphne refuses oversized frames and
-    # messages before Python parses them; ops.websocket applies the app's limits.
-    exec daphne --bind 0.0.0.0 --port 8000 --proxy-headers \
-      --websocket_timeout "${DAPHNE_WEBSOCKET_TIMEOUT:-86400}" \
-      --websocket_connect_timeout 10 \
-      --websocket-max-message-size "${BALROG_WS_MAX_MESSAGE_BYTES:-16384}" \
-      --websocket-max-frame-size "${BALROG_WS_MAX_MESSAGE_BYTES:-16384}" \
-      --ping-interval 20 --ping-timeout 30 \
-      --http-timeout 120 --application-close-timeout 10 \
-      "$@" balrogweb.asgi:application ;;
+    # uvicorn with the project's limits (ops/management/commands/serve.py): the
+    # websocket size limit is enforced before Python parses a frame, and again
+    # by ops.websocket with the app's rate and queue limits.
+    exec python manage.py serve --host 0.0.0.0 --port 8000 --proxy-headers \
+      --workers "${WEB_CONCURRENCY:-1}" "$@" ;;
   worker)
     # CPU queue: scripted episodes, sweeps (prefork: game steps are CPU-bound).
     exec celery -A balrogweb worker -Q "${CELERY_DEFAULT_QUEUE:-cpu}" \

@@ -206,7 +206,7 @@ ws_sessions = REGISTRY.gauge("balrog_ws_sessions", "Open episode websockets in t
 ws_connections = REGISTRY.counter("balrog_ws_connections_total", "Episode websockets accepted by this process.")
 ws_messages = REGISTRY.counter("balrog_ws_messages_total", "Websocket messages received.")
 ws_rejected = REGISTRY.counter(
-    "balrog_ws_rejected_total", "Websocket connections closed for size, rate or queue limits (codes 4008/4009)."
+    "balrog_ws_rejected_total", "Websocket connections closed for size, rate or queue limits (codes 1008/1009)."
 )
 play_steps = REGISTRY.counter(
     "balrog_play_steps_total", "Player steps applied over websockets (acks, not duplicates).", shared=True

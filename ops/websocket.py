@@ -3,24 +3,23 @@
 Per connection, before any consumer code sees a message:
 
 - a maximum message size (text or bytes): larger messages close the socket
-  with 4009 (1009, message too big); daphne's own ``--websocket-max-message-size``
-  refuses them earlier still in production;
-- a token-bucket rate limit on inbound messages: exceeding it closes with 4008
-  (1008, policy violation). The play consumer's per-episode *action* limit (a
+  with 1009 (message too big); the server's own ``ws_max_size`` (manage.py
+  serve) refuses them earlier still, before the frame is parsed;
+- a token-bucket rate limit on inbound messages: exceeding it closes with 1008
+  (policy violation). The play consumer's per-episode *action* limit (a
   polite ``rate_limited`` error) stays the first line; this one stops floods
   of any message type, including ones that never reach a step;
-- a bounded inbound queue: daphne's per-connection queue is unbounded, so a
-  client writing faster than its consumer works would grow memory without
-  limit. Messages pass through a queue of BALROG_WS_QUEUE_MAX; a full queue
-  closes with 4008;
+- a bounded inbound queue: a client writing faster than its consumer works
+  must not grow memory without limit. Messages pass through a queue of
+  BALROG_WS_QUEUE_MAX; a full queue closes with 1008;
 - for a logged-in user, permission-sensitive messages (``action``,
   ``abandon``) re-check at most every BALROG_WS_RECHECK_SECONDS that the
   session still exists and still belongs to that active user; a logout or a
-  deactivated account closes the socket with 4008 instead of letting an
+  deactivated account closes the socket with 1008 instead of letting an
   already-open tab keep playing.
 
 A consumer that dies because the channel layer (Redis) went away is closed
-with 4012 (1012, service restart) and a warning, not a stack trace: channels'
+with 1012 (service restart) and a warning, not a stack trace: channels'
 consumers cannot live without their channel, and the browser client
 reconnects, resuming from its last version, once Redis is back.
 
@@ -49,12 +48,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Application close codes must be 1000 or 3000-4999: daphne's websocket library
-# (autobahn) refuses to send 1008/1009/1012 for an application. 40xx mirrors the
-# standard code it stands for.
-CLOSE_POLICY = 4008  # 1008 policy violation: rate, queue, ended session
-CLOSE_TOO_BIG = 4009  # 1009 message too big
-CLOSE_SERVICE_RESTART = 4012  # 1012 service restart: reconnect
+# The standard codes (RFC 6455 section 7.4.1; 1012 from the IANA registry). The
+# server must be able to send them for an application: uvicorn's websockets
+# can, daphne's autobahn cannot (which is one reason manage.py serve is uvicorn).
+CLOSE_POLICY = 1008  # policy violation: rate, queue, ended session
+CLOSE_TOO_BIG = 1009  # message too big
+CLOSE_SERVICE_RESTART = 1012  # service restart: reconnect
 _SENSITIVE = ('"action"', '"abandon"')
 
 

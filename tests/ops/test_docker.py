@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ops.management.commands.serve import server_options
 from tests.ops.helpers import ROOT, example_entries, settings_variables
 
 COMPOSE = ROOT / "docker" / "compose.yaml"
@@ -64,11 +65,17 @@ def test_it_runs_every_app_role_from_the_one_image_with_the_env_file() -> None:
         assert f"\n  {role})" in entrypoint, role
 
 
-def test_it_sets_daphnes_websocket_limits_from_the_guards_setting() -> None:
+def test_it_serves_the_web_role_with_the_projects_server_command() -> None:
     entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
-    for option in ("--websocket-max-message-size", "--websocket-max-frame-size", "--proxy-headers"):
-        assert option in entrypoint
-    assert "${BALROG_WS_MAX_MESSAGE_BYTES:-16384}" in entrypoint
+    assert "exec python manage.py serve --host 0.0.0.0 --port 8000 --proxy-headers" in entrypoint
+
+
+def test_it_gives_the_server_the_guards_websocket_size_limit(settings: Any) -> None:
+    settings.BALROG_WS_MAX_MESSAGE_BYTES = 12345
+    options = server_options(host="0.0.0.0", port=8000, workers=1, proxy_headers=True)
+    assert options["ws_max_size"] == 12345
+    assert options["ws"] == "websockets" and options["ws_max_queue"] <= 64
+    assert options["forwarded_allow_ips"] == settings.BALROG_FORWARDED_ALLOW_IPS
 
 
 def test_it_builds_on_python_311_with_the_compiler_and_the_setuptools_pin() -> None:

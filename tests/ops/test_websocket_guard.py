@@ -75,29 +75,29 @@ async def test_it_accepts_only_allowed_origins(
 
 
 @override_settings(BALROG_WS_MAX_MESSAGE_BYTES=1024)
-async def test_it_closes_with_4009_on_an_oversized_message(toy_game: str, pat: Persona) -> None:
+async def test_it_closes_with_1009_on_an_oversized_message(toy_game: str, pat: Persona) -> None:
     episode = await start_toy(pat)
     comm = communicator(episode.pk, pat)
     await hello(comm)
     action = '{"type":"action","seq":0,"action":"right","input":"' + "é" * 600 + '"}'  # 1,200+ bytes
     await comm.send_to(text_data=action)
     seen, closed = await outputs_until_close(comm)
-    assert (seen, closed["code"]) == ([], 4009)
+    assert (seen, closed["code"]) == ([], 1009)
     assert await steps_of(episode) == 0
 
 
 @override_settings(BALROG_WS_MAX_MESSAGE_BYTES=1024)
-async def test_it_closes_with_4009_on_an_oversized_binary_frame(toy_game: str, pat: Persona) -> None:
+async def test_it_closes_with_1009_on_an_oversized_binary_frame(toy_game: str, pat: Persona) -> None:
     episode = await start_toy(pat)
     comm = communicator(episode.pk, pat)
     await hello(comm)
     await comm.send_to(bytes_data=b"\x00" * 5000)
     _, closed = await outputs_until_close(comm)
-    assert closed["code"] == 4009
+    assert closed["code"] == 1009
 
 
 @override_settings(BALROG_WS_MESSAGES_PER_SECOND=1.0, BALROG_WS_MESSAGE_BURST=5)
-async def test_it_closes_with_4008_when_a_client_floods(toy_game: str, pat: Persona) -> None:
+async def test_it_closes_with_1008_when_a_client_floods(toy_game: str, pat: Persona) -> None:
     episode = await start_toy(pat)
     comm = communicator(episode.pk, pat)
     connected, _ = await comm.connect()
@@ -108,12 +108,12 @@ async def test_it_closes_with_4008_when_a_client_floods(toy_game: str, pat: Pers
         assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
     await comm.send_json_to({"type": "ping", "t": 5})
     seen, closed = await outputs_until_close(comm)
-    assert (seen, closed["code"]) == ([], 4008)
+    assert (seen, closed["code"]) == ([], 1008)
     assert metrics.ws_rejected.value == rejected + 1
 
 
 @override_settings(BALROG_WS_QUEUE_MAX=2)
-async def test_it_closes_with_4008_when_the_consumer_falls_behind(toy_game: str, pat: Persona) -> None:
+async def test_it_closes_with_1008_when_the_consumer_falls_behind(toy_game: str, pat: Persona) -> None:
     episode = await start_toy(pat)
     comm = communicator(episode.pk, pat)
     connected, _ = await comm.connect()
@@ -121,7 +121,7 @@ async def test_it_closes_with_4008_when_the_consumer_falls_behind(toy_game: str,
     for n in range(30):  # queued at once, faster than the consumer answers
         await comm.send_json_to({"type": "ping", "t": n})
     seen, closed = await outputs_until_close(comm)
-    assert closed["code"] == 4008
+    assert closed["code"] == 1008
     assert len(seen) < 30
 
 
@@ -137,7 +137,7 @@ async def test_it_closes_a_players_socket_after_logout_before_the_next_action(to
     assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
     await comm.send_json_to({"type": "action", "seq": 1, "action": "right"})
     _, closed = await outputs_until_close(comm)
-    assert closed["code"] == 4008
+    assert closed["code"] == 1008
     assert await steps_of(episode) == 1
 
 
@@ -150,7 +150,7 @@ async def test_it_closes_a_deactivated_users_socket(toy_game: str, pat: Persona)
     await database_sync_to_async(pat.user.save)()
     await comm.send_json_to({"type": "abandon"})
     _, closed = await outputs_until_close(comm)
-    assert closed["code"] == 4008
+    assert closed["code"] == 1008
     assert (await database_sync_to_async(Episode.objects.get)(pk=episode.pk)).status == Episode.Status.RUNNING
 
 

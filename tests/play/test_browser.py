@@ -1,6 +1,6 @@
-"""Real-browser tests: Debian's Chromium driven by Playwright against Daphne.
+"""Real-browser tests: Debian's Chromium driven by Playwright against the real server.
 
-The server is the production entry point (``daphne balrogweb.asgi:application``)
+The server is the production entry point (``manage.py serve``: uvicorn)
 in a subprocess, on the embedded default with its own SQLite file, which the
 tests read directly to check what was recorded. No browser is downloaded:
 Chromium comes from apt (scripts/test installs it).
@@ -67,14 +67,14 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited: {log.read_text()[-3000:]}")
+            raise RuntimeError(f"the server exited: {log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/static/play/css/play.css", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"daphne did not come up: {log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server did not come up: {log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +88,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     port = _free_port()
-    log = var / "daphne.log"
+    log = var / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "balrogweb.asgi:application"],
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
