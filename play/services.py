@@ -471,6 +471,30 @@ def episodes_of(player: Player) -> QuerySet[Episode]:
     return Episode.objects.filter(query).select_related("play").order_by("-pk")
 
 
+def do_claim_anonymous_episodes(token: str | None, user: AbstractBaseUser) -> int:
+    """Give ``user`` the episodes played anonymously under the session
+    ``token`` (on sign-up and log-in): they become the user's, so they show on
+    the profile and count as human baselines. An episode still live on a task
+    where the user already has a live one stays anonymous (the session keeps
+    access to it). Returns how many episodes moved."""
+    if not isinstance(token, str) or not token:
+        return 0
+    user_key = f"u:{user.pk}"
+    moved = 0
+    with transaction.atomic():
+        records = PlayRecord.objects.select_for_update().filter(owner=anon_key(token))
+        for record in records:
+            if record.live and PlayRecord.objects.filter(
+                owner=user_key, env=record.env, task=record.task, live=True
+            ).exists():
+                continue
+            record.owner = user_key
+            record.save(update_fields=["owner"])
+            Episode.objects.filter(pk=record.episode_id, user__isnull=True).update(user=user)
+            moved += 1
+    return moved
+
+
 def human_baseline_episodes() -> QuerySet[Episode]:
     """Human episodes that count as baselines: by logged-in players unless an
     override says otherwise. Abandoned episodes count as they stand, so a

@@ -157,6 +157,33 @@ def test_it_signs_up_logs_out_and_in_and_lists_ones_episodes() -> None:
     assert client.get("/accounts/profile/").status_code == 200
 
 
+def test_it_moves_anonymous_games_to_the_account_on_sign_up() -> None:
+    client = Client()
+    played = start_anonymously(client)
+    password = "a-long-pass-phrase-9"
+    response = client.post("/accounts/signup/", {"username": "latecomer", "password1": password, "password2": password})
+    assert response.status_code == 302
+    user = User.objects.get(username="latecomer")
+    played.refresh_from_db()
+    assert played.user == user and PlayRecord.objects.get(episode=played).owner == f"u:{user.pk}"
+    assert PlayRecord.objects.get(episode=played).counts_as_baseline
+    assert f'href="/episodes/{played.pk}/"' in client.get("/accounts/profile/").content.decode()
+
+
+def test_it_keeps_a_live_anonymous_game_anonymous_when_the_account_has_one_on_that_task(pat: Persona) -> None:
+    own = pat.start("babyai", BABYAI_TASK)
+    client = Client()
+    anonymous = start_anonymously(client)
+    finished = start_anonymously(client, PICKUP_TASK)
+    Episode.objects.filter(pk=finished.pk).update(status=Episode.Status.FINISHED)
+    PlayRecord.objects.filter(episode=finished).update(live=False)
+    assert client.post("/accounts/login/", {"username": "pat", "password": "pat-password-123"}).status_code == 302
+    owners = dict(PlayRecord.objects.values_list("episode_id", "owner"))
+    assert owners[own.pk] == owners[finished.pk] == f"u:{pat.user.pk}"
+    assert owners[anonymous.pk].startswith("a:")  # the session still reaches it
+    assert client.get(f"/episodes/{anonymous.pk}/").status_code == 200
+
+
 def test_it_serves_static_files_and_crafters_textures() -> None:
     client = Client()
     assert client.get("/static/play/js/play.js").status_code == 200
