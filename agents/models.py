@@ -122,9 +122,19 @@ class EvaluationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     meta = models.JSONField(default=dict, blank=True)  # imports: the reference configs and summary
+    # Shown on the public leaderboard (only finished runs, see agents.publishing).
+    published = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "created_at"])]
+        # Starting, cancelling and resuming runs spends model budget: a permission of its own,
+        # which the annotators' and reviewers' groups do not carry (agents.services).
+        # Publishing puts a run on the public leaderboard (agents.publishing).
+        permissions = [
+            ("manage_evaluationrun", "Can start, cancel and resume evaluation runs"),
+            ("publish_evaluationrun", "Can publish an evaluation run on the public leaderboard"),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk}: {self.model_name} {self.agent_config.label()} on {', '.join(self.envs)}"

@@ -1,17 +1,33 @@
-"""Running scripted-baseline episodes (no model endpoint needed)."""
+"""Who may manage evaluation runs; running scripted-baseline episodes (no model endpoint needed)."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
 
 from agents.scripted import make_scripted_agent
 from games.live import live_games
 from games.models import Episode
 from games.services import do_apply_action, do_start_episode, live_adapter
 
+MANAGE_RUNS = "agents.manage_evaluationrun"
+
+
+def can_manage_runs(user: Any) -> bool:
+    """Start, cancel and resume evaluation runs (and so their model episodes): they spend model
+    budget, so being staff is not enough; annotators and reviewers are staff accounts too.
+    Superusers have every permission."""
+    return bool(user.is_authenticated and user.is_active and user.has_perm(MANAGE_RUNS))
+
+
+def check_manage_runs(user: Any) -> None:
+    if not can_manage_runs(user):
+        raise PermissionDenied("managing evaluation runs needs the agents.manage_evaluationrun permission")
+
 
 def do_start_scripted_episode(env: str, task: str, seed: int, agent: str) -> Episode:
-    return do_start_episode(
-        env=env, task=task, seed=seed, player_kind=Episode.PlayerKind.SCRIPTED, agent=agent
-    )
+    return do_start_episode(env=env, task=task, seed=seed, player_kind=Episode.PlayerKind.SCRIPTED, agent=agent)
 
 
 def play_scripted_episode(episode_id: int, max_steps: int | None = None) -> Episode:

@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern] = [
     path("runs/<int:pk>/progress.json", views.run_progress, name="run_progress"),
     path("runs/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("runs/<int:pk>/resume/", views.resume, name="resume"),
+    path("runs/<int:pk>/publish/", views.publish, name="publish"),
     path("episodes/<int:episode_id>/", views.episode_page, name="episode"),
     path("episodes/<int:episode_id>/turns.json", views.turns, name="turns"),
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -16,10 +18,23 @@ from agents import pages
 from agents.evaluation import RunError, cancel_run, ensure_local_sweep, resume_run, start_run
 from agents.forms import NewRunForm
 from agents.models import EvaluationRun, ModelEndpoint
+from agents.publishing import PublishError, can_publish_runs, check_publish_runs, do_set_published
+from agents.services import can_manage_runs, check_manage_runs
 from games.services import check_task
 from play.views import RENDERERS
 
-staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
+
+def run_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous visitors go to the login page; logged-in users without the permission get 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        check_manage_runs(request.user)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @require_GET
@@ -29,11 +44,12 @@ def index(request: HttpRequest) -> HttpResponse:
         "running": pages.running_model_episodes(),
         "runs": pages.recent_runs(),
         "endpoints": ModelEndpoint.objects.order_by("name"),
+        "can_manage": can_manage_runs(request.user),
     }
     return render(request, "agents/index.html", context)
 
 
-@staff_required
+@run_manager_required
 @require_http_methods(["GET", "POST"])
 def new_run(request: HttpRequest) -> HttpResponse:
     form = NewRunForm(request.POST or None, initial={"endpoint": request.GET.get("endpoint")})
@@ -51,7 +67,12 @@ def new_run(request: HttpRequest) -> HttpResponse:
 def run_page(request: HttpRequest, pk: int) -> HttpResponse:
     ensure_local_sweep()
     run = get_object_or_404(EvaluationRun.objects.select_related("endpoint"), pk=pk)
-    context = {**pages.run_page_data(run), "progress_url": reverse("agents:run_progress", args=[pk])}
+    context = {
+        **pages.run_page_data(run),
+        "progress_url": reverse("agents:run_progress", args=[pk]),
+        "can_manage": can_manage_runs(request.user),
+        "can_publish": can_publish_runs(request.user),
+    }
     return render(request, "agents/run.html", context)
 
 
@@ -61,7 +82,7 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(pages.progress_json(run))
 
 
-@staff_required
+@run_manager_required
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     try:
@@ -71,7 +92,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("agents:run", pk)
 
 
-@staff_required
+@run_manager_required
 @require_POST
 def resume(request: HttpRequest, pk: int) -> HttpResponse:
     try:
@@ -120,3 +141,19 @@ def _task_info(env: str, task: str) -> Any:
         return check_task(env, task)
     except Exception:
         return None
+
+
+@require_POST
+def publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Publish (published=1) or unpublish (published=0) a run on the public leaderboard."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("agents:run", args=[pk]))
+    check_publish_runs(request.user)
+    published = request.POST.get("published") == "1"
+    try:
+        do_set_published(pk, published)
+    except (PublishError, EvaluationRun.DoesNotExist) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, "Published on the leaderboard." if published else "Taken off the leaderboard.")
+    return redirect("agents:run", pk)

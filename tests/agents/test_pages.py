@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def staff() -> Client:
     client = Client()
-    client.force_login(User.objects.create_user("staff", password="pw-12345678", is_staff=True))
+    user = User.objects.create_user("staff", password="pw-12345678", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_evaluationrun"))
+    client.force_login(user)
     return client
 
 
@@ -59,7 +61,7 @@ def test_the_episode_page_and_its_turns(client: Client, make_endpoint, make_run)
     assert client.get(reverse("agents:episode", args=[999999])).status_code == 404
 
 
-def test_only_staff_start_and_cancel_runs(client: Client, staff: Client, make_endpoint) -> None:
+def test_only_run_managers_start_and_cancel_runs(client: Client, staff: Client, make_endpoint) -> None:
     endpoint = make_endpoint("random")
     form = {"endpoint": endpoint.pk, "strategy": "naive", "envs": ["babyai"],
             "tasks": "BabyAI-MixedTrainLocal-v0/goto", "episodes_per_task": 1, "seed_base": 3,
