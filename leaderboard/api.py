@@ -10,9 +10,14 @@ from typing import Any
 from agents.aggregation import Stat, balrog_summary_json
 from agents.models import EvaluationRun
 from games.registry import ENVS
-from leaderboard.services import Entry
+from leaderboard.services import SORT_KEYS, Entry
 
 API_VERSION = "1"
+BOARD_FIELDS = ("api_version", "data_version", "tab", "sort", "units", "games", "entries")
+ENTRY_FIELDS = (
+    "key", "kind", "name", "agent", "modality", "rank", "overall", "interval95", "episodes", "games",
+    "verified", "imported", "synthetic",
+)  # fmt: skip
 
 
 def stat_json(stat: Stat | None) -> dict[str, Any] | None:
@@ -99,8 +104,13 @@ def submission_json(entry: Entry) -> dict[str, Any]:
 def _cell_schema() -> dict[str, Any]:
     return {
         "type": ["object", "null"],
-        "properties": {"mean": {"type": "number"}, "se": {"type": "number"}, "episodes": {"type": "integer"}},
+        "properties": {
+            "mean": {"type": "number"},
+            "se": {"type": "number", "minimum": 0},
+            "episodes": {"type": "integer", "minimum": 1},
+        },
         "required": ["mean", "se", "episodes"],
+        "additionalProperties": False,
     }
 
 
@@ -110,7 +120,7 @@ def openapi_document(base_path: str) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "key": {"type": "string"},
-            "kind": {"type": "string", "enum": ["model", "human"]},
+            "kind": {"type": "string", "enum": ["model", "human", "player"]},
             "name": {"type": "string"},
             "agent": {"type": "string"},
             "modality": {"type": "string", "enum": ["LLM", "VLM", "human"]},
@@ -118,15 +128,27 @@ def openapi_document(base_path: str) -> dict[str, Any]:
             "overall": _cell_schema(),
             "interval95": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
             "episodes": {"type": "integer"},
-            "games": {"type": "object", "properties": {env: _cell_schema() for env in ENVS}},
+            "games": {
+                "type": "object",
+                "properties": {env: _cell_schema() for env in ENVS},
+                "required": list(ENVS),
+                "additionalProperties": False,
+            },
             "verified": {"type": "boolean"},
             "imported": {"type": "boolean"},
             "synthetic": {"type": "boolean"},
         },
+        "required": list(ENTRY_FIELDS),
+        "additionalProperties": False,
     }
     params = [
         {"name": "tab", "in": "query", "schema": {"type": "string", "enum": ["llm", "vlm"], "default": "llm"}},
-        {"name": "sort", "in": "query", "schema": {"type": "string", "default": "rank"}},
+        {
+            "name": "sort",
+            "in": "query",
+            "description": "unknown keys sort by rank",
+            "schema": {"type": "string", "default": "rank", "examples": list(SORT_KEYS)},
+        },
         {"name": "dir", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
     ]
     return {
@@ -145,13 +167,16 @@ def openapi_document(base_path: str) -> dict[str, Any]:
                                     "schema": {
                                         "type": "object",
                                         "properties": {
-                                            "api_version": {"type": "string"},
+                                            "api_version": {"type": "string", "const": API_VERSION},
                                             "data_version": {"type": "string"},
-                                            "tab": {"type": "string"},
-                                            "sort": {"type": "string"},
-                                            "games": {"type": "array", "items": {"type": "string"}},
+                                            "tab": {"type": "string", "enum": ["llm", "vlm"]},
+                                            "sort": {"type": "string", "enum": list(SORT_KEYS)},
+                                            "units": {"type": "string"},
+                                            "games": {"type": "array", "items": {"type": "string", "enum": list(ENVS)}},
                                             "entries": {"type": "array", "items": entry},
                                         },
+                                        "required": list(BOARD_FIELDS),
+                                        "additionalProperties": False,
                                     }
                                 }
                             },

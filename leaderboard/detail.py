@@ -15,7 +15,7 @@ from agents.models import RunEpisode
 from games.models import Episode, Step
 from games.registry import ENVS
 from leaderboard.plots import Bar, Series, bar_chart, line_chart
-from leaderboard.services import HUMANS_KEY, Board, Entry, human_episodes, model_slots
+from leaderboard.services import HUMANS_KEY, Board, Entry, human_episodes, model_slots, player_episodes
 from leaderboard.stats import human_normalized
 
 EPISODE_LIST_LIMIT = 500
@@ -43,6 +43,8 @@ class Normalized:
 def entry_episodes(entry: Entry) -> QuerySet[Episode]:
     if entry.key == HUMANS_KEY:
         return human_episodes()
+    if entry.kind == "player":
+        return player_episodes(int(entry.extra["user_id"]))
     return Episode.objects.filter(pk__in=_slots(entry).values("episode_id"))
 
 
@@ -55,7 +57,7 @@ def usage(entry: Entry) -> Usage:
         n=Count("pk"), invalid=Count("pk", filter=Q(valid=False))
     )
     tokens = {"tin": 0, "tout": 0, "cost": 0.0}
-    if entry.key != HUMANS_KEY:
+    if entry.kind == "model":
         price_in = Coalesce(F("run__endpoint__input_price_per_mtok"), 0.0, output_field=FloatField())
         price_out = Coalesce(F("run__endpoint__output_price_per_mtok"), 0.0, output_field=FloatField())
         totals = _slots(entry).aggregate(

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from django.templatetags.static import static
+from django.urls import reverse
 
 from games.models import Episode, Step
 from leaderboard.services import Entry, human_episodes
 from leaderboard.stats import BOOTSTRAP_REPLICATES, Interval, seed_for
+from play.views import RENDERERS
 
 GameKey = tuple[str, str, int]  # env, task, seed
 ALIGNED_STEP_LIMIT = 2000
@@ -95,9 +99,30 @@ class Alignment:
     initial_same: bool  # False: the games differ from the start (e.g. another engine version)
     truncated: bool
 
+    @property
+    def divergence_version(self) -> int | None:
+        """The first replay version (state after that many steps) at which
+        the two episodes differ: 0 when they differ from the start, else one
+        past the first divergent step; None when they never diverge."""
+        if not self.initial_same:
+            return 0
+        return None if self.first_divergence is None else self.first_divergence + 1
+
 
 def same_game(left: Episode, right: Episode) -> bool:
     return (left.env, left.task, left.seed) == (right.env, right.task, right.seed)
+
+
+def check_comparable(left: Episode, right: Episode) -> str:
+    """Why two episodes cannot be shown side by side ("" when they can)."""
+    if left.pk == right.pk:
+        return "Pick two different episodes to compare."
+    if not same_game(left, right):
+        return (
+            f"Only episodes of the same game are compared: #{left.pk} is {left.env} {left.task} seed {left.seed}, "
+            f"#{right.pk} is {right.env} {right.task} seed {right.seed}."
+        )
+    return ""
 
 
 def align(left: Episode, right: Episode, limit: int = ALIGNED_STEP_LIMIT) -> Alignment:
@@ -120,3 +145,31 @@ def align(left: Episode, right: Episode, limit: int = ALIGNED_STEP_LIMIT) -> Ali
 
 def _steps(episode: Episode, limit: int) -> list[tuple[str, str]]:
     return list(Step.objects.filter(episode=episode).order_by("index").values_list("action", "digest")[:limit])
+
+
+def side_by_side_config(left: Episode, right: Episode, alignment: Alignment) -> dict[str, Any]:
+    """What static/leaderboard/compare.js needs (rendered with json_script):
+    each side's frames endpoint (the play replay page's own, play.views.frames)
+    and renderer, and the aligned actions by step index."""
+    return {
+        "total": max(left.steps, right.steps),
+        "divergence": alignment.divergence_version,
+        "sides": [_side(episode) for episode in (left, right)],
+        # actions[i]: each side's action at step index i (the one leading to version i + 1)
+        "actions": [[step.left, step.right] for step in alignment.steps],
+        "truncated": alignment.truncated,
+    }
+
+
+def _side(episode: Episode) -> dict[str, Any]:
+    who = episode.agent if episode.player_kind != Episode.PlayerKind.HUMAN else "human"
+    return {
+        "episode": episode.pk,
+        "label": f"#{episode.pk} ({episode.player_kind}{'' if who == 'human' or not who else ' ' + who})",
+        "steps": episode.steps,
+        "renderer": RENDERERS.get(episode.env, "generic"),
+        "frames": reverse("play:frames", args=[episode.pk]),
+        "replay": reverse("play:replay", args=[episode.pk]),
+        "replayable": episode.replayable,
+        "assets": static("crafter/"),
+    }

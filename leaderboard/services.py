@@ -4,12 +4,12 @@ human baselines, every figure by BALROG's aggregation (agents.aggregation).
 What counts:
 - episodes that ended (finished or abandoned; abandoned ones score as they
   stand, like the human baseline rule);
-- model episodes of *public* runs only. Evaluation runs have no "published"
-  flag yet, so a run is public when it finished (cancelled and running runs
-  never show); if a ``published`` field appears on EvaluationRun it is
-  honoured as well (see ``public_runs``);
+- model episodes of *public* runs only: finished and published runs
+  (agents.publishing); a model episode outside any run never counts;
 - human episodes that count as baselines (play.services.human_baseline_episodes:
-  logged-in players, PlayRecord.baseline_override honoured).
+  logged-in players, PlayRecord.baseline_override honoured): one "Humans"
+  row, and optionally the top players (logged-in users with enough counted
+  episodes) each in a row of their own, labelled by username.
 
 The board is computed once per data version and cached (see ``data_version``).
 """
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
 
@@ -38,6 +39,7 @@ from play.services import human_baseline_episodes
 
 ENDED = (Episode.Status.FINISHED, Episode.Status.ABANDONED)
 HUMANS_KEY = "humans"
+PLAYER_PREFIX = "p-"  # keys of top-player rows
 RANDOM_AGENT = "random"
 # Benchmark rows (see the synthesize_leaderboard command) carry this prefix.
 SYNTHETIC_PREFIX = "synthetic:"
@@ -71,7 +73,7 @@ class Group:
 @dataclass
 class Entry:
     key: str  # URL-safe id of the row
-    kind: str  # "model" or "human"
+    kind: str  # "model", "human" (the Humans row) or "player" (a top player)
     name: str
     agent: str  # the agent configuration's label ("" for humans)
     modality: str  # "LLM", "VLM" or "human"
@@ -109,10 +111,9 @@ class Board:
 
 # ----- what is public -----------------------------------------------------------------------
 def public_runs() -> QuerySet[EvaluationRun]:
-    runs = EvaluationRun.objects.filter(status=EvaluationRun.Status.FINISHED)
-    if any(f.name == "published" for f in EvaluationRun._meta.get_fields()):
-        runs = runs.filter(**{"published": True})  # not a field yet: see the module docstring
-    return runs
+    """Finished runs someone published (a run resumed after publishing is
+    running again and leaves the board until it finishes)."""
+    return EvaluationRun.objects.filter(status=EvaluationRun.Status.FINISHED, published=True)
 
 
 def model_slots() -> QuerySet[RunEpisode]:
@@ -125,18 +126,23 @@ def human_episodes() -> QuerySet[Episode]:
 
 # ----- the data version (cache key) ---------------------------------------------------------
 def data_version() -> str:
-    """Changes whenever an episode ends, is verified, a run finishes or a
-    baseline override flips; cheap (a few indexed aggregates)."""
+    """Changes whenever an episode ends, is verified, a run finishes, is
+    published or unpublished, or a baseline override flips; cheap (a few
+    indexed aggregates)."""
     episodes = Episode.objects.filter(status__in=ENDED).aggregate(
         n=Count("pk"), last=Max("pk"), ended=Max("ended_at"), verified=Max("verified_at")
     )
+    public = Q(status=EvaluationRun.Status.FINISHED, published=True)
     runs = EvaluationRun.objects.aggregate(
-        n=Count("pk", filter=Q(status=EvaluationRun.Status.FINISHED)), last=Max("finished_at")
-    )
+        n=Count("pk", filter=public), ids=Sum("pk", filter=public), last=Max("finished_at"),
+        published=Max("published_at"),
+    )  # fmt: skip
     overrides = PlayRecord.objects.aggregate(
         yes=Count("pk", filter=Q(baseline_override=True)), no=Count("pk", filter=Q(baseline_override=False))
     )
-    text = json.dumps([episodes, runs, overrides], default=str, sort_keys=True)
+    # The top-player settings shape the board too (tests change them at run time).
+    players = [settings.BALROG_LEADERBOARD_TOP_PLAYERS, settings.BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES]
+    text = json.dumps([episodes, runs, overrides, players], default=str, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -268,7 +274,62 @@ def human_entries() -> list[Entry]:
     if not groups:
         return []
     synthetic = episodes.filter(nickname__startswith=SYNTHETIC_PREFIX).exists()
-    return [_entry(HUMANS_KEY, groups, kind="human", name="Humans", agent="", modality="human", synthetic=synthetic)]
+    humans = _entry(HUMANS_KEY, groups, kind="human", name="Humans", agent="", modality="human", synthetic=synthetic)
+    return [humans, *top_player_entries()]
+
+
+# ----- top players --------------------------------------------------------------------------
+def player_key(user_id: int) -> str:
+    return PLAYER_PREFIX + hashlib.sha1(f"player:{user_id}".encode()).hexdigest()[:12]
+
+
+def player_label(username: str) -> str:
+    """The username, never an email address: a username that looks like one
+    shows only its part before the "@"."""
+    local, at, _domain = username.partition("@")
+    return f"{local}@…" if at else username
+
+
+def player_episodes(user_id: int) -> QuerySet[Episode]:
+    return human_episodes().filter(user_id=user_id)
+
+
+def top_player_entries() -> list[Entry]:
+    """The best BALROG_LEADERBOARD_TOP_PLAYERS logged-in players (by overall
+    score, ties by username) among those with at least
+    BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES counted baseline episodes, each
+    a row of its own. Only accounts get one: an anonymous player's nickname
+    (even one whose episodes an override counts) never does."""
+    limit = int(settings.BALROG_LEADERBOARD_TOP_PLAYERS)
+    minimum = max(1, int(settings.BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES))
+    if limit <= 0:
+        return []
+    counted = human_episodes().filter(user__isnull=False)
+    eligible = counted.values("user_id").annotate(n=Count("pk")).filter(n__gte=minimum).values("user_id")
+    grouped = (
+        counted.filter(user_id__in=eligible)
+        .values("user_id", "env", "task", "progression")
+        .annotate(**_group_counts(""))
+        .order_by()
+    )
+    by_user: dict[int, list[Group]] = defaultdict(list)
+    for row in cast(Iterable[dict[str, Any]], grouped):
+        by_user[row["user_id"]].append(_group(row, "progression"))
+    names = dict(get_user_model().objects.filter(pk__in=by_user).values_list("pk", "username"))
+    # Summaries first (cheap); the bootstrap interval only for the rows shown.
+    scored = sorted(
+        ((summary_of_groups(groups), player_label(names[user_id]), user_id) for user_id, groups in by_user.items()),
+        key=lambda item: (-item[0].overall.mean, item[1].lower()),
+    )
+    return [_player_entry(user_id, name, by_user[user_id]) for _summary, name, user_id in scored[:limit]]
+
+
+def _player_entry(user_id: int, name: str, groups: list[Group]) -> Entry:
+    synthetic = player_episodes(user_id).filter(nickname__startswith=SYNTHETIC_PREFIX).exists()
+    return _entry(
+        player_key(user_id), groups, kind="player", name=name, agent="", modality="human", synthetic=synthetic,
+        extra={"user_id": user_id},
+    )  # fmt: skip
 
 
 def _entry(key: str, groups: Sequence[Group], **kwargs: Any) -> Entry:

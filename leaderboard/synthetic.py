@@ -82,6 +82,8 @@ def _make_runs(count: int) -> list[EvaluationRun]:
                 envs=list(ENVS),
                 status=EvaluationRun.Status.FINISHED,
                 finished_at=datetime.now(UTC),
+                published=True,
+                published_at=datetime.now(UTC),
             )
         )
     return runs

@@ -108,7 +108,12 @@ def _public_episode_or_404(pk: int) -> Episode:
 @require_GET
 def compare(request: HttpRequest, left: int, right: int) -> HttpResponse:
     first, second = _public_episode_or_404(left), _public_episode_or_404(right)
-    if not pairing.same_game(first, second):
-        raise Http404("only episodes of the same env, task and seed are compared")
-    context = {"left": first, "right": second, "alignment": pairing.align(first, second)}
+    refusal = pairing.check_comparable(first, second)
+    if refusal:
+        return render(request, "leaderboard/compare_refused.html", {"reason": refusal}, status=400)
+    alignment = pairing.align(first, second)
+    context = {
+        "left": first, "right": second, "alignment": alignment,
+        "client": pairing.side_by_side_config(first, second, alignment),
+    }  # fmt: skip
     return render(request, "leaderboard/compare.html", context)

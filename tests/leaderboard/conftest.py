@@ -49,11 +49,15 @@ def make_run(
     images: int = 0,
     status: str = EvaluationRun.Status.FINISHED,
     endpoint: ModelEndpoint | None = None,
+    published: bool | None = None,
 ) -> EvaluationRun:
+    """A run; finished runs are published unless ``published`` says otherwise."""
     agent = AgentConfig(strategy=strategy, max_image_history=images).to_json()
+    published = status == EvaluationRun.Status.FINISHED if published is None else published
     return EvaluationRun.objects.create(
-        model_name=model, agent=agent, status=status, endpoint=endpoint, finished_at=timezone.now()
-    )
+        model_name=model, agent=agent, status=status, endpoint=endpoint, finished_at=timezone.now(),
+        published=published, published_at=timezone.now() if published else None,
+    )  # fmt: skip
 
 
 def _episode(env: str, progression: float, seed: int, **fields: Any) -> Episode:

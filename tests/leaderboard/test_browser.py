@@ -69,3 +69,95 @@ def test_it_sorts_in_the_browser_and_opens_an_entry(page: Any, live_server: Any)
     assert "95% bootstrap interval" in page.inner_text("#interval")
     assert "66.7 ± 27.2" in page.inner_text("#per-game")  # [1, 1, 0]: SD .471, SE .272
     assert page.locator("#episodes tbody tr").count() == 4
+
+
+# ----- the side-by-side replay --------------------------------------------------------------
+BABYAI_TASK = "BabyAI-MixedTrainLocal-v0/goto"
+MODEL_ACTIONS = ["turn left", "turn left", "turn left", "turn left"]
+HUMAN_ACTIONS = ["turn left", "turn right", "turn right", "turn left"]  # diverges at step 2
+
+
+def played_episode(actions: list[str], seed: int, **start: Any) -> Any:
+    from games.models import Episode
+    from games.services import do_apply_action, do_end_episode, do_start_episode
+
+    episode = do_start_episode(env="babyai", task=BABYAI_TASK, seed=seed, **start)
+    for index, action in enumerate(actions):
+        do_apply_action(episode.pk, index=index, action=action)
+    do_end_episode(episode.pk)
+    return Episode.objects.get(pk=episode.pk)
+
+
+def canvases(page: Any) -> list[str]:
+    return [page.eval_on_selector(f"#side-{i} canvas", "canvas => canvas.toDataURL()") for i in (0, 1)]
+
+
+def at_version(page: Any, version: int) -> None:
+    for side in (0, 1):
+        page.wait_for_selector(f"#side-{side} .stage[data-version='{version}']")
+
+
+@pytest.fixture
+def compared_pair() -> Iterator[tuple[int, int]]:
+    from agents.models import RunEpisode
+    from games.models import Episode
+    from play.executor import close_step_pool
+    from play.replay import replay_cursors
+
+    seed = 4242
+    model = played_episode(MODEL_ACTIONS, seed, player_kind=Episode.PlayerKind.MODEL)
+    run = make_run("side-by-side-model")
+    RunEpisode.objects.create(run=run, env="babyai", task=BABYAI_TASK, index=0, seed=seed, episode=model)
+    human = played_episode(HUMAN_ACTIONS, seed, player_kind=Episode.PlayerKind.HUMAN, user=player("hanna"))
+    yield model.pk, human.pk
+    replay_cursors().clear()
+    close_step_pool()  # its threads hold database connections (frames.json runs there)
+
+
+def test_it_replays_a_model_and_a_human_side_by_side(page: Any, live_server: Any, compared_pair: Any) -> None:
+    model, human = compared_pair
+    page.goto(f"{live_server.url}/leaderboard/compare/{model}/{human}/")
+    at_version(page, 0)
+    start = canvases(page)
+    assert page.inner_text("#side-0 .action") == "(start)"
+
+    page.keyboard.press("j")
+    at_version(page, 1)
+    after_one = canvases(page)
+    assert after_one[0] != start[0] and after_one[1] != start[1]  # both agents turned left: both frames changed
+    assert page.inner_text("#side-0 .action") == page.inner_text("#side-1 .action") == "turn left"
+    assert page.input_value("#scrubber") == "1"
+
+    marker = page.locator("#divergence-marker")
+    assert marker.get_attribute("data-version") == "2"
+    page.keyboard.press("k")
+    at_version(page, 0)
+    marker.click()
+    at_version(page, 2)
+    assert page.input_value("#scrubber") == "2"
+    assert page.inner_text("#side-0 .action") == "turn left"
+    assert page.inner_text("#side-1 .action") == "turn right"
+    assert page.locator(".compare-side.diverged").count() == 2
+    diverged = canvases(page)
+    assert diverged[0] != diverged[1]  # facing opposite ways now
+
+    page.click("#step-back")
+    at_version(page, 1)
+    page.click("#jump-divergence")
+    at_version(page, 2)
+
+    link = page.get_attribute("#side-1 .replay-at", "href")
+    assert link == f"/episodes/{human}/replay/?step=2"
+    page.goto(f"{live_server.url}{link}")
+    page.wait_for_selector("#stage[data-version='2']")
+    assert page.input_value("#scrubber") == "2"
+
+
+def test_it_refuses_episodes_of_different_games(page: Any, live_server: Any, compared_pair: Any) -> None:
+    from games.models import Episode
+
+    model, _human = compared_pair
+    other = played_episode(["turn left"], 7, player_kind=Episode.PlayerKind.HUMAN, user=player("otto"))
+    response = page.goto(f"{live_server.url}/leaderboard/compare/{model}/{other.pk}/")
+    assert response is not None and response.status == 400
+    assert "same game" in page.inner_text("#refusal")

@@ -49,15 +49,32 @@ def test_it_shows_pairs_on_the_entry_page(client: Client) -> None:
 def test_it_marks_the_first_divergent_step(client: Client) -> None:
     run = make_run("alpha")
     (model,) = model_episodes(run, "babyai", [0.0], seeds=[3], initial_digest="start")
-    human = human_episode("babyai", 1.0, seed=3, user=player(), initial_digest="start")
+    human = human_episode("babyai", 1.0, seed=3, user=player(), initial_digest="start", steps=4)
     add_steps(model, ["a", "b", "c"])
     add_steps(human, ["a", "x", "c", "d"])
     alignment = pairing.align(model, human)
     assert alignment.first_divergence == 1 and alignment.initial_same
     assert [step.same_state for step in alignment.steps] == [True, False, True, False]
     assert alignment.steps[3].left is None  # the model's episode had ended
-    html = client.get(f"/leaderboard/compare/{model.pk}/{human.pk}/").content.decode()
-    assert "first diverge at step 1" in html and 'id="first-divergence"' in html
+    assert alignment.divergence_version == 2  # the state after two steps (counted from 1) differs
+    response = client.get(f"/leaderboard/compare/{model.pk}/{human.pk}/")
+    html = response.content.decode()
+    assert "first diverge at step 2" in html and 'id="first-divergence"' in html
+    config = response.context["client"]
+    assert config["total"] == 4 and config["divergence"] == 2
+    assert config["actions"] == [["a", "a"], ["a", "a"], ["a", "a"], [None, "a"]]
+    left, right = config["sides"]
+    assert left["frames"] == f"/episodes/{model.pk}/frames.json" and left["renderer"] == "grid"
+    assert right["replay"] == f"/episodes/{human.pk}/replay/" and right["steps"] == human.steps
+    assert 'id="divergence-marker"' in html and 'data-version="2"' in html
+
+
+def test_it_marks_games_that_differ_from_the_start(client: Client) -> None:
+    run = make_run("alpha")
+    (model,) = model_episodes(run, "babyai", [0.0], seeds=[3], initial_digest="one")
+    human = human_episode("babyai", 1.0, seed=3, user=player(), initial_digest="other")
+    assert pairing.align(model, human).divergence_version == 0
+    assert client.get(f"/leaderboard/compare/{model.pk}/{human.pk}/").context["client"]["divergence"] == 0
 
 
 def test_it_never_diverges_on_identical_steps() -> None:
@@ -73,5 +90,9 @@ def test_it_refuses_to_compare_other_games_or_private_episodes(client: Client) -
     (model,) = model_episodes(run, "babyai", [0.0], seeds=[3])
     other_seed = human_episode("babyai", 1.0, seed=4, user=player())
     anonymous = human_episode("babyai", 1.0, seed=3)
-    assert client.get(f"/leaderboard/compare/{model.pk}/{other_seed.pk}/").status_code == 404
+    refused = client.get(f"/leaderboard/compare/{model.pk}/{other_seed.pk}/")
+    assert refused.status_code == 400
+    assert "Only episodes of the same game are compared" in refused.content.decode()
+    assert client.get(f"/leaderboard/compare/{model.pk}/{model.pk}/").status_code == 400
     assert client.get(f"/leaderboard/compare/{model.pk}/{anonymous.pk}/").status_code == 404
+    assert client.get(f"/leaderboard/compare/{model.pk}/999999/").status_code == 404

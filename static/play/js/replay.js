@@ -160,4 +160,5 @@ document.addEventListener("keydown", (event) => {
 });
 
 window.balrog = { state, show, cache };
-show(0);
+// ?step=N opens the replay at version N (the state after N steps), e.g. from the leaderboard's side-by-side view.
+show(Number(new URLSearchParams(window.location.search).get("step")) || 0);

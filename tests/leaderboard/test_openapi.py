@@ -1,0 +1,101 @@
+"""/api/leaderboard's answers validated against its own OpenAPI document
+with real validators (openapi-spec-validator for the document,
+openapi-schema-validator's OAS 3.1 validator for each response)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate as validate_spec
+
+from agents.models import EvaluationRun
+from tests.leaderboard.conftest import human_episode, make_run, model_episodes, player, random_episode
+
+pytestmark = pytest.mark.django_db
+
+
+def document(client: Client) -> dict[str, Any]:
+    response = client.get("/api/leaderboard/openapi.json")
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def response_schema(client: Client) -> dict[str, Any]:
+    schema: dict[str, Any] = document(client)["paths"]["/api/leaderboard"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    return schema
+
+
+def check(client: Client, **params: str) -> dict[str, Any]:
+    response = client.get("/api/leaderboard", params)
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    validator = OAS31Validator(response_schema(client))
+    errors = [f"{list(error.path)}: {error.message}" for error in validator.iter_errors(data)]
+    assert errors == [], errors
+    return data
+
+
+def populate() -> None:
+    alpha = make_run("alpha")
+    model_episodes(alpha, "babyai", [1.0, 0.0, 0.5])
+    model_episodes(alpha, "crafter", [0.25], replayable=False)
+    model_episodes(make_run("vision", images=1), "nle", [0.1], verified_ok=True)
+    model_episodes(make_run("hidden", published=False), "babyai", [1.0])
+    model_episodes(make_run("busy", status=EvaluationRun.Status.RUNNING), "babyai", [1.0])
+    for name in ("ann", "ben"):
+        user = player(name)
+        for seed in range(5):
+            human_episode("babyai", seed / 4, seed=seed, user=user)
+    random_episode("babyai", 0.1)
+
+
+def test_it_serves_a_valid_openapi_31_document(client: Client) -> None:
+    data = document(client)
+    validate_spec(data)  # raises on an invalid document
+    assert data["openapi"] == "3.1.0"
+
+
+def test_it_detects_a_response_that_breaks_the_schema(client: Client) -> None:
+    """The check has teeth: a wrong type or a stray field fails it."""
+    data = check(client)
+    validator = OAS31Validator(response_schema(client))
+    assert not validator.is_valid({**data, "tab": 3})
+    assert not validator.is_valid({**data, "extra": True})
+
+
+def test_it_answers_an_empty_database_by_the_schema(client: Client) -> None:
+    assert check(client)["entries"] == []
+    assert check(client, tab="vlm")["entries"] == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"tab": "llm"},
+        {"tab": "vlm"},
+        {"tab": "bogus"},
+        {"sort": "babyai", "dir": "asc"},
+        {"sort": "name", "dir": "desc"},
+        {"sort": "episodes"},
+        {"sort": "nonsense", "dir": "sideways"},
+    ],
+)
+def test_it_answers_every_query_variant_by_the_schema(client: Client, params: dict[str, str]) -> None:
+    populate()
+    data = check(client, **params)
+    kinds = {entry["kind"] for entry in data["entries"]}
+    assert "human" in kinds and "player" in kinds  # the humans and the top players rows are validated too
+    assert not {"hidden", "busy"} & {entry["name"] for entry in data["entries"]}
+
+
+def test_it_answers_with_top_players_switched_off_by_the_schema(client: Client, settings: Any) -> None:
+    settings.BALROG_LEADERBOARD_TOP_PLAYERS = 0
+    populate()
+    assert {entry["kind"] for entry in check(client)["entries"]} == {"model", "human"}
