@@ -1,0 +1,189 @@
+"""The machine's PostgreSQL restarted in the middle of (a) human play over a
+real websocket against a real daphne process and (b) model episodes in a real
+Celery worker process. No acknowledged step is lost, none is doubled (the
+step indexes are contiguous and every acknowledged seq is in the database
+exactly once), play resumes (the player reconnects and continues; the
+model episodes finish), and every episode still verifies by replay.
+
+Runs only on PostgreSQL with ``pg_ctlcluster`` (the machine's cluster is
+restarted: every connection to it breaks, other sessions' too); (b) needs
+Redis for the broker as well. PostgreSQL is left running (``finally``: wait
+for ``pg_isready``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from agents.models import EvaluationRun, RunEpisode
+from games.models import Episode, Step
+from games.services import verify_episode
+from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
+    FAST_LEASES,
+    THREADS_POOL,
+    _model_run,
+    _test_database_url,
+    model_server,
+    start_worker,
+    worker_queue,
+)
+from tests.ops.test_faults import ENV, MOVES, TASK, Closed, Server, WebSocket, base_env, hello, start_episode
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.services,
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+        reason="restarts PostgreSQL: needs DATABASE_URL on PostgreSQL",
+    ),
+    pytest.mark.skipif(
+        shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster (Debian's postgresql-common)"
+    ),
+]
+DISCONNECTED = (Closed, asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, OSError)
+
+
+def restart_postgres() -> None:
+    """The machine's cluster (``pg_ctlcluster $(ls /etc/postgresql) main restart``), back up on return."""
+    (version,) = os.listdir("/etc/postgresql")
+    try:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        wait_for_postgres()
+
+
+def wait_for_postgres(timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], timeout=10).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("PostgreSQL did not come back")
+
+
+@pytest.fixture
+def postgres_left_running() -> object:
+    try:
+        yield
+    finally:
+        wait_for_postgres()
+        connections.close_all()  # this process's connections died with the old server
+
+
+def assert_exact_log(episode: Episode, acked: set[int] | None = None) -> None:
+    indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
+    assert indexes == list(range(episode.steps)), "steps lost or doubled"
+    if acked is not None:
+        assert acked <= set(indexes), f"acknowledged steps lost: {sorted(acked - set(indexes))}"
+    assert verify_episode(episode).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_loses_no_acknowledged_step_when_postgres_restarts_mid_game(tmp_path: Path, postgres_left_running) -> None:
+    env = base_env(tmp_path, DATABASE_URL=_test_database_url())
+    server = Server(env, tmp_path / "daphne.log")
+    acked: set[int] = set()  # step indexes (= seq) the server acknowledged
+    try:
+        episode_id, cookie = start_episode(server.base, ENV, TASK)
+
+        async def send(ws: WebSocket, seq: int) -> dict[str, object] | None:
+            """The reply to one action; None if the socket broke first."""
+            ws.send(json.dumps({"type": "action", "seq": seq, "action": MOVES[seq % 2], "input": MOVES[seq % 2]}))
+            try:
+                while True:
+                    reply: dict[str, object] = json.loads(await asyncio.wait_for(ws.receive(), 20))
+                    if reply["type"] in ("ack", "error"):
+                        return reply
+            except DISCONNECTED:
+                return None
+
+        async def play() -> tuple[int, list[str]]:
+            ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)
+            await hello(ws, None)
+            seq, errors = 0, []
+            for seq in range(5):
+                reply = await send(ws, seq)
+                assert reply is not None and reply["type"] == "ack", reply
+                acked.add(seq)
+            seq = 5
+            await asyncio.to_thread(restart_postgres)
+            deadline = time.monotonic() + 90
+            while seq < 12 and time.monotonic() < deadline:
+                reply = await send(ws, seq)
+                if reply is not None and reply["type"] == "ack":
+                    acked.add(seq)
+                    seq += 1
+                    continue
+                errors.append(str(reply and reply.get("code")))
+                # Refused or cut off: reconnect as static/play/js/socket.js does, resend the same seq.
+                ws.close()
+                await asyncio.sleep(0.5)
+                try:
+                    ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)
+                    snapshot = await hello(ws, seq)
+                except DISCONNECTED:
+                    continue
+                assert snapshot["status"] == "running"
+                assert int(snapshot["version"]) >= len(acked)  # type: ignore[call-overload]
+            ws.close()
+            return seq, errors
+
+        played, errors = asyncio.run(play())
+        assert server.process.poll() is None, "the web process died"
+    finally:
+        server.stop()
+    connections.close_all()
+    print(f"\nacknowledged {len(acked)} steps; refusals or disconnects after the restart: {errors}")
+    assert played == 12, "play did not resume"
+    episode = Episode.objects.get(pk=episode_id)
+    assert episode.status == Episode.Status.RUNNING and episode.steps == 12
+    assert acked == set(range(12))
+    assert_exact_log(episode, acked)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Celery worker needs REDIS_URL")
+@pytest.mark.django_db(transaction=True)
+def test_model_episodes_survive_a_postgres_restart_in_a_worker(
+    start_worker,  # noqa: F811  (the agents' fixtures, imported above)
+    worker_queue: str,  # noqa: F811
+    model_server,  # noqa: F811
+    postgres_left_running,
+) -> None:
+    start_worker(THREADS_POOL, **FAST_LEASES)
+    run = _model_run(model_server, worker_queue, "crafter", ("default",), 2, "random@0.01")
+    deadline = time.monotonic() + 120
+    while Step.objects.filter(episode__run_episode__run=run).count() < 40:
+        assert time.monotonic() < deadline, "the worker played nothing"
+        time.sleep(0.2)
+    before = dict(Episode.objects.filter(run_episode__run=run).values_list("pk", "steps"))
+    restart_postgres()
+    connections.close_all()  # this process's connections died with the old server
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            run.refresh_from_db()
+            if run.status != EvaluationRun.Status.RUNNING:
+                break
+        except Exception:  # a connection opened while the server was going down
+            connections.close_all()
+        assert time.monotonic() < deadline, "the run did not finish after the restart"
+        time.sleep(0.5)
+    assert run.status == EvaluationRun.Status.FINISHED
+    for slot in RunEpisode.objects.filter(run=run).select_related("episode"):
+        episode = slot.episode
+        assert episode is not None and episode.status == Episode.Status.FINISHED, (slot, slot.error)
+        assert episode.steps >= before.get(episode.pk, 0)  # committed steps survive (a replaced episode aside)
+        assert_exact_log(episode)
+    kept = set(Episode.objects.filter(run_episode__run=run).values_list("pk", flat=True))
+    print(f"\nsteps before the restart: {before}; episodes kept: {sorted(kept)}")
