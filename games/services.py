@@ -221,7 +221,6 @@ def _record_step(
         "steps": index + 1,
         "progression": result.progression,
         "episode_return": adapter.episode_return,
-        "last_activity_at": now,
     }
     if result.done:
         fields |= _end_fields(result.end_reason, result.end_detail, now)

@@ -4,8 +4,8 @@ of the ``Step`` row, as one atomic unit.
 This is the hottest write of the project (every keypress of every player,
 every model step), so it has two shapes with the same meaning:
 
-- PostgreSQL: one statement, ``WITH won AS (UPDATE ... RETURNING) INSERT ...
-  SELECT FROM won``. A single statement is atomic on its own, so outside a
+- PostgreSQL: one prepared statement, ``WITH won AS (UPDATE ... RETURNING)
+  INSERT ... SELECT FROM won``. A single statement is atomic on its own, so outside a
   transaction it is one round trip instead of four (BEGIN, UPDATE, INSERT,
   COMMIT) and no autocommit toggling; inside a caller's transaction it joins it.
 - Anything else (SQLite has no DML in a WITH clause): the same UPDATE then the
@@ -19,40 +19,64 @@ added to ``Step`` or ``Episode`` needs no change here beyond its value.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from games.models import Episode, Step
 
+# ``Episode.last_activity_at`` (for the idle sweep) moves at most this often.
+# It is indexed: changing it on every step would make every step's UPDATE add
+# an entry to each of the episode's indexes; left alone, most steps change no
+# indexed column and PostgreSQL rewrites the row in place (a HOT update).
+ACTIVITY_RESOLUTION = timedelta(seconds=10)
+
 
 def write_step(episode_id: int, index: int, episode_fields: dict[str, Any], step_fields: dict[str, Any]) -> Step | None:
-    """Move the episode from ``index`` to ``episode_fields`` and log the step,
-    or do nothing and return None if it is not at ``index`` and running."""
-    step = Step(episode_id=episode_id, index=index, created_at=timezone.now(), **step_fields)
+    """Move the episode from ``index`` to ``episode_fields``, mark it active
+    and log the step, or do nothing and return None if it is not at ``index``
+    and running."""
+    now = timezone.now()
+    step = Step(episode_id=episode_id, index=index, created_at=now, **step_fields)
     if connection.vendor == "postgresql":
-        return _write_in_one_statement(episode_id, index, episode_fields, step)
-    return _write_in_a_transaction(episode_id, index, episode_fields, step)
+        return _write_in_one_statement(episode_id, index, episode_fields, step, now)
+    return _write_in_a_transaction(episode_id, index, episode_fields, step, now)
 
 
-def _write_in_a_transaction(episode_id: int, index: int, episode_fields: dict[str, Any], step: Step) -> Step | None:
+def _write_in_a_transaction(
+    episode_id: int, index: int, episode_fields: dict[str, Any], step: Step, now: datetime
+) -> Step | None:
+    touched = Case(When(last_activity_at__lt=now - ACTIVITY_RESOLUTION, then=Value(now)), default=F("last_activity_at"))
     with transaction.atomic():
-        won = Episode.objects.filter(pk=episode_id, steps=index, status=Episode.Status.RUNNING).update(**episode_fields)
+        won = Episode.objects.filter(pk=episode_id, steps=index, status=Episode.Status.RUNNING).update(
+            **episode_fields, last_activity_at=touched
+        )
         if not won:
             return None
         step.save(force_insert=True)
     return step
 
 
-def _write_in_one_statement(episode_id: int, index: int, episode_fields: dict[str, Any], step: Step) -> Step | None:
+def _write_in_one_statement(
+    episode_id: int, index: int, episode_fields: dict[str, Any], step: Step, now: datetime
+) -> Step | None:
     names = tuple(sorted(episode_fields))
     params = [_db_value(Episode, name, episode_fields[name]) for name in names]
+    params += [_db_value(Episode, "last_activity_at", value) for value in (now - ACTIVITY_RESOLUTION, now)]
     params += [episode_id, index, Episode.Status.RUNNING.value]
     params += [_db_value(Step, name, getattr(step, name)) for name in _STEP_VALUE_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_cas_and_insert_sql(names), params)
+    connection.ensure_connection()
+    # A server-side-bound, prepared statement on the raw psycopg connection:
+    # Django's cursors bind client-side (every value escaped into the SQL text,
+    # re-parsed and re-planned by PostgreSQL on every step). Django's error
+    # wrapping stays, so a failure marks the connection for the usual hygiene.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_cas_and_insert_sql(names), params, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -76,6 +100,8 @@ def _db_value(model: type[Episode] | type[Step], name: str, value: Any) -> Any:
 def _cas_and_insert_sql(episode_field_names: tuple[str, ...]) -> str:
     quote = connection.ops.quote_name
     sets = ", ".join(f"{quote(_column(Episode, name))} = %s" for name in episode_field_names)
+    touched = quote(_column(Episode, "last_activity_at"))
+    sets += f", {touched} = CASE WHEN {touched} < %s THEN %s ELSE {touched} END"
     columns = ", ".join(quote(_column(Step, name)) for name in _STEP_VALUE_FIELDS)
     values = ", ".join("%s" for _ in _STEP_VALUE_FIELDS)
     return (

@@ -197,3 +197,21 @@ def test_it_detects_a_changed_reset(toy_game: str) -> None:
     episode.refresh_from_db()
     report = verify_episode(episode)
     assert not report.ok and report.first_mismatch == -1
+
+
+def test_it_marks_activity_at_most_every_resolution_so_steps_stay_in_place_updates(toy_game: str) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from games.steplog import ACTIVITY_RESOLUTION
+
+    episode = start()
+    long_ago = timezone.now() - timedelta(hours=1)
+    Episode.objects.filter(pk=episode.pk).update(last_activity_at=long_ago)
+    do_apply_action(episode.pk, index=0, action="right")
+    touched = Episode.objects.get(pk=episode.pk).last_activity_at
+    assert touched > timezone.now() - ACTIVITY_RESOLUTION
+    do_apply_action(episode.pk, index=1, action="right")
+    again = Episode.objects.get(pk=episode.pk)
+    assert (again.steps, again.last_activity_at) == (2, touched)  # recent enough: left alone
