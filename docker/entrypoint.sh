@@ -15,7 +15,7 @@ case "$role" in
     # websocket size limit is enforced before Python parses a frame, and again
     # by ops.websocket with the app's rate and queue limits.
     exec python manage.py serve --host 0.0.0.0 --port 8000 --proxy-headers \
-      --workers "${WEB_CONCURRENCY:-1}" "$@" ;;
+      --workers "${WEB_CONCURRENCY:-2}" "$@" ;;
   worker)
     # CPU queue: scripted episodes, sweeps (prefork: game steps are CPU-bound).
     exec celery -A balrogweb worker -Q "${CELERY_DEFAULT_QUEUE:-cpu}" \

@@ -85,3 +85,11 @@ def test_it_builds_on_python_311_with_the_compiler_and_the_setuptools_pin() -> N
     assert '"setuptools<82"' in dockerfile
     assert "manage.py prepare_games" in dockerfile
     assert "USER balrog" in dockerfile
+
+
+def test_it_refuses_several_server_processes_on_the_in_memory_channel_layer(settings: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    settings.REDIS_URL = ""
+    with pytest.raises(CommandError, match="needs REDIS_URL"):
+        call_command("serve", "--workers", "2")

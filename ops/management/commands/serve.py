@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 def server_options(*, host: str, port: int, workers: int, proxy_headers: bool) -> dict[str, Any]:
@@ -59,6 +59,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["workers"] > 1 and not settings.REDIS_URL:
+            # Each process would have its own in-memory channel layer and live
+            # games: viewers in one would never hear of steps in another.
+            raise CommandError("--workers > 1 needs REDIS_URL (the in-memory channel layer is per process)")
         config = server_options(
             host=options["host"],
             port=options["port"],
