@@ -1,7 +1,13 @@
 """Bounded load test: N websocket players for a fixed time while model episodes run.
 
     .venv/bin/python bench/load.py [--players 10] [--seconds 20] [--model-episodes 4]
-                                   [--database-url URL --redis-url URL]
+                                   [--database-url URL --redis-url URL] [--web-processes 2]
+
+The issue's full run (PostgreSQL + Redis, two web processes, a model answer a second):
+
+    .venv/bin/python bench/load.py --players 500 --seconds 120 --model-episodes 50 --model-latency 1 \
+        --database-url postgres://postgres@127.0.0.1:5432/balrogweb_load --redis-url redis://127.0.0.1:6379/2 \
+        --web-processes 2
 
 Everything runs on loopback and is started (and stopped) here: the web server (manage.py serve), the
 development model server (agents.devserver, policy ``random`` with latency)
@@ -15,7 +21,7 @@ here plays the model episodes.
 Reported: players' action latency p50/p95/p99 (send -> ack), errors by code,
 episodes played, model episodes finished in the window, the web process's
 RSS before and after, and the ops counters from /metrics. Printed, never
-asserted. Bounded: at most 200 players, 300 s, 50 model episodes.
+asserted. Bounded: at most 500 players, 300 s, 50 model episodes, 4 web processes.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ws_load import Stats, Target, ensure_database, free_port, line, play, rss_mb, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_PLAYERS, MAX_SECONDS, MAX_MODEL_EPISODES = 200, 300, 50
+MAX_PLAYERS, MAX_SECONDS, MAX_MODEL_EPISODES, MAX_WEB_PROCESSES = 500, 300, 50, 4
 ENV, TASK = "babyai", "BabyAI-MixedTrainLocal-v0/goto"
 ENDPOINT = "bench-load-dev"
 
@@ -53,7 +59,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model-latency", type=float, default=0.05, help="seconds per model answer")
     parser.add_argument("--database-url", default="", help="e.g. postgres://postgres@127.0.0.1:5432/balrogweb_load")
     parser.add_argument("--redis-url", default="")
+    parser.add_argument("--web-processes", type=int, default=1, help="web servers the players are spread over")
     args = parser.parse_args()
+    if not 1 <= args.web_processes <= MAX_WEB_PROCESSES or (args.web_processes > 1 and not args.redis_url):
+        parser.error(f"--web-processes must be 1..{MAX_WEB_PROCESSES}, and more than 1 needs --redis-url")
     if not 1 <= args.players <= MAX_PLAYERS:
         parser.error(f"--players must be 1..{MAX_PLAYERS}")
     if not 1 <= args.seconds <= MAX_SECONDS:
@@ -75,6 +84,7 @@ def server_env(args: argparse.Namespace, var_dir: Path, token: str) -> dict[str,
         BALROG_METRICS_TOKEN=token,
         BALROG_PLAY_EPISODES_PER_HOUR="1000000",  # one address plays every bench player
         BALROG_PLAY_EPISODES_PER_HOUR_PER_IP="1000000",
+        BALROG_LIVE_GAMES_MAX=str(max(512, 2 * args.players)),
     )
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
@@ -106,6 +116,10 @@ def model_episodes_finished(env: dict[str, str]) -> int:
     return int(manage(env, "shell", "-c", code).stdout.strip().splitlines()[-1])
 
 
+def web_rss(targets: list[Target]) -> float:
+    return sum(rss_mb(target.pid) for target in targets if target.pid is not None)
+
+
 def scrape(base: str, token: str) -> dict[str, float]:
     request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -129,7 +143,7 @@ def main() -> None:
             ensure_database(args.database_url, "on")  # created if missing; durable commits
         manage(env, "migrate", "--noinput", "-v0")
         try:
-            model_port, web_port = free_port(), free_port()
+            model_port = free_port()
             log = (var_dir / "processes.log").open("wb")
             processes.append(
                 subprocess.Popen(
@@ -138,17 +152,22 @@ def main() -> None:
                 )
             )  # fmt: skip
             register_endpoint(env, model_port, args.model_latency)
-            web = subprocess.Popen(
-                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(web_port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            processes.append(web)
-            base = f"http://127.0.0.1:{web_port}"
-            wait_up(base)
-            rss_before = rss_mb(web.pid)
+            targets = []
+            for _ in range(args.web_processes):
+                web_port = free_port()
+                web = subprocess.Popen(
+                    [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(web_port)],
+                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+                processes.append(web)
+                targets.append(Target(f"http://127.0.0.1:{web_port}", "127.0.0.1", web_port, web.pid))
+            for target in targets:
+                wait_up(target.base)
+            rss_before = web_rss(targets)
             if args.model_episodes and args.redis_url:
                 worker = [sys.executable, "-m", "celery", "-A", "balrogweb", "worker", "-Q", "models",
-                          "--pool", "threads", "-c", "16", "--without-gossip", "--without-mingle"]  # fmt: skip
+                          "--pool", "threads", "-c", str(max(16, args.model_episodes)), "--without-gossip",
+                          "--without-mingle"]  # fmt: skip
                 processes.append(subprocess.Popen(worker, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
             if args.model_episodes:
                 evaluate = [
@@ -157,17 +176,18 @@ def main() -> None:
                 ]  # fmt: skip
                 processes.append(subprocess.Popen(evaluate, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
             stats = Stats()
-            target = Target(base, "127.0.0.1", web_port, web.pid)
             started = time.monotonic()
 
             async def players() -> None:
                 until = time.monotonic() + args.seconds
-                await asyncio.gather(*(play(target, ENV, TASK, until, stats) for _ in range(args.players)))
+                await asyncio.gather(
+                    *(play(targets[n % len(targets)], ENV, TASK, until, stats) for n in range(args.players))
+                )
 
             asyncio.run(players())
             elapsed = time.monotonic() - started
-            rss_after = rss_mb(web.pid)
-            counters = scrape(base, token)
+            rss_after = web_rss(targets)
+            counters = scrape(targets[0].base, token)
             finished = model_episodes_finished(env)
             report(args, stats, elapsed, rss_before, rss_after, counters, finished)
         finally:
@@ -190,14 +210,14 @@ def report(
 ) -> None:
     backend = "PostgreSQL" if args.database_url else "SQLite"
     backend += " + Redis" if args.redis_url else " + in-memory layer"
-    print(f"{args.players} players, {elapsed:.1f} s, {backend}, {ENV} {TASK}")
+    print(f"{args.players} players, {elapsed:.1f} s, {backend}, {args.web_processes} web process(es), {ENV} {TASK}")
     print(f"acks                               {len(stats.latency_ms)} ({len(stats.latency_ms) / elapsed:.0f}/s)")
     print(line("action latency (send -> ack)", stats.latency_ms))
     print(line("env step (env_ms)", stats.env_ms))
     print(f"player episodes started            {stats.episodes}")
     print(f"errors                             {dict(stats.errors) or 'none'}")
     print(f"model episodes finished            {model_finished} of {args.model_episodes}")
-    print(f"web RSS                            {rss_before:.0f} MB before, {rss_after:.0f} MB after")
+    print(f"web RSS (all processes)            {rss_before:.0f} MB before, {rss_after:.0f} MB after")
     shown = [name for name in sorted(counters) if name.startswith("balrog_")]
     print("ops counters: " + json.dumps({name: counters[name] for name in shown}))
 
