@@ -2,10 +2,11 @@
 // moves both to the same version (the state after that many steps). Frames
 // come from the play replay page's own endpoint (play.views.frames, one
 // replay pass per window) and are drawn by the play app's renderers.
+import { FrameWindows } from "../play/js/frames.js";
 import { drawHud } from "../play/js/hud.js";
+import { createPlayback } from "../play/js/playback.js";
 import { createRenderer } from "../play/js/renderers/index.js";
 
-const WINDOW = 100;
 const CACHE_MAX = 1000;
 const config = JSON.parse(document.getElementById("compare-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -21,38 +22,9 @@ class Side {
     this.stage = root.querySelector(".stage");
     this.hud = root.querySelector(".hud");
     this.renderer = createRenderer(spec.renderer, this.stage, spec);
-    this.cache = new Map(); // version -> frame
-    this.inflight = new Map(); // window start -> Promise
+    // Windows start at multiples of WINDOW, so both directions reuse them.
+    this.frames = new FrameWindows(spec.frames, { cacheMax: CACHE_MAX, position: () => state.position, aligned: true });
     this.drawn = null;
-  }
-
-  // Windows start at multiples of WINDOW, so both directions reuse them.
-  fetchWindow(version) {
-    const start = Math.floor(version / WINDOW) * WINDOW;
-    if (this.inflight.has(start)) return this.inflight.get(start);
-    const request = fetch(`${this.spec.frames}?start=${start}&count=${WINDOW}`)
-      .then((response) => {
-        if (!response.ok) throw new Error(`the server answered ${response.status}`);
-        return response.json();
-      })
-      .then((data) => {
-        data.frames.forEach((frame, i) => this.cache.set(data.start + i, frame));
-        this.trim();
-      })
-      .finally(() => this.inflight.delete(start));
-    this.inflight.set(start, request);
-    return request;
-  }
-
-  trim() {
-    if (this.cache.size <= CACHE_MAX) return;
-    const far = [...this.cache.keys()].sort((a, b) => Math.abs(b - state.position) - Math.abs(a - state.position));
-    for (const version of far.slice(0, this.cache.size - CACHE_MAX)) this.cache.delete(version);
-  }
-
-  async frameAt(version) {
-    if (!this.cache.has(version)) await this.fetchWindow(version);
-    return this.cache.get(version);
   }
 
   /** Show the state after ``position`` steps (or this episode's last state). */
@@ -66,12 +38,12 @@ class Side {
       this.stage.textContent = "Imported result: no replayable log, no frames.";
       return;
     }
-    const data = await this.frameAt(version);
+    const data = await this.frames.frameAt(version);
     if (!data || state.position !== position) return; // moved on meanwhile
     const previous = this.drawn;
     this.renderer.draw(data.frame, data.hud, { version, type: "replay" });
     if (this.renderer.history && previous !== version - 1 && previous !== version) {
-      this.renderer.history(this.earlierFrames(version));
+      this.renderer.history(this.frames.earlierFrames(version));
     }
     this.drawn = version;
     this.stage.dataset.version = String(version);
@@ -83,12 +55,6 @@ class Side {
     const row = config.actions[position - 1];
     if (row === undefined) return "(not shown: beyond the aligned steps)";
     return row[this.column] ?? "(ended)";
-  }
-
-  earlierFrames(version) {
-    const frames = [];
-    for (let v = Math.max(0, version - 40); v < version; v++) if (this.cache.has(v)) frames.push(this.cache.get(v).frame);
-    return frames;
   }
 }
 
@@ -110,7 +76,7 @@ async function show(position) {
     $("notice").textContent = "";
   } catch (error) {
     $("notice").textContent = `Could not load the frames: ${error.message}`;
-    stop();
+    playback.stop();
   }
 }
 
@@ -120,39 +86,23 @@ function markRow(position) {
   if (row) row.classList.add("current");
 }
 
-// ----- playback ------------------------------------------------------------------
-function play() {
-  if (state.position >= last) show(0);
-  state.playing = true;
-  $("play-pause").textContent = "Pause";
-  tick();
-}
-
-function tick() {
-  if (!state.playing) return;
-  if (state.position >= last) return stop();
-  const started = performance.now();
-  show(state.position + 1).then(() => {
-    const wait = Math.max(0, 1000 / (Number($("speed").value) || 5) - (performance.now() - started));
-    state.timer = setTimeout(tick, wait);
-  });
-}
-
-function stop() {
-  state.playing = false;
-  clearTimeout(state.timer);
-  $("play-pause").textContent = "Play";
-}
-
 function jumpToDivergence() {
   if (config.divergence === null) return;
-  stop();
+  playback.stop();
   show(config.divergence);
 }
 
-$("play-pause").addEventListener("click", () => (state.playing ? stop() : play()));
-$("step-forward").addEventListener("click", () => (stop(), show(state.position + 1)));
-$("step-back").addEventListener("click", () => (stop(), show(state.position - 1)));
+const playback = createPlayback({
+  state,
+  show,
+  last,
+  button: $("play-pause"),
+  speed: $("speed"),
+  keys: { d: jumpToDivergence },
+});
+
+$("step-forward").addEventListener("click", () => (playback.stop(), show(state.position + 1)));
+$("step-back").addEventListener("click", () => (playback.stop(), show(state.position - 1)));
 $("jump-divergence").addEventListener("click", jumpToDivergence);
 scrubber.addEventListener("input", () => show(Number(scrubber.value)));
 
@@ -161,28 +111,6 @@ if (marker) {
   marker.style.left = last ? `${(100 * config.divergence) / last}%` : "0%";
   marker.addEventListener("click", jumpToDivergence);
 }
-
-document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.target instanceof HTMLElement && event.target.matches("input[type=range], select")) {
-    if (event.key !== "j" && event.key !== "k") return;
-  }
-  const moves = { j: 1, k: -1, ArrowRight: 1, ArrowLeft: -1 };
-  if (event.key in moves) {
-    event.preventDefault();
-    stop();
-    show(state.position + moves[event.key]);
-  } else if (event.key === " ") {
-    event.preventDefault();
-    state.playing ? stop() : play();
-  } else if (event.key === "d") {
-    jumpToDivergence();
-  } else if (event.key === "Home") {
-    show(0);
-  } else if (event.key === "End") {
-    show(last);
-  }
-});
 
 window.balrogCompare = { state, show, sides };
 show(Number(new URLSearchParams(window.location.search).get("step")) || 0);
