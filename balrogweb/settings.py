@@ -87,8 +87,19 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL)}
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    # A bounded connection pool per process (psycopg_pool), not persistent
+    # per-thread connections: under ASGI each request's sync code may run in a
+    # thread of its own, and persistent connections left in those threads piled
+    # up until PostgreSQL refused new clients (bench/load.py at 500 players:
+    # 178 "too many clients" errors). Closing a connection returns it to the
+    # pool; the pool checks a connection before lending it (health checks).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=1.0),
+    }
 else:
     DATABASES = {
         "default": {

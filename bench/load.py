@@ -120,7 +120,30 @@ def web_rss(targets: list[Target]) -> float:
     return sum(rss_mb(target.pid) for target in targets if target.pid is not None)
 
 
+def log_problems(log: Path) -> None:
+    """What the servers, the worker and evaluate logged at ERROR or with a
+    traceback (the log lives in a temporary directory: a copy is kept)."""
+    if not log.exists():
+        return
+    kept = Path(tempfile.gettempdir()) / "balrog-load-last.log"
+    kept.write_bytes(log.read_bytes())
+    lines = log.read_text(errors="replace").splitlines()
+    problems = [row for row in lines if "Traceback" in row or " ERROR " in row or '"level": "ERROR"' in row]
+    print(f"process log: {len(lines)} lines, {len(problems)} errors/tracebacks (copy: {kept})")
+    for row in problems[:5]:
+        print("  " + row[:300])
+
+
 def scrape(base: str, token: str) -> dict[str, float]:
+    """The ops counters, or an empty dict and a line saying why."""
+    try:
+        return _scrape(base, token)
+    except OSError as exc:
+        print(f"/metrics could not be read: {exc}")
+        return {}
+
+
+def _scrape(base: str, token: str) -> dict[str, float]:
     request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
@@ -191,6 +214,7 @@ def main() -> None:
             finished = model_episodes_finished(env)
             report(args, stats, elapsed, rss_before, rss_after, counters, finished)
         finally:
+            log_problems(var_dir / "processes.log")
             for process in reversed(processes):  # only what this script started
                 process.terminate()
                 try:
