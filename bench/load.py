@@ -108,10 +108,11 @@ def register_endpoint(env: dict[str, str], port: int, latency: float) -> None:
     manage(env, "shell", "-c", code)
 
 
-def model_episodes_finished(env: dict[str, str]) -> int:
+def model_episodes_finished(env: dict[str, str], after_id: int) -> int:
+    """Model episodes of this run (ids above ``after_id``) that ended."""
     code = (
         "from games.models import Episode; "
-        "print(Episode.objects.filter(player_kind='model').exclude(status='running').count())"
+        f"print(Episode.objects.filter(player_kind='model', pk__gt={after_id}).exclude(status='running').count())"
     )
     return int(manage(env, "shell", "-c", code).stdout.strip().splitlines()[-1])
 
@@ -132,6 +133,14 @@ def log_problems(log: Path) -> None:
     print(f"process log: {len(lines)} lines, {len(problems)} errors/tracebacks (copy: {kept})")
     for row in problems[:5]:
         print("  " + row[:300])
+
+
+def last_episode_id(env: dict[str, str]) -> int:
+    code = (
+        "from django.db.models import Max; from games.models import Episode; "
+        "print(Episode.objects.aggregate(m=Max('pk'))['m'] or 0)"
+    )
+    return int(manage(env, "shell", "-c", code).stdout.strip().splitlines()[-1])
 
 
 def scrape(base: str, token: str) -> dict[str, float]:
@@ -165,6 +174,7 @@ def main() -> None:
         if args.database_url:
             ensure_database(args.database_url, "on")  # created if missing; durable commits
         manage(env, "migrate", "--noinput", "-v0")
+        before = last_episode_id(env)  # a reused database keeps earlier runs' episodes
         try:
             model_port = free_port()
             log = (var_dir / "processes.log").open("wb")
@@ -211,7 +221,7 @@ def main() -> None:
             elapsed = time.monotonic() - started
             rss_after = web_rss(targets)
             counters = scrape(targets[0].base, token)
-            finished = model_episodes_finished(env)
+            finished = model_episodes_finished(env, before)
             report(args, stats, elapsed, rss_before, rss_after, counters, finished)
         finally:
             log_problems(var_dir / "processes.log")
