@@ -1,9 +1,11 @@
-"""Websocket load benchmark: N concurrent browser players against Daphne.
+"""Websocket load benchmark: N concurrent browser players against the web server.
 
     .venv/bin/python bench/ws_load.py [--players 100] [--seconds 60] [--env nle]
 
-It starts Daphne (PostgreSQL + Redis by default, the production shape; loopback
-only) unless ``--url`` names a server already running on this machine, makes
+It starts ``--workers`` server processes (``manage.py serve``: uvicorn, as
+production runs; ``--server daphne`` compares with daphne after ``pip install
+daphne``), on PostgreSQL + Redis by default (the production shape; loopback
+only), unless ``--url`` names a server already running on this machine, makes
 one anonymous player per connection through the real pages (GET the start
 form, POST it with the CSRF token), then each player sends actions over its
 websocket at 5-10 per second, one in flight at a time, as the browser does.
@@ -50,6 +52,8 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/balrogweb_bench"
@@ -455,7 +459,7 @@ def main() -> None:
     try:
         for target in targets:
             wait_up(target.base)
-        asyncio.run(main_async(args, targets))
+        uvloop.run(main_async(args, targets))  # the client must not be the slow part of what it measures
     finally:
         for server, _ in servers:
             server.terminate()
