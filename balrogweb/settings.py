@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from balrogweb.env import (
     ConfigError,
@@ -95,11 +95,15 @@ if DATABASE_URL:
     # pool; the pool checks a connection before lending it (health checks).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
-        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
-        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=1.0),
-    }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"] = {
+            **cast(dict[str, object], DATABASES["default"]["OPTIONS"]),  # ?sslmode=... from the URL
+            "pool": {
+                "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
+                "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
+                "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=1.0),
+            }
+        }
 else:
     DATABASES = {
         "default": {
