@@ -16,17 +16,18 @@ for Celery workers on the embedded default) and the periodic recovery sweep.
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
+
+from games.threads import ProcessSingleton, close_pool_connections, with_db_hygiene
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _local = threading.local()
-_HYGIENE_INTERVAL_S = 5.0
 
 
 # ----- the database/env pool ---------------------------------------------------------
@@ -46,51 +46,22 @@ class DbPool:
     def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         if getattr(_local, "in_pool", False):  # already on a pool thread: a nested call would wait for itself
             return func(*args, **kwargs)
-        return self._executor.submit(_with_db_hygiene, functools.partial(func, *args, **kwargs)).result()
+        return self._executor.submit(with_db_hygiene(func), *args, **kwargs).result()
 
     def shutdown(self) -> None:
         """Close every pool thread's database connection, then stop the threads."""
-        alive = len(self._executor._threads)
-        if alive:
-            # Each thread waits at the barrier after closing, so each takes exactly one close.
-            barrier = threading.Barrier(alive)
-
-            def close() -> None:
-                connections.close_all()
-                barrier.wait(timeout=10)
-
-            wait([self._executor.submit(close) for _ in range(alive)], timeout=15)
-        self._executor.shutdown(wait=True)
+        close_pool_connections(self._executor)
 
 
 def _mark_pool_thread() -> None:
     _local.in_pool = True
 
 
-def _with_db_hygiene(func: Callable[[], R]) -> R:
-    now = time.monotonic()
-    if now - getattr(_local, "checked_at", 0.0) > _HYGIENE_INTERVAL_S:
-        close_old_connections()
-        _local.checked_at = now
-    try:
-        return func()
-    except Exception:
-        close_old_connections()  # a failed query may have left the connection unusable
-        _local.checked_at = time.monotonic()
-        raise
-
-
-_pool: DbPool | None = None
-_pool_guard = threading.Lock()
+_pool = ProcessSingleton(lambda: DbPool(settings.BALROG_AGENT_DB_THREADS))
 
 
 def db_pool() -> DbPool:
-    global _pool
-    if _pool is None:
-        with _pool_guard:
-            if _pool is None:
-                _pool = DbPool(settings.BALROG_AGENT_DB_THREADS)
-    return _pool
+    return _pool.get()
 
 
 def db_call(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -99,9 +70,7 @@ def db_call(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 
 
 def close_db_pool() -> None:
-    global _pool
-    with _pool_guard:
-        pool, _pool = _pool, None
+    pool = _pool.take()
     if pool is not None:
         pool.shutdown()
 
@@ -196,17 +165,11 @@ class LocalRunner:
                     self._idle.notify_all()
 
 
-_runner: LocalRunner | None = None
-_runner_guard = threading.Lock()
+_runner = ProcessSingleton(lambda: LocalRunner(settings.BALROG_AGENT_LOCAL_CONCURRENCY))
 
 
 def local_runner() -> LocalRunner:
-    global _runner
-    if _runner is None:
-        with _runner_guard:
-            if _runner is None:
-                _runner = LocalRunner(settings.BALROG_AGENT_LOCAL_CONCURRENCY)
-    return _runner
+    return _runner.get()
 
 
 # ----- the periodic sweep ------------------------------------------------------------------

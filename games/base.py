@@ -350,6 +350,37 @@ class GameAdapter(ABC):
         }
 
 
+class IndexedActionsAdapter(GameAdapter):
+    """A game whose language actions are a fixed tuple and whose raw action
+    is the index into it (BabyAI, Crafter, Baba Is AI)."""
+
+    #: the language actions in the env's own order: the index is the raw action
+    actions: ClassVar[tuple[str, ...]]
+    _action_index: ClassVar[dict[str, int]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "actions" in cls.__dict__:
+            # A dict doubles as the validity test and the raw lookup (is_valid runs on every step).
+            cls._action_index = {name: index for index, name in enumerate(cls.actions)}
+
+    def action_space(self) -> list[str]:
+        return list(self.actions)
+
+    def is_valid(self, action: str) -> bool:
+        return action in self._action_index
+
+    def _to_raw(self, action: str) -> RawAction:
+        return self._action_index[action]
+
+    def _check_raw(self, raw: RawAction) -> int:
+        """``raw`` as an action index; a replayed log may hold anything, and
+        bool is an int to Python but never an action."""
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < len(self.actions):
+            raise ValueError(f"not a {self.env} action index: {raw!r}")
+        return raw
+
+
 def state_digest(data: bytes) -> str:
     """32 hex digits of BLAKE2b: cheap enough to compute on every step."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from games.base import GameAdapter
+from games.threads import ProcessSingleton
 
 
 @dataclass
@@ -91,16 +92,14 @@ class LiveGames:
         return episode_id in self._entries
 
 
-_registry: LiveGames | None = None
-_registry_guard = threading.Lock()
+def _build_registry() -> LiveGames:
+    from django.conf import settings
+
+    return LiveGames(settings.BALROG_LIVE_GAMES_MAX)
+
+
+_registry = ProcessSingleton(_build_registry)
 
 
 def live_games() -> LiveGames:
-    global _registry
-    if _registry is None:
-        from django.conf import settings
-
-        with _registry_guard:
-            if _registry is None:
-                _registry = LiveGames(settings.BALROG_LIVE_GAMES_MAX)
-    return _registry
+    return _registry.get()

@@ -26,6 +26,7 @@ from games.base import GameAdapter
 from games.live import live_games
 from games.models import Episode, Step
 from games.services import rebuild_adapter
+from games.threads import ProcessSingleton
 
 MAX_WINDOW_FRAMES = 500
 MAX_WINDOW_BYTES = 2_000_000
@@ -140,17 +141,11 @@ class ReplayCursors:
         return len(self._cursors)
 
 
-_cursors: ReplayCursors | None = None
-_cursors_guard = threading.Lock()
+_cursors = ProcessSingleton(lambda: ReplayCursors(settings.BALROG_PLAY_REPLAY_CURSORS))
 
 
 def replay_cursors() -> ReplayCursors:
-    global _cursors
-    if _cursors is None:
-        with _cursors_guard:
-            if _cursors is None:
-                _cursors = ReplayCursors(settings.BALROG_PLAY_REPLAY_CURSORS)
-    return _cursors
+    return _cursors.get()
 
 
 def view_at(episode: Episode, version: int, with_observation: bool) -> dict[str, Any]:

@@ -31,13 +31,20 @@ from games.babaisai import describe
 from games.babaisai.engine import ACTIONS, Engine
 from games.babaisai.levels import STEP_CAP, TASK_FAMILIES, Level, generate
 from games.babaisai.render import render_png
-from games.base import GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome, TaskInfo, state_digest
+from games.base import (
+    IndexedActionsAdapter,
+    KeyBinding,
+    ModelObservation,
+    RawAction,
+    RawOutcome,
+    TaskInfo,
+    state_digest,
+)
 from games.progression import PositiveRewardProgression, ProgressionTracker
 
 ENGINE_VERSION = "1"  # bump with any change to engine, levels or planner that alters a replay
 EPISODES_PER_TASK = 3
 WIN_REWARD_DECAY = 0.9  # reward on a win: 1 - 0.9 * steps / max_steps
-VALID_ACTIONS = frozenset(ACTIONS)
 
 ACTION_MEANINGS: dict[str, str] = {
     "idle": "wait for one step",
@@ -98,9 +105,10 @@ the solution is to become another object or to make something else the win \
 condition. You have {cap} steps; answer with one action."""
 
 
-class BabaIsAIAdapter(GameAdapter):
+class BabaIsAIAdapter(IndexedActionsAdapter):
     env = "babaisai"
     default_action = "idle"
+    actions = ACTIONS
     adapter_version = "1"
 
     _task_list: ClassVar[list[TaskInfo]] = [_task_info(task) for task in TASK_FAMILIES]
@@ -153,15 +161,11 @@ class BabaIsAIAdapter(GameAdapter):
         self._layout_steps = 0
         self._notice = ""
 
-    def _to_raw(self, action: str) -> RawAction:
-        return ACTIONS.index(action)
-
     def _apply_raw(self, raw: RawAction) -> RawOutcome:
-        if not isinstance(raw, int) or not 0 <= raw < len(ACTIONS):
-            raise ValueError(f"not a Baba Is AI action index: {raw!r}")
+        action = self._check_raw(raw)
         self._notice = ""
         self._layout_steps += 1
-        event = self.engine.step(raw)
+        event = self.engine.step(action)
         if event.won:
             reward = 1.0 - WIN_REWARD_DECAY * self._layout_steps / STEP_CAP
             return RawOutcome(reward, terminated=True, won=True, detail="a YOU object reached a WIN object")
@@ -173,12 +177,6 @@ class BabaIsAIAdapter(GameAdapter):
         return RawOutcome(0.0)
 
     # ----- views -------------------------------------------------------------------
-    def action_space(self) -> list[str]:
-        return list(ACTIONS)
-
-    def is_valid(self, action: str) -> bool:
-        return action in VALID_ACTIONS
-
     def _with_rules(self) -> bool:
         return bool(self.options.get("add_ruleset", True))  # BALROG's babaisai_kwargs.add_ruleset
 

@@ -30,7 +30,7 @@ from games.babyai.describe import DIRECTIONS, LEGEND, describe_view, grid_rows, 
 from games.babyai.levels import BALROG_NUM_DISTS, FAMILIES, ROOM_SIZE, MixedTrainLocalLevel
 from games.base import (
     AdapterStateError,
-    GameAdapter,
+    IndexedActionsAdapter,
     KeyBinding,
     ModelObservation,
     RawAction,
@@ -70,9 +70,10 @@ _TASK_TEXT = {
 }
 
 
-class BabyAIAdapter(GameAdapter):
+class BabyAIAdapter(IndexedActionsAdapter):
     env: ClassVar[str] = "babyai"
     default_action: ClassVar[str] = "go forward"
+    actions = ACTIONS
     adapter_version: ClassVar[str] = "1"
 
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
@@ -135,17 +136,13 @@ class BabyAIAdapter(GameAdapter):
             "mission": level.mission,
         }
 
-    def _to_raw(self, action: str) -> RawAction:
-        return ACTIONS.index(action)
-
     def _apply_raw(self, raw: RawAction) -> RawOutcome:
         if self._image is None:
             raise AdapterStateError("step before reset")
-        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < len(ACTIONS):
-            raise ValueError(f"not a BabyAI raw action: {raw!r}")
-        obs, reward, terminated, truncated, _ = self.level.step(raw)
+        action = self._check_raw(raw)
+        obs, reward, terminated, truncated, _ = self.level.step(action)
         self._set_image(obs["image"])
-        self.last_raw_action = raw
+        self.last_raw_action = action
         won = bool(terminated) and float(reward) > 0
         detail = "" if not terminated else "mission accomplished" if won else "mission failed"
         return RawOutcome(
@@ -163,9 +160,6 @@ class BabyAIAdapter(GameAdapter):
         self._version += 1
 
     # ----- views ------------------------------------------------------------
-    def action_space(self) -> list[str]:
-        return list(ACTIONS)
-
     def observation(self) -> ModelObservation:
         return self._cached("observation", self._build_observation)
 

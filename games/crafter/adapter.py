@@ -20,7 +20,7 @@ from PIL import Image
 
 from games.base import (
     AdapterStateError,
-    GameAdapter,
+    IndexedActionsAdapter,
     KeyBinding,
     ModelObservation,
     RawAction,
@@ -50,8 +50,6 @@ STEP_CAP = 2000
 EPISODES_PER_TASK = 10
 NOOP = ACTIONS.index("Noop")
 WARMUP_NOOPS = 1  # BALROG's wrapper steps a Noop inside reset()
-_ACTION_INDEX: dict[str, int] = {name: index for index, name in enumerate(ACTIONS)}
-_VALID_ACTIONS = frozenset(ACTIONS)
 TEXTURE_FILES: list[str] = [f"{name}.png" for name in TEXTURES]
 # Each inventory slot's icon: crafter draws items with the texture of the same name.
 _ITEM_TEXTURES: tuple[int, ...] = tuple(TEXTURE_ID[name] for name in ITEMS)
@@ -65,9 +63,10 @@ _SKELETON_RANGE = 10  # arrows fly on after the shot; a skeleton this close may 
 check_crafter_tables()
 
 
-class CrafterAdapter(GameAdapter):
+class CrafterAdapter(IndexedActionsAdapter):
     env = "crafter"
     default_action = "Noop"
+    actions = ACTIONS
     adapter_version = "1"
 
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
@@ -147,14 +146,10 @@ class CrafterAdapter(GameAdapter):
             "warmup_noops": WARMUP_NOOPS,
         }
 
-    def _to_raw(self, action: str) -> RawAction:
-        return _ACTION_INDEX[action]
-
     def _apply_raw(self, raw: RawAction) -> RawOutcome:
-        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < len(ACTIONS):
-            raise ValueError(f"not a crafter action index: {raw!r}")
+        action = self._check_raw(raw)
         game = self._game()
-        _, reward, _, info = game.step(raw)
+        _, reward, _, info = game.step(action)
         self._snapshot = None
         self._achievements = info["achievements"]
         if game.player.health > 0:
@@ -163,12 +158,6 @@ class CrafterAdapter(GameAdapter):
 
     def _progress_facts(self) -> Mapping[str, Any]:
         return {"achievements": self._achievements}
-
-    def action_space(self) -> list[str]:
-        return list(ACTIONS)
-
-    def is_valid(self, action: str) -> bool:
-        return action in _VALID_ACTIONS
 
     # ----- views ---------------------------------------------------------------
     def observation(self) -> ModelObservation:
