@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -183,3 +184,18 @@ def test_it_writes_one_json_object_per_line_with_extras_and_exceptions() -> None
     line = json.loads(text)
     assert line["message"] == "step 3 failed" and line["episode_id"] == "99" and line["worker"] == "w1"
     assert "RuntimeError: boom" in line["exc"]
+
+
+@pytest.mark.services
+def test_it_reports_an_unreachable_postgresql_at_once_not_after_the_pools_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (DATABASE_URL)")
+    monkeypatch.setitem(connection.settings_dict, "PORT", 1)  # nothing listens on port 1
+    started = time.monotonic()
+    with pytest.raises(Exception, match="port 1 failed"):
+        views.check_database()
+    assert time.monotonic() - started < views.CHECK_TIMEOUT_SECONDS + 1
