@@ -1,6 +1,6 @@
 """The idle sweep, run in the background of each web process.
 
-Started by the first websocket connection of an event loop (a Daphne worker
+Started by the first websocket connection of an event loop (a server process
 has one loop); every few seconds to a minute it ends human episodes idle past
 BALROG_IDLE_TIMEOUT_SECONDS and frees the memory of unused live games.
 ``manage.py close_idle_episodes`` does the same from cron.

@@ -1,5 +1,5 @@
 """The machine's PostgreSQL restarted in the middle of (a) human play over a
-real websocket against a real daphne process and (b) model episodes in a real
+real websocket against a real server process and (b) model episodes in a real
 Celery worker process. No acknowledged step is lost, none is doubled (the
 step indexes are contiguous and every acknowledged seq is in the database
 exactly once), play resumes (the player reconnects and continues; the
@@ -92,7 +92,7 @@ def assert_exact_log(episode: Episode, acked: set[int] | None = None) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_it_loses_no_acknowledged_step_when_postgres_restarts_mid_game(tmp_path: Path, postgres_left_running) -> None:
     env = base_env(tmp_path, DATABASE_URL=_test_database_url())
-    server = Server(env, tmp_path / "daphne.log")
+    server = Server(env, tmp_path / "server.log")
     acked: set[int] = set()  # step indexes (= seq) the server acknowledged
     try:
         episode_id, cookie = start_episode(server.base, ENV, TASK)

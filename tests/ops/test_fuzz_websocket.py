@@ -5,7 +5,7 @@ episode, replayed and out-of-order sequence numbers, unencodable strings.
 
 Asserted for every message: exactly one reply, of the expected kind, a
 documented error code (never ``server_error``, never a traceback), UTF-8
-encodable (daphne encodes every text frame). At the end: both consumers
+encodable (the server encodes every text frame). At the end: both consumers
 still alive, and neither episode changed."""
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ async def exchange(comm: WebsocketCommunicator, frame: str | bytes) -> dict[str,
     output = await comm.receive_output(timeout=TIMEOUT)
     assert output["type"] == "websocket.send", output
     text = output["text"]
-    text.encode("utf-8")  # what daphne does with every text frame: must not raise
+    text.encode("utf-8")  # what the server does with every text frame: must not raise
     reply: dict[str, Any] = json.loads(text)
     return reply
 

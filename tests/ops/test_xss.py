@@ -195,7 +195,7 @@ def test_it_opens_no_dialog_in_a_browser_on_the_key_pages(tmp_path: Path) -> Non
         text=True, timeout=180, check=True,
     )  # fmt: skip
     ids = json.loads(made.stdout.strip().splitlines()[-1])
-    server = Server(env, tmp_path / "daphne.log")
+    server = Server(env, tmp_path / "server.log")
     dialogs: list[str] = []
     shown: set[str] = set()
 
