@@ -24,3 +24,18 @@ def fresh_live_games() -> Iterator[None]:
     live_games().clear()
     yield
     live_games().clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_channel_layer() -> None:
+    """On Redis, start the session with no channel-layer keys. Test databases
+    are created afresh, so episode ids repeat from one run to the next, while
+    group memberships left in Redis by an earlier run live for a day: a stale
+    member of ``episode-1`` would make this run's episode 1 look watched."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    flush = getattr(layer, "flush", None)
+    if layer is not None and flush is not None and type(layer).__name__ == "RedisChannelLayer":
+        async_to_sync(flush)()

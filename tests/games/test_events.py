@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -79,7 +80,7 @@ async def test_it_skips_empty_groups_yet_brings_a_late_viewer_up_to_date(toy_gam
     group = episode_group(episode.pk)
     broadcaster = _broadcaster()
     await _until(lambda: group in broadcaster.skipped)  # nobody watched step 1: not sent
-    layer = get_channel_layer()
+    layer: Any = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(group, channel)  # as another process would: no note_watched here
     await sync_to_async(do_apply_action)(episode.pk, index=1, action="right")
