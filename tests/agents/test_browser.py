@@ -20,7 +20,8 @@ from tests.play.test_browser import ROOT, Server
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "staff-password-123"
 
-# The play app's fixtures: Daphne on the embedded default, Chromium, a page that fails on JavaScript errors.
+# The play app's fixtures: the real server (manage.py serve) on the embedded default,
+# Chromium, a page that fails on JavaScript errors.
 server, browser, page = play_browser.server, play_browser.browser, play_browser.page
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +20,13 @@ from django.test import Client
 from annotations import services
 from annotations.models import Assignment, StepLabel
 from tests.annotations.conftest import XSS, Persona, make_persona, play_model_episode
+from tests.browser import launch, playwright_sync_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 20_000
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+playwright_api = playwright_sync_api()
 
 
 @pytest.fixture
@@ -38,9 +35,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # reads the database between browser actions, which Django would refuse.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-background-networking"]
-        )
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

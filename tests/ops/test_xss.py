@@ -33,6 +33,7 @@ from games.models import Episode
 from games.services import do_apply_action, do_end_episode, do_start_episode
 from play import services
 from play.protocol import Action
+from tests.browser import launch, playwright_sync_api
 from tests.ops.test_authorization import World, concrete, routes
 
 pytestmark = [pytest.mark.slow]
@@ -180,14 +181,11 @@ print(json.dumps({"model": world.model_episode.pk, "run": world.run.pk, "assignm
 
 @pytest.mark.browser
 def test_it_opens_no_dialog_in_a_browser_on_the_key_pages(tmp_path: Path) -> None:
-    pytest.importorskip("playwright.sync_api")
-    from playwright.sync_api import sync_playwright
+    sync_playwright = playwright_sync_api().sync_playwright
 
     from tests.ops.helpers import ROOT
     from tests.ops.test_faults import Server, base_env, migrate
 
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs /usr/bin/chromium")
     env = base_env(tmp_path)
     migrate(env)
     made = subprocess.run(
@@ -205,9 +203,7 @@ def test_it_opens_no_dialog_in_a_browser_on_the_key_pages(tmp_path: Path) -> Non
 
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-background-networking"]
-            )
+            browser = launch(p)
             for who, urls in (
                 ("admin", [f"/agents/episodes/{ids['model']}/", f"/agents/runs/{ids['run']}/", "/agents/",
                            f"/episodes/{ids['text']}/replay/", f"/episodes/{ids['text']}/",

@@ -24,18 +24,16 @@ import pytest
 from django.conf import settings
 
 from games.registry import adapter_class, make_adapter
+from tests.browser import launch, playwright_sync_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 BABYAI_TASK = "BabyAI-MixedTrainLocal-v0/goto"
 TIMEOUT_MS = 30_000
 PLAYWRIGHT_KEYS = {" ": "Space"}
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+playwright_api = playwright_sync_api()
 
 
 @dataclass
@@ -112,9 +110,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-background-networking"]
-        )
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 
