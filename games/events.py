@@ -101,10 +101,7 @@ class _Broadcaster:
         while True:
             layer, group, event = await self.queue.get()
             try:
-                if await self._watched(layer, group):
-                    self.skipped.pop(group, None)
-                    await layer.group_send(group, event)
-                else:
+                if not await self._send_if_watched(layer, group, event):
                     self.skipped[group] = (layer, event, time.monotonic())
             except Exception:
                 logger.exception("broadcast to %s failed", group)
@@ -118,11 +115,20 @@ class _Broadcaster:
                     if now - skipped_at > 2 * WATCH_TTL_S:
                         # Anyone who joined since got a state at least this new in their hello.
                         self.skipped.pop(group, None)
-                    elif await self._watched(layer, group):
-                        self.skipped.pop(group, None)
-                        await layer.group_send(group, event)
+                    else:
+                        await self._send_if_watched(layer, group, event)
                 except Exception:
                     logger.exception("broadcast to %s failed", group)
+
+    async def _send_if_watched(self, layer: Any, group: str, event: dict[str, Any]) -> bool:
+        """Send ``event`` if the group has members, forgetting any skipped one
+        (this is as new or newer; if the recheck sends an older one after the
+        drain sent a newer one, viewers ignore versions they already have)."""
+        if not await self._watched(layer, group):
+            return False
+        self.skipped.pop(group, None)
+        await layer.group_send(group, event)
+        return True
 
     async def _watched(self, layer: Any, group: str) -> bool:
         now = time.monotonic()
