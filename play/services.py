@@ -479,20 +479,14 @@ def do_claim_anonymous_episodes(token: str | None, user: AbstractBaseUser) -> in
     access to it). Returns how many episodes moved."""
     if not isinstance(token, str) or not token:
         return 0
-    user_key = f"u:{user.pk}"
-    moved = 0
+    user_key = Player(user=user, anon_key="").user_key
     with transaction.atomic():
-        records = PlayRecord.objects.select_for_update().filter(owner=anon_key(token))
-        for record in records:
-            if record.live and PlayRecord.objects.filter(
-                owner=user_key, env=record.env, task=record.task, live=True
-            ).exists():
-                continue
-            record.owner = user_key
-            record.save(update_fields=["owner"])
-            Episode.objects.filter(pk=record.episode_id, user__isnull=True).update(user=user)
-            moved += 1
-    return moved
+        records = list(PlayRecord.objects.select_for_update().filter(owner=anon_key(token)))
+        busy = set(PlayRecord.objects.filter(owner=user_key, live=True).values_list("env", "task"))
+        claimed = [record.episode_id for record in records if not (record.live and (record.env, record.task) in busy)]
+        PlayRecord.objects.filter(episode_id__in=claimed).update(owner=user_key)
+        Episode.objects.filter(pk__in=claimed, user__isnull=True).update(user=user)
+    return len(claimed)
 
 
 def human_baseline_episodes() -> QuerySet[Episode]:
