@@ -71,12 +71,12 @@ def start_worker(worker_queue: str) -> Iterator[object]:
                 proc.kill()
 
 
-def _wait_for(predicate: object, timeout: float) -> None:
+def _wait_for(predicate: object, timeout: float, poll: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
             return
-        time.sleep(0.2)
+        time.sleep(poll)
     raise AssertionError("timed out waiting for the worker")
 
 
@@ -97,7 +97,10 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
     episode = do_start_scripted_episode("crafter", "default", 7, "random")
     worker = start_worker()
     play_scripted_episode_task.apply_async(args=[episode.pk], queue=worker_queue)
-    _wait_for(lambda: Step.objects.filter(episode_id=episode.pk).count() >= 30, timeout=90)
+    # Kill early and look often: this random Crafter episode ends at step 178 and
+    # a worker writes a step in a few ms, so waiting for step 30 at a 0.2 s poll
+    # once let it finish before the kill (and then nothing was left to resume).
+    _wait_for(lambda: Step.objects.filter(episode_id=episode.pk).count() >= 10, timeout=90, poll=0.01)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
     killed_at = Step.objects.filter(episode_id=episode.pk).count()
