@@ -98,6 +98,10 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["OPTIONS"] = {
             **cast(dict[str, object], DATABASES["default"]["OPTIONS"]),  # ?sslmode=... from the URL
+            # Lets games.steplog's step write be a prepared statement (psycopg
+            # ignores prepare=True while this is None, Django's default). Django's
+            # own queries are unaffected: its client-side-binding cursors never prepare.
+            "prepare_threshold": 5,
             "pool": {
                 "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
                 "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
