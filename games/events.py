@@ -81,7 +81,19 @@ class _Broadcaster:
         threading.Thread(target=self._run, name="balrog-broadcaster", daemon=True).start()
 
     def submit(self, layer: Any, group: str, event: dict[str, Any]) -> None:
+        known = self.presence.get(group)
+        if known is not None and not known[0] and known[1] > time.monotonic():
+            # Nobody watched at the last check: keep it for the recheck without
+            # waking this loop (a thread hop and a task per step of every game).
+            self._keep_skipped(layer, group, event)
+            return
         self.loop.call_soon_threadsafe(self._enqueue, (layer, group, event))
+
+    def _keep_skipped(self, layer: Any, group: str, event: dict[str, Any]) -> None:
+        """Keep the newest unsent event of the group (stores come from several threads)."""
+        kept = self.skipped.get(group)
+        if kept is None or kept[1].get("version", 0) <= event.get("version", 0):
+            self.skipped[group] = (layer, event, time.monotonic())
 
     def note_watched(self, group: str) -> None:
         self.presence[group] = (True, time.monotonic() + WATCH_TTL_S)
@@ -102,7 +114,7 @@ class _Broadcaster:
             layer, group, event = await self.queue.get()
             try:
                 if not await self._send_if_watched(layer, group, event):
-                    self.skipped[group] = (layer, event, time.monotonic())
+                    self._keep_skipped(layer, group, event)
             except Exception:
                 logger.exception("broadcast to %s failed", group)
 

@@ -13,6 +13,7 @@ Thread-safe: websocket step threads and Celery worker threads increment them.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable
@@ -118,8 +119,6 @@ class SharedCounts:
         self._flusher_pid = 0
 
     def add(self, name: str, amount: float) -> None:
-        import os
-
         with self._lock:
             self._pending[name] = self._pending.get(name, 0.0) + amount
             # A forked worker inherits the parent's thread object, not its thread.
