@@ -52,6 +52,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -145,11 +146,13 @@ class WebSocket:
 # ----- players -----------------------------------------------------------------------------
 @dataclass
 class Stats:
-    latency_ms: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)  # keypress -> frame (protocol 2: the early frame)
+    ack_ms: list[float] = field(default_factory=list)  # keypress -> ack (the step is committed)
     env_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
     core_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    last_error_version: int | None = None
     episodes: int = 0
 
 
@@ -176,18 +179,18 @@ async def play(target: Target, env: str, task: str, until: float, stats: Stats) 
         try:
             episode_id, cookie = await asyncio.to_thread(start_episode, target.base, env, task, jar)
             stats.episodes += 1
-            await play_episode(episode_id, cookie, env, until, stats, target.host, target.port, rng)
+            await play_episode(episode_id, cookie, env, until, stats, target, rng)
         except (Closed, OSError, asyncio.IncompleteReadError, RuntimeError) as exc:
             stats.errors[f"connection: {type(exc).__name__}"] += 1
             await asyncio.sleep(1)
 
 
 async def play_episode(
-    episode_id: int, cookie: str, env: str, until: float, stats: Stats, host: str, port: int, rng: random.Random
+    episode_id: int, cookie: str, env: str, until: float, stats: Stats, target: Target, rng: random.Random
 ) -> None:
-    ws = await WebSocket.connect(host, port, f"/ws/episodes/{episode_id}/", cookie)
+    ws = await WebSocket.connect(target.host, target.port, f"/ws/episodes/{episode_id}/", cookie)
     try:
-        ws.send(json.dumps({"type": "hello", "protocol": 1, "version": None}))
+        ws.send(json.dumps({"type": "hello", "protocol": target.protocol, "version": None}))
         version = None
         while version is None:
             message = json.loads(await ws.receive())
@@ -196,21 +199,33 @@ async def play_episode(
         while time.monotonic() < until:
             await asyncio.sleep(rng.uniform(0.1, 0.2))  # 5-10 actions per second
             ws.send(json.dumps({"type": "action", "seq": version, "action": rng.choice(ACTIONS[env]), "input": "k"}))
-            sent = time.perf_counter()
-            reply = json.loads(await ws.receive())
-            if reply["type"] == "error":
-                stats.errors[reply["code"]] += 1
-                version = reply.get("version", version)
+            reply = await acknowledged(ws, time.perf_counter(), stats)
+            if reply is None:
+                version = stats.last_error_version if stats.last_error_version is not None else version
                 continue
-            stats.latency_ms.append((time.perf_counter() - sent) * 1000)
-            stats.env_ms.append(reply["env_ms"])
-            stats.server_ms.append(reply["server_ms"])
-            stats.core_ms.append(reply["core_ms"])
             version = reply["version"]
             if reply.get("end"):
                 return  # a new episode
     finally:
         ws.close()
+
+
+async def acknowledged(ws: WebSocket, sent: float, stats: Stats) -> dict[str, Any] | None:
+    """Read the early frame (protocol 2) and the ack of one action; record their times."""
+    first = reply = json.loads(await ws.receive())
+    shown = time.perf_counter()
+    if reply["type"] == "frame":
+        reply = json.loads(await ws.receive())
+    if reply["type"] == "error":
+        stats.errors[reply["code"]] += 1
+        stats.last_error_version = reply.get("version")
+        return None
+    stats.latency_ms.append((shown - sent) * 1000)
+    stats.ack_ms.append((time.perf_counter() - sent) * 1000)
+    stats.env_ms.append(first["env_ms"])
+    stats.server_ms.append(first["server_ms"])
+    stats.core_ms.append(reply["core_ms"])
+    return reply
 
 
 # ----- the server ---------------------------------------------------------------------------
@@ -253,6 +268,7 @@ class Target:
     host: str
     port: int
     pid: int | None
+    protocol: int = 2
 
 
 def server_env(args: argparse.Namespace) -> dict[str, str]:
@@ -354,20 +370,26 @@ def report(args: argparse.Namespace, task: str, stats: Stats, elapsed: float, cp
     added = [lat - env for lat, env in zip(stats.latency_ms, stats.env_ms, strict=True)]
     internal = [srv - env for srv, env in zip(stats.server_ms, stats.env_ms, strict=True)]
     core = [core - env for core, env in zip(stats.core_ms, stats.env_ms, strict=True)]
-    play_layer = [srv - core for srv, core in zip(stats.server_ms, stats.core_ms, strict=True)]
     transport = [lat - srv for lat, srv in zip(stats.latency_ms, stats.server_ms, strict=True)]
     acks = max(1, len(stats.latency_ms))
     print(f"players {args.players}, {args.env} {task}, {elapsed:.0f} s, {args.workers} server process(es), "
-          f"backend: {args.backend}")
+          f"backend: {args.backend}, protocol {args.protocol}")
     print(f"acks {len(stats.latency_ms)} ({len(stats.latency_ms) / elapsed:.0f}/s), episodes started {stats.episodes}")
     print(line("keypress -> frame (client)", stats.latency_ms))
     print(line("raw env step (env_ms)", stats.env_ms))
     print(line("server-added = client - env_ms", added))
     print(line("server internal = server_ms - env", internal))
     print("  of which:")
-    print(line("  game core write = core_ms - env", core))
-    print(line("  thread wait + view + JSON", play_layer))
+    if args.protocol == 2:
+        print(line("  thread wait + frame + JSON", internal))
+    else:
+        play_layer = [srv - core for srv, core in zip(stats.server_ms, stats.core_ms, strict=True)]
+        print(line("  game core write = core_ms - env", core))
+        print(line("  thread wait + view + JSON", play_layer))
     print(line("  loop + websocket = client - server", transport))
+    if args.protocol == 2:
+        print(line("keypress -> durable ack (client)", stats.ack_ms))
+        print(line("  game core write = core_ms - env", core))
     print(f"errors: {dict(stats.errors) or 'none'}")
     print(f"CPU: servers {user + system:.1f} s (user {user:.1f}, system {system:.1f}; "
           f"{1000 * (user + system) / acks:.2f} ms per ack, {100 * (user + system) / elapsed:.0f}% of one core), "
@@ -422,6 +444,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-pid", type=int, default=0)
     parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="uvicorn")
     parser.add_argument("--workers", type=int, default=1, help="server processes to spread the players over (max 8)")
+    parser.add_argument("--protocol", type=int, choices=(1, 2), default=2,
+                        help="2: the frame comes before the ack (the browser's); 1: one ack with the frame")
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer instead")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
@@ -451,10 +475,12 @@ def main() -> None:
         parts = urllib.parse.urlsplit(args.url)
         if parts.hostname not in LOOPBACK:
             raise SystemExit("loopback only: the bench never targets another machine")
-        targets = [Target(args.url.rstrip("/"), parts.hostname, parts.port or 80, args.server_pid or None)]
+        pid = args.server_pid or None
+        targets = [Target(args.url.rstrip("/"), parts.hostname, parts.port or 80, pid, args.protocol)]
     else:
         servers = start_servers(args)
-        targets = [Target(f"http://127.0.0.1:{port}", "127.0.0.1", port, server.pid) for server, port in servers]
+        targets = [Target(f"http://127.0.0.1:{port}", "127.0.0.1", port, server.pid, args.protocol)
+                   for server, port in servers]
         print("servers: " + ", ".join(f"pid {t.pid} port {t.port}" for t in targets), flush=True)
     try:
         for target in targets:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,6 +33,8 @@ from games.registry import adapter_class, make_adapter
 from games.steplog import write_step
 
 OnInvalid = Literal["default", "reject"]
+# Called with the stepped adapter and the env step's time in ms, before the write.
+OnStepped = Callable[[GameAdapter, float], None]
 MAX_RAW_INPUT_CHARS = 100_000
 
 
@@ -143,8 +146,15 @@ def do_apply_action(
     raw_input: str | None = None,
     on_invalid: OnInvalid = "default",
     meta: dict[str, Any] | None = None,
+    on_stepped: OnStepped | None = None,
 ) -> StepOutcome:
-    """Apply ``action`` as step ``index`` of the episode, at most once."""
+    """Apply ``action`` as step ``index`` of the episode, at most once.
+
+    ``on_stepped(adapter, env_ms)`` runs after the env step and before the
+    step is written, with the episode's lock held: a player can be shown the
+    new frame while the write commits (the ack still waits for the commit).
+    It must not change the adapter; if the write then fails, the frame it
+    showed was never acknowledged."""
     raw = (action if raw_input is None else raw_input)[:MAX_RAW_INPUT_CHARS]
     with live_games().lock_for(episode_id):
         adapter = live_games().get(episode_id)
@@ -154,7 +164,7 @@ def do_apply_action(
                 return synced
             adapter = synced
         try:
-            return _step_and_record(episode_id, adapter, index, action, raw, on_invalid, meta or {})
+            return _step_and_record(episode_id, adapter, index, action, raw, on_invalid, meta or {}, on_stepped)
         except _LostRace:
             live_games().evict(episode_id)
             episode = _get_episode(episode_id)
@@ -193,6 +203,7 @@ def _step_and_record(
     raw: str,
     on_invalid: OnInvalid,
     meta: dict[str, Any],
+    on_stepped: OnStepped | None = None,
 ) -> StepOutcome:
     if on_invalid == "reject" and not adapter.is_valid(action):
         raise InvalidAction(f"{action[:80]!r} is not an action of this game")
@@ -200,6 +211,8 @@ def _step_and_record(
     try:
         result = adapter.step(action)
         server_ms = (time.perf_counter() - started) * 1000
+        if on_stepped is not None:
+            on_stepped(adapter, server_ms)
         return _record_step(episode_id, adapter, index, raw, result, server_ms, meta)
     except BaseException:
         # The adapter may now be ahead of the log: drop it, rebuild on demand.

@@ -3,6 +3,7 @@ pool, send its reply. Protocol: docs/websocket-protocol.md."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,7 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
 from play import services
-from play.executor import run_blocking
+from play.executor import run_blocking, submit_blocking
 from play.limits import action_limiter
 from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, parse
 from play.sweeper import ensure_sweeper
@@ -31,6 +32,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     with_observation: bool = False
     actions: tuple[str, ...] = ()
     ended: bool = False  # the end was sent; later "ended" events are repeats
+    protocol: int = 1  # the hello's: 2 sends each action's frame before its ack
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As channels' own, minus its ``aclose_old_connections()`` before every
@@ -94,7 +96,12 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         try:
             opened = await run_blocking(
-                services.open_connection, self.episode_id, *self._identity(), hello.version, hello.observation
+                services.open_connection,
+                self.episode_id,
+                *self._identity(),
+                hello.version,
+                hello.observation,
+                hello.protocol,
             )
         except GameError as exc:
             await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -102,7 +109,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.role, self.version, self.actions = opened.role, opened.version, opened.actions
-        self.with_observation = hello.observation
+        self.with_observation, self.protocol = hello.observation, hello.protocol
         if self.role == "player":
             # The player's own steps would come back as events (a round trip
             # through the channel layer per step, ~1 ms of CPU); a step from
@@ -118,14 +125,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         if not action_limiter().allow(self.episode_id):
             raise ProtocolError("rate_limited", "too many actions per second; this one was not applied")
         try:
-            acked = await run_blocking(
-                services.apply_player_action,
-                self.episode_id,
-                action,
-                with_observation=self.with_observation,
-                known_actions=self.actions,
-                received=received,
-            )
+            acked = await self._apply(action, received)
         except EpisodeNotRunning as exc:  # ended elsewhere (another tab, the idle sweep)
             await self._error(exc.code, exc.message, action.seq)
             self.role, self.ended = "viewer", True
@@ -135,6 +135,29 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         if acked.done:
             self.role, self.ended = "viewer", True
         await self.send(text_data=acked.text)
+
+    async def _apply(self, action: Action, received: float) -> services.Acked:
+        """The step in the pool; with protocol 2, its frame is sent the moment
+        the env has stepped, while the pool thread writes the step."""
+        frame = _EarlyFrame(asyncio.get_running_loop()) if self.protocol >= 2 else None
+        work = submit_blocking(
+            services.apply_player_action,
+            self.episode_id,
+            action,
+            with_observation=self.with_observation,
+            known_actions=self.actions,
+            received=received,
+            on_frame=frame.put if frame is not None else None,
+        )
+        try:
+            # Resolved (with the frame or None) before ``work``: both come
+            # through call_soon_threadsafe, the frame first.
+            text = await frame.future if frame is not None else None
+            if text is not None:
+                await self.send(text_data=text)
+        finally:
+            acked = await work  # even if the frame's send failed: the step's outcome decides
+        return acked
 
     async def _options(self, options: Options) -> None:
         self.with_observation = options.observation
@@ -182,3 +205,18 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+
+
+class _EarlyFrame:
+    """Carries one frame from the step pool's thread to the consumer's loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[str | None] = loop.create_future()
+
+    def put(self, text: str | None) -> None:  # called from a pool thread
+        self.loop.call_soon_threadsafe(self._resolve, text)
+
+    def _resolve(self, text: str | None) -> None:
+        if not self.future.done():  # not if the consumer was cancelled meanwhile
+            self.future.set_result(text)

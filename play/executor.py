@@ -54,7 +54,13 @@ def close_step_pool() -> None:
 
 
 async def run_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run ``func`` in the step pool with this task's context (the logging ids).
+    """Run ``func`` in the step pool with this task's context (the logging ids)."""
+    return await submit_blocking(func, *args, **kwargs)
+
+
+def submit_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
+    """Start ``func`` in the step pool and return the future of its result
+    (for a caller that awaits something else first, such as an early frame).
 
     On the in-memory channel layer (the embedded default) through asgiref's
     SyncToAsync, so an ``async_to_sync`` broadcast made inside ``func`` reaches
@@ -63,10 +69,10 @@ async def run_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) 
     executor hop costs a fraction of SyncToAsync's bookkeeping per message."""
     if _in_memory_layer():
         call: SyncToAsync[P, R] = SyncToAsync(with_db_hygiene(func), thread_sensitive=False, executor=step_pool())
-        return await call(*args, **kwargs)
+        return asyncio.ensure_future(call(*args, **kwargs))
     context = contextvars.copy_context()
     bound = functools.partial(context.run, with_db_hygiene(func), *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(step_pool(), bound)
+    return asyncio.get_running_loop().run_in_executor(step_pool(), bound)
 
 
 def _in_memory_layer() -> bool:

@@ -13,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-PROTOCOL_VERSION = 1
+# 2 added the early ``frame`` before the ``ack`` (docs/websocket-protocol.md);
+# a hello without ``protocol`` speaks 1, whose ``ack`` carries the frame itself.
+PROTOCOL_VERSION = 2
+SUPPORTED_PROTOCOLS = (1, 2)
 MAX_MESSAGE_CHARS = 4096
 MAX_ACTION_CHARS = 255
 MAX_INPUT_CHARS = 255
@@ -85,12 +88,13 @@ def parse(text: str | None) -> ClientMessage:
 
 
 def _hello(data: dict[str, Any]) -> Hello:
-    protocol = data.get("protocol", PROTOCOL_VERSION)
-    if protocol != PROTOCOL_VERSION:
-        raise ProtocolError("protocol_version", f"this server speaks protocol {PROTOCOL_VERSION}, not {protocol!r}")
+    protocol = data.get("protocol", 1)
+    if type(protocol) is not int or protocol not in SUPPORTED_PROTOCOLS:
+        spoken = " and ".join(map(str, SUPPORTED_PROTOCOLS))
+        raise ProtocolError("protocol_version", f"this server speaks protocols {spoken}, not {protocol!r}")
     version = data.get("version")
     return Hello(
-        protocol=PROTOCOL_VERSION,
+        protocol=protocol,
         version=None if version is None else _count(data, "version"),
         observation=_flag(data, "observation"),
     )

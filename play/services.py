@@ -14,7 +14,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from games.base import EndReason, KeyBinding, TaskInfo
+from games.base import EndReason, GameAdapter, KeyBinding, TaskInfo
 from games.live import live_games
 from games.models import Episode, Step
 from games.registry import ENVS, adapter_class
@@ -34,6 +34,7 @@ from games.services import (
     EpisodeNotFound,
     EpisodeNotRunning,
     GameError,
+    StepOutcome,
     check_task,
     do_apply_action,
     do_end_episode,
@@ -257,7 +258,12 @@ class Opened:
 
 
 def open_connection(
-    episode_id: int, user: Any, session: SessionBase | None, since: int | None, with_observation: bool
+    episode_id: int,
+    user: Any,
+    session: SessionBase | None,
+    since: int | None,
+    with_observation: bool,
+    protocol: int = PROTOCOL_VERSION,
 ) -> Opened:
     """Hello: the role of this connection and the state to draw. The player of
     a running episode gets the live game (rebuilt by replay if this process
@@ -268,7 +274,7 @@ def open_connection(
     welcome = dumps(
         {
             "type": "welcome",
-            "protocol": PROTOCOL_VERSION,
+            "protocol": protocol,
             "role": role,
             "episode": _episode_facts(episode),
         }
@@ -316,6 +322,11 @@ class Acked:
     done: bool
 
 
+# Receives the early frame's JSON, or None when there will be none (the step
+# failed, or was a duplicate): called once, from the step pool's thread.
+FrameSink = Callable[[str | None], None]
+
+
 def apply_player_action(
     episode_id: int,
     message: Action,
@@ -323,43 +334,92 @@ def apply_player_action(
     with_observation: bool,
     known_actions: tuple[str, ...],
     received: float,
+    on_frame: FrameSink | None = None,
 ) -> Acked:
     """Apply one action of the episode's player as step ``message.seq`` (at
     most once; invalid actions are rejected and change nothing) and build the
-    ack with the new frame. A duplicate (the step was applied already, e.g.
-    the ack was lost in a reconnect) is acknowledged with the current state.
-    ``received`` is the perf_counter() time the message arrived."""
-    core_started = time.perf_counter()
-    with database_write_slot():
-        outcome = do_apply_action(
-            episode_id,
-            index=message.seq,
-            action=message.action,
-            raw_input=message.raw_input,
-            on_invalid="reject",
-            meta={"source": message.source},
-        )
-    core_ms = (time.perf_counter() - core_started) * 1000
+    ack. A duplicate (the step was applied already, e.g. the ack was lost in a
+    reconnect) is acknowledged with the current state. ``received`` is the
+    perf_counter() time the message arrived.
+
+    With ``on_frame`` (protocol 2) the new frame goes to it as soon as the env
+    has stepped, before the write commits, and the ack then only confirms it
+    (version, step, end); an ack that follows no frame carries the state."""
+    early = _EarlyFrame(message.seq, with_observation, known_actions, received, on_frame)
+    try:
+        core_started = time.perf_counter()
+        with database_write_slot():
+            outcome = do_apply_action(
+                episode_id,
+                index=message.seq,
+                action=message.action,
+                raw_input=message.raw_input,
+                on_invalid="reject",
+                meta={"source": message.source},
+                on_stepped=early.send if on_frame is not None else None,
+            )
+        core_ms = (time.perf_counter() - core_started) * 1000
+        return _ack(episode_id, message, outcome, early, core_ms)
+    finally:
+        early.close()
+
+
+class _EarlyFrame:
+    """The ``frame`` message of protocol 2, built under the episode's lock."""
+
+    def __init__(
+        self,
+        seq: int,
+        with_observation: bool,
+        known_actions: tuple[str, ...],
+        received: float,
+        sink: FrameSink | None,
+    ) -> None:
+        self.seq, self.with_observation, self.known_actions = seq, with_observation, known_actions
+        self.received, self.sink = received, sink
+        self.actions: tuple[str, ...] | None = None  # set once the frame went out
+
+    def send(self, adapter: GameAdapter, env_ms: float) -> None:
+        view = adapter_view(adapter, self.with_observation)
+        actions = tuple(view.pop("actions"))
+        frame: dict[str, Any] = {"type": "frame", "seq": self.seq, **view, "env_ms": round(env_ms, 3)}
+        if actions != self.known_actions:
+            frame["actions"] = list(actions)
+        frame["server_ms"] = round((time.perf_counter() - self.received) * 1000, 3)
+        assert self.sink is not None
+        self.sink(dumps(frame))
+        self.actions = actions
+
+    def close(self) -> None:
+        if self.sink is not None and self.actions is None:
+            self.sink(None)
+            self.sink = None
+
+
+def _ack(episode_id: int, message: Action, outcome: StepOutcome, early: _EarlyFrame, core_ms: float) -> Acked:
     episode = get_episode(episode_id) if outcome.done or outcome.duplicate else None
-    version = episode.steps if episode is not None and outcome.duplicate else outcome.version
-    view = _view_after(episode_id, version, episode, with_observation)
-    actions = tuple(view.pop("actions"))
     ack: dict[str, Any] = {
         "type": "ack",
         "seq": message.seq,
         "duplicate": outcome.duplicate,
         "step": step_record(_step_row(outcome.step)),
-        **view,
-        "env_ms": round(outcome.step.server_ms, 3),
-        "core_ms": round(core_ms, 3),
     }
-    if actions != known_actions:
-        ack["actions"] = list(actions)
+    if early.actions is not None and not outcome.duplicate:  # it confirms the frame already sent
+        ack["version"], actions = outcome.version, early.actions
+    else:  # no frame went out, or the log holds another step than the one shown
+        version = episode.steps if episode is not None and outcome.duplicate else outcome.version
+        view = _view_after(episode_id, version, episode, early.with_observation)
+        actions = tuple(view.pop("actions"))
+        ack |= view
+        if actions != early.known_actions:
+            ack["actions"] = list(actions)
+    ack["env_ms"] = round(outcome.step.server_ms, 3)
+    ack["core_ms"] = round(core_ms, 3)
     ack["end"] = end_facts(episode) if episode is not None and not episode.is_running else None
     if outcome.done:
         PlayRecord.objects.filter(episode_id=episode_id).update(live=False)
-    ack["server_ms"] = round((time.perf_counter() - received) * 1000, 3)
-    return Acked(view["version"], dumps(ack), actions, outcome.done)
+    ack["server_ms"] = round((time.perf_counter() - early.received) * 1000, 3)
+    return Acked(ack["version"], dumps(ack), actions, outcome.done)
 
 
 def _view_after(episode_id: int, version: int, episode: Episode | None, with_observation: bool) -> dict[str, Any]:

@@ -137,9 +137,7 @@ async def test_it_refuses_an_out_of_order_seq(toy_game: str, pat: Persona) -> No
     await comm.disconnect()
 
 
-async def test_it_rejects_an_action_outside_the_action_space_and_changes_nothing(
-    toy_game: str, pat: Persona
-) -> None:
+async def test_it_rejects_an_action_outside_the_action_space_and_changes_nothing(toy_game: str, pat: Persona) -> None:
     episode = await start_toy_at(pat, 1)
     comm = communicator(episode.pk, pat)
     await say_hello(comm)
@@ -376,4 +374,73 @@ async def test_it_keeps_an_idle_connection_open_on_redis(toy_game: str, pat: Per
     await comm.send_json_to({"type": "ping", "t": 1})
     assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
     assert (await act(comm, 0, "right"))["version"] == 1
+    await comm.disconnect()
+
+
+# ----- protocol 2: the frame before the ack -----------------------------------------
+async def test_it_sends_the_frame_before_the_ack_on_protocol_2(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy_at(pat, 1)
+    comm = communicator(episode.pk, pat)
+    welcome, _ = await say_hello(comm, protocol=2)
+    assert welcome["protocol"] == 2
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "right", "input": "ArrowRight"})
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    ack = await comm.receive_json_from(timeout=TIMEOUT)
+    assert (frame["type"], frame["seq"], frame["version"], frame["frame"]) == ("frame", 0, 1, {"position": 2})
+    assert frame["hud"]["steps"] == 1 and frame["env_ms"] >= 0
+    assert "actions" not in frame  # unchanged since the snapshot
+    assert (ack["type"], ack["seq"], ack["version"], ack["duplicate"]) == ("ack", 0, 1, False)
+    assert "frame" not in ack and ack["step"]["action"] == "right" and ack["end"] is None
+    assert await step_count(episode) == 1
+    await comm.disconnect()
+
+
+async def test_it_ends_with_a_frame_then_an_ack_with_the_end(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy_at(pat, 0)
+    comm = communicator(episode.pk, pat)
+    await say_hello(comm, protocol=2)
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "left"})  # into the pit
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    ack = await comm.receive_json_from(timeout=TIMEOUT)
+    assert frame["type"] == "frame" and frame["hud"]["done"] is True
+    assert "end" not in frame  # the end facts are read back once the step is committed
+    assert ack["end"]["status"] == "finished" and ack["step"]["done"] is True
+    assert (await reload(episode)).status == "finished"
+    await comm.disconnect()
+
+
+async def test_it_acks_a_duplicate_with_the_state_and_no_frame_on_protocol_2(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy_at(pat, 1)
+    comm = communicator(episode.pk, pat)
+    await say_hello(comm, protocol=2)
+    await comm.send_json_to({"type": "action", "seq": 0, "action": "left"})
+    assert [(await comm.receive_json_from(timeout=TIMEOUT))["type"] for _ in range(2)] == ["frame", "ack"]
+    again = await act(comm, 0, "left")  # as a client does after losing the ack in a reconnect
+    assert (again["type"], again["duplicate"], again["version"], again["frame"]) == ("ack", True, 1, {"position": 0})
+    assert await comm.receive_nothing(timeout=0.2)
+    assert await step_count(episode) == 1
+    await comm.disconnect()
+
+
+async def test_it_sends_no_frame_for_a_refused_action_on_protocol_2(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy_at(pat, 1)
+    comm = communicator(episode.pk, pat)
+    await say_hello(comm, protocol=2)
+    refused = await act(comm, 0, "jump")
+    assert (refused["type"], refused["code"], refused["seq"]) == ("error", "invalid_action", 0)
+    assert await comm.receive_nothing(timeout=0.2)
+    assert await step_count(episode) == 0
+    await comm.disconnect()
+
+
+async def test_it_speaks_protocol_1_to_a_hello_without_one(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy_at(pat, 1)
+    comm = communicator(episode.pk, pat)
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.send_json_to({"type": "hello", "version": None})
+    welcome = await comm.receive_json_from(timeout=TIMEOUT)
+    await comm.receive_json_from(timeout=TIMEOUT)  # the snapshot
+    ack = await act(comm, 0, "right")
+    assert welcome["protocol"] == 1 and (ack["type"], ack["frame"]) == ("ack", {"position": 2})
     await comm.disconnect()

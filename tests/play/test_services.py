@@ -14,10 +14,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from games.live import live_games
-from games.models import Episode
-from games.services import do_apply_action, do_end_episode, do_start_episode, rebuild_adapter
+from games.models import Episode, Step
+from games.services import GameError, do_apply_action, do_end_episode, do_start_episode, rebuild_adapter
+from games.steplog import write_step
 from play import replay, services, sweeper
 from play.models import PlayRecord
+from play.protocol import Action
 from play.replay import ReplayCursors, frames_window_json, replay_cursors
 from tests.play.conftest import Persona
 
@@ -160,3 +162,71 @@ def test_it_serves_a_view_at_any_version(toy_game: str, pat: Persona) -> None:
     assert replay.view_at(episode, 1, True)["observation"] == "You are at cell 1 of 0..5."  # a cursor
     assert len(replay_cursors()) == 1
     assert replay.view_at(episode, 99, False)["version"] == 2  # clipped to the log
+
+
+# ----- the early frame (protocol 2) -------------------------------------------------------
+def _toy_action(seq: int, action: str) -> Action:
+    return Action(seq=seq, action=action, raw_input=action, source="key")
+
+
+def test_it_hands_over_the_frame_before_the_write_and_confirms_it(toy_game: str, pat: Persona) -> None:
+    episode = play_toy(pat, [], cell=1)
+    frames: list[str | None] = []
+    committed_at_frame: list[int] = []
+
+    def on_frame(text: str | None) -> None:
+        frames.append(text)
+        committed_at_frame.append(Episode.objects.get(pk=episode.pk).steps)
+
+    acked = services.apply_player_action(
+        episode.pk, _toy_action(0, "right"), with_observation=True, known_actions=(), received=0.0, on_frame=on_frame
+    )
+    assert committed_at_frame == [0] and frames[0] is not None  # shown before the step was written
+    frame, ack = json.loads(frames[0]), json.loads(acked.text)
+    assert (frame["type"], frame["version"], frame["frame"]) == ("frame", 1, {"position": 2})
+    assert frame["actions"] == ["left", "right", "wait"] and "observation" in frame
+    assert (ack["type"], ack["version"], ack["duplicate"]) == ("ack", 1, False) and "frame" not in ack
+    assert acked.actions == ("left", "right", "wait") and Episode.objects.get(pk=episode.pk).steps == 1
+
+
+def test_it_tells_the_sink_there_is_no_frame_when_the_action_is_refused(toy_game: str, pat: Persona) -> None:
+    episode = play_toy(pat, [], cell=1)
+    frames: list[str | None] = []
+    with pytest.raises(GameError):
+        services.apply_player_action(
+            episode.pk,
+            _toy_action(0, "jump"),
+            with_observation=False,
+            known_actions=(),
+            received=0.0,
+            on_frame=frames.append,
+        )
+    assert frames == [None]
+
+
+def test_it_sends_the_logged_state_when_the_write_loses_after_the_frame(toy_game: str, pat: Persona) -> None:
+    """Another writer (a second tab in another process) logs the same index while
+    this one is showing its frame: the ack carries the logged state, not the frame."""
+    episode = play_toy(pat, [], cell=1)
+    frames: list[str | None] = []
+
+    def race(text: str | None) -> None:
+        frames.append(text)
+        rival = rebuild_adapter(Episode.objects.get(pk=episode.pk))
+        result = rival.step("right")
+        fields = {"action": "right", "raw_input": "right", "valid": True, "executed": result.executed}
+        fields |= {"reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(), "server_ms": 0.1}
+        write_step(episode.pk, 0, {"steps": 1}, fields | {"meta": {}})
+
+    acked = services.apply_player_action(
+        episode.pk,
+        Action(seq=0, action="right", raw_input="right", source="key"),
+        with_observation=False,
+        known_actions=(),
+        received=0.0,
+        on_frame=race,
+    )
+    ack = json.loads(acked.text)
+    assert frames[0] is not None and ack["duplicate"] is True
+    assert (ack["version"], ack["frame"]) == (1, {"position": 2})
+    assert Step.objects.filter(episode=episode).count() == 1

@@ -18,6 +18,7 @@ const state = { role: "", actions: [], lastVersion: null, commands: [], commandA
 const socket = new EpisodeSocket(config.socket, {
   onRole: (role) => setRole(role),
   onState: (message) => drawState(message),
+  onConfirm: () => notice(""),
   onObservation: (text) => showObservation(text),
   onError: (message) => notice(message.message, "error"),
   onConnection: (status) => {
@@ -37,7 +38,7 @@ function drawState(message) {
   if (message.observation !== undefined) showObservation(message.observation);
   if (message.status) $("status").textContent = message.status;
   if (message.type === "ack" && message.step && message.duplicate) notice("(already applied: resynchronised)");
-  else if (message.type === "ack") notice("");
+  else if (message.type === "ack" || message.type === "frame") notice("");
   state.lastVersion = message.version;
   stage.dataset.version = String(message.version);
   if (message.type === "snapshot" && jumped) loadHistory(message.version);

@@ -7,8 +7,12 @@
 // missed steps and the current state, and re-sends the action that was in
 // flight with the same seq: the server applies each seq at most once, so
 // nothing is lost and nothing is applied twice.
+//
+// Protocol 2: the server sends an action's new frame as soon as the game has
+// stepped, then its ack once the step is committed. The frame is drawn at
+// once; the action stays in flight (re-sent after a reconnect) until its ack.
 
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 const MAX_QUEUE = 8;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
@@ -145,10 +149,20 @@ export class EpisodeSocket {
     }
   }
 
+  on_frame(message) {
+    if (!this.pending || this.pending.seq !== message.seq) return; // a late frame of an older action
+    this.pending.drawn = true;
+    this.version = message.version;
+    this.handlers.onState?.(message);
+  }
+
   on_ack(message) {
     if (this.pending && this.pending.seq === message.seq) this.pending = null;
     this.version = message.version;
-    this.handlers.onState?.(message);
+    // An ack with a frame is the state (a duplicate, or no early frame); one
+    // without confirms the frame already drawn.
+    if (message.frame !== undefined) this.handlers.onState?.(message);
+    else this.handlers.onConfirm?.(message);
     this.checkEnd(message);
     this.pump();
   }
@@ -170,9 +184,12 @@ export class EpisodeSocket {
 
   on_error(message) {
     if (message.seq !== undefined && this.pending && this.pending.seq === message.seq) {
+      const drawn = this.pending.drawn;
       this.pending = null;
-      if (message.code === "out_of_order" || message.code === "step_conflict") {
-        // Another tab or a lost message moved the episode: redraw from the server.
+      // Redraw from the server: another tab or a lost message moved the
+      // episode, or the frame drawn for this action was never committed.
+      if (drawn) this.version = message.seq;
+      if (drawn || message.code === "out_of_order" || message.code === "step_conflict") {
         this.queue = [];
         this.send({ type: "sync", version: this.version ?? 0 });
       }
