@@ -11,18 +11,18 @@ form, POST it with the CSRF token), then each player sends actions over its
 websocket at 5-10 per second, one in flight at a time, as the browser does.
 An episode that ends is replaced by a new one.
 
-Reported:
-- keypress-to-frame latency (send -> ack with the new frame) p50/p95/p99, as the
-  client sees it;
-- the raw env step time (``env_ms`` in the ack) and the server-added latency:
-  client latency minus env_ms (network, event loop, threads, database, channel
-  layer, frame and JSON);
+Reported (``--protocol 2``, the browser's, by default: each action's frame
+comes as soon as the game has stepped, its ack once the step is committed):
+- keypress-to-frame latency (send -> the new frame) p50/p95/p99, as the
+  client sees it, and keypress-to-durable-ack;
+- the raw env step time (``env_ms``) and the server-added latency: client
+  latency minus env_ms (network, event loop, threads, frame and JSON; with
+  protocol 1, whose ack carries the frame, also the database write);
 - the server's own share (``server_ms - env_ms``: from message receipt to the
-  encoded ack), which excludes this client's own scheduling delays, split into
-  the game core's write path (``core_ms - env_ms``: ``do_apply_action`` without
-  the env step: lock, digest, the database transaction, the broadcast), the play
-  layer (waiting for a pool thread, the frame, JSON) and the websocket/event-loop
-  transport (client latency - ``server_ms``);
+  encoded frame), which excludes this client's own scheduling delays; the
+  websocket/event-loop transport (client latency - ``server_ms``); and the game
+  core's write path (``core_ms - env_ms``: ``do_apply_action`` without the env
+  step: lock, digest, the database statement, the broadcast);
 - errors by code and failed connections;
 - RSS of the server per live session, from the server's VmRSS before the
   players and with them all live; then, with ``--memory-sessions M``, the same
@@ -291,7 +291,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def start_servers(args: argparse.Namespace) -> list[tuple[subprocess.Popen[bytes], int]]:
-    """Migrate, then ``--workers`` Daphne processes on free loopback ports."""
+    """Migrate, then ``--workers`` server processes on free loopback ports."""
     env = server_env(args)
     if not args.embedded:
         ensure_database(args.database_url, args.synchronous_commit)
