@@ -142,7 +142,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     async def _apply(self, action: Action, received: float) -> services.Acked:
         """The step in the pool; with protocol 2, its frame is sent the moment
         the env has stepped, while the pool thread writes the step."""
-        frame = _EarlyFrame(asyncio.get_running_loop()) if self.protocol >= 2 else None
+        frame = _FrameHandoff(asyncio.get_running_loop()) if self.protocol >= 2 else None
         work = submit_blocking(
             services.apply_player_action,
             self.episode_id,
@@ -159,7 +159,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             acked = await work  # even if the frame's send failed: the step's outcome decides
         return acked
 
-    async def _send_early(self, frame: _EarlyFrame) -> None:
+    async def _send_early(self, frame: _FrameHandoff) -> None:
         # Resolved (with the frame or None) before the step's own future: both
         # come through call_soon_threadsafe, the frame first.
         text = await frame.future
@@ -218,7 +218,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
 
-class _EarlyFrame:
+class _FrameHandoff:
     """Carries one frame from the step pool's thread to the consumer's loop.
 
     The pool thread waits (at most FRAME_HANDOFF_WAIT_S) until the frame is

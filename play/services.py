@@ -44,7 +44,7 @@ from games.services import (
 from play.executor import database_write_slot
 from play.limits import creation_refusal
 from play.models import PlayRecord
-from play.protocol import PROTOCOL_VERSION, Action
+from play.protocol import Action
 from play.replay import adapter_view, dumps, replay_cursors, step_record, step_rows, view_at
 
 logger = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ def open_connection(
     session: SessionBase | None,
     since: int | None,
     with_observation: bool,
-    protocol: int = PROTOCOL_VERSION,
+    protocol: int,
 ) -> Opened:
     """Hello: the role of this connection and the state to draw. The player of
     a running episode gets the live game (rebuilt by replay if this process
@@ -380,11 +380,8 @@ class _EarlyFrame:
         self.actions: tuple[str, ...] | None = None  # set once the frame went out
 
     def send(self, adapter: GameAdapter, env_ms: float) -> None:
-        view = adapter_view(adapter, self.with_observation)
-        actions = tuple(view.pop("actions"))
-        frame: dict[str, Any] = {"type": "frame", "seq": self.seq, **view, "env_ms": round(env_ms, 3)}
-        if actions != self.known_actions:
-            frame["actions"] = list(actions)
+        state, actions = _state(adapter_view(adapter, self.with_observation), self.known_actions)
+        frame: dict[str, Any] = {"type": "frame", "seq": self.seq, **state, "env_ms": round(env_ms, 3)}
         frame["server_ms"] = round((time.perf_counter() - self.received) * 1000, 3)
         assert self.sink is not None
         self.sink(dumps(frame))
@@ -408,11 +405,8 @@ def _ack(episode_id: int, message: Action, outcome: StepOutcome, early: _EarlyFr
         ack["version"], actions = outcome.version, early.actions
     else:  # no frame went out, or the log holds another step than the one shown
         version = episode.steps if episode is not None and outcome.duplicate else outcome.version
-        view = _view_after(episode_id, version, episode, early.with_observation)
-        actions = tuple(view.pop("actions"))
-        ack |= view
-        if actions != early.known_actions:
-            ack["actions"] = list(actions)
+        state, actions = _state(_view_after(episode_id, version, episode, early.with_observation), early.known_actions)
+        ack |= state
     ack["env_ms"] = round(outcome.step.server_ms, 3)
     ack["core_ms"] = round(core_ms, 3)
     ack["end"] = end_facts(episode) if episode is not None and not episode.is_running else None
@@ -420,6 +414,15 @@ def _ack(episode_id: int, message: Action, outcome: StepOutcome, early: _EarlyFr
         PlayRecord.objects.filter(episode_id=episode_id).update(live=False)
     ack["server_ms"] = round((time.perf_counter() - early.received) * 1000, 3)
     return Acked(ack["version"], dumps(ack), actions, outcome.done)
+
+
+def _state(view: dict[str, Any], known_actions: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A view as a frame or ack carries it: ``actions`` only when they changed
+    since the client's last message; and the actions now."""
+    actions = tuple(view.pop("actions"))
+    if actions != known_actions:
+        view["actions"] = list(actions)
+    return view, actions
 
 
 def _view_after(episode_id: int, version: int, episode: Episode | None, with_observation: bool) -> dict[str, Any]:

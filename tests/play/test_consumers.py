@@ -378,14 +378,18 @@ async def test_it_keeps_an_idle_connection_open_on_redis(toy_game: str, pat: Per
 
 
 # ----- protocol 2: the frame before the ack -----------------------------------------
+async def act_early(comm: WebsocketCommunicator, seq: int, action: str, key: str | None = None) -> tuple[dict, dict]:
+    """Send an action on protocol 2; the two messages that follow (a frame and its ack)."""
+    await comm.send_json_to({"type": "action", "seq": seq, "action": action, "input": key or action})
+    return await comm.receive_json_from(timeout=TIMEOUT), await comm.receive_json_from(timeout=TIMEOUT)
+
+
 async def test_it_sends_the_frame_before_the_ack_on_protocol_2(toy_game: str, pat: Persona) -> None:
     episode = await start_toy_at(pat, 1)
     comm = communicator(episode.pk, pat)
     welcome, _ = await say_hello(comm, protocol=2)
     assert welcome["protocol"] == 2
-    await comm.send_json_to({"type": "action", "seq": 0, "action": "right", "input": "ArrowRight"})
-    frame = await comm.receive_json_from(timeout=TIMEOUT)
-    ack = await comm.receive_json_from(timeout=TIMEOUT)
+    frame, ack = await act_early(comm, 0, "right", "ArrowRight")
     assert (frame["type"], frame["seq"], frame["version"], frame["frame"]) == ("frame", 0, 1, {"position": 2})
     assert frame["hud"]["steps"] == 1 and frame["env_ms"] >= 0
     assert "actions" not in frame  # unchanged since the snapshot
@@ -399,9 +403,7 @@ async def test_it_ends_with_a_frame_then_an_ack_with_the_end(toy_game: str, pat:
     episode = await start_toy_at(pat, 0)
     comm = communicator(episode.pk, pat)
     await say_hello(comm, protocol=2)
-    await comm.send_json_to({"type": "action", "seq": 0, "action": "left"})  # into the pit
-    frame = await comm.receive_json_from(timeout=TIMEOUT)
-    ack = await comm.receive_json_from(timeout=TIMEOUT)
+    frame, ack = await act_early(comm, 0, "left")  # into the pit
     assert frame["type"] == "frame" and frame["hud"]["done"] is True
     assert "end" not in frame  # the end facts are read back once the step is committed
     assert ack["end"]["status"] == "finished" and ack["step"]["done"] is True
@@ -413,8 +415,8 @@ async def test_it_acks_a_duplicate_with_the_state_and_no_frame_on_protocol_2(toy
     episode = await start_toy_at(pat, 1)
     comm = communicator(episode.pk, pat)
     await say_hello(comm, protocol=2)
-    await comm.send_json_to({"type": "action", "seq": 0, "action": "left"})
-    assert [(await comm.receive_json_from(timeout=TIMEOUT))["type"] for _ in range(2)] == ["frame", "ack"]
+    frame, ack = await act_early(comm, 0, "left")
+    assert (frame["type"], ack["type"]) == ("frame", "ack")
     again = await act(comm, 0, "left")  # as a client does after losing the ack in a reconnect
     assert (again["type"], again["duplicate"], again["version"], again["frame"]) == ("ack", True, 1, {"position": 0})
     assert await comm.receive_nothing(timeout=0.2)
