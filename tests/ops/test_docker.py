@@ -74,7 +74,7 @@ def test_it_gives_the_server_the_guards_websocket_size_limit(settings: Any) -> N
     settings.BALROG_WS_MAX_MESSAGE_BYTES = 12345
     options = server_options(host="0.0.0.0", port=8000, workers=1, proxy_headers=True)
     assert options["ws_max_size"] == 12345
-    assert options["ws"] == "websockets" and options["ws_max_queue"] <= 64
+    assert options["ws"] == "websockets-sansio" and options["ws_max_queue"] <= 64
     assert options["forwarded_allow_ips"] == settings.BALROG_FORWARDED_ALLOW_IPS
 
 

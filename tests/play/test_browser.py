@@ -142,6 +142,12 @@ def wait_online(page: Any) -> None:
 
 
 def wait_version(page: Any, version: int) -> None:
+    """Until the page shows this version and the server has confirmed it written
+    (the frame comes before the step is durable)."""
+    page.wait_for_selector(f'#stage[data-version="{version}"][data-confirmed="{version}"]')
+
+
+def wait_replay_at(page: Any, version: int) -> None:
     page.wait_for_selector(f'#stage[data-version="{version}"]')
 
 
@@ -241,19 +247,19 @@ def test_it_plays_a_replay(page: Any, server: Server) -> None:
     page.wait_for_selector("#end-panel:not([hidden])")
     page.click("#replay-link")
     page.wait_for_url(f"**/episodes/{episode_id}/replay/")
-    wait_version(page, 0)
+    wait_replay_at(page, 0)
     page.select_option("#speed", "25")
     page.click("#play-pause")
-    wait_version(page, 3)
+    wait_replay_at(page, 3)
     assert page.inner_text("#position") == "3 / 3"
     step_info = page.inner_text("#step-info")
     assert "toggle" in step_info and "Input\nt" in step_info
     page.keyboard.press("k")
-    wait_version(page, 2)
+    wait_replay_at(page, 2)
     page.keyboard.press("j")
-    wait_version(page, 3)
+    wait_replay_at(page, 3)
     page.fill("#scrubber", "1")
-    wait_version(page, 1)
+    wait_replay_at(page, 1)
     assert page.inner_text('[data-hud="steps"]') == "1"
 
 

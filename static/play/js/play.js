@@ -18,7 +18,10 @@ const state = { role: "", actions: [], lastVersion: null, commands: [], commandA
 const socket = new EpisodeSocket(config.socket, {
   onRole: (role) => setRole(role),
   onState: (message) => drawState(message),
-  onConfirm: () => notice(""),
+  onConfirm: (message) => {
+    notice("");
+    markConfirmed(message.version);
+  },
   onObservation: (text) => showObservation(text),
   onError: (message) => notice(message.message, "error"),
   onConnection: (status) => {
@@ -41,8 +44,15 @@ function drawState(message) {
   else if (message.type === "ack" || message.type === "frame") notice("");
   state.lastVersion = message.version;
   stage.dataset.version = String(message.version);
+  if (message.type !== "frame") markConfirmed(message.version);
   if (message.type === "snapshot" && jumped) loadHistory(message.version);
   if (config.free_text && message.frame?.verbs) setVerbs(message.frame.verbs);
+}
+
+// The last version the server has confirmed as written: a protocol-2 frame is
+// drawn before its step is durable, and only its ack says it is.
+function markConfirmed(version) {
+  stage.dataset.confirmed = String(version);
 }
 
 function setRole(role) {
