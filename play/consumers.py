@@ -168,7 +168,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         try:
             await self.send(text_data=text)
         finally:
-            frame.sent.set()
+            frame.mark_sent()
 
     async def _options(self, options: Options) -> None:
         self.with_observation = options.observation
@@ -230,12 +230,18 @@ class _FrameHandoff:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.future: asyncio.Future[str | None] = loop.create_future()
-        self.sent = threading.Event()
+        # Held until the frame is sent: a bare lock is the cheapest cross-thread
+        # signal (an Event is a Condition around another lock, in Python).
+        self._unsent = threading.Lock()
+        self._unsent.acquire()
 
     def put(self, text: str | None) -> None:  # called from a pool thread
         self.loop.call_soon_threadsafe(self._resolve, text)
         if text is not None:
-            self.sent.wait(FRAME_HANDOFF_WAIT_S)
+            self._unsent.acquire(timeout=FRAME_HANDOFF_WAIT_S)
+
+    def mark_sent(self) -> None:  # on the loop, once, after the frame's send
+        self._unsent.release()
 
     def _resolve(self, text: str | None) -> None:
         if not self.future.done():  # not if the consumer was cancelled meanwhile

@@ -14,16 +14,15 @@ import contextvars
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection
 
-from games.threads import ProcessSingleton, close_pool_connections, with_db_hygiene
+from games.threads import ProcessSingleton, WorkerPool, with_db_hygiene
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,10 +32,10 @@ R = TypeVar("R")
 # queue on a lock instead and go the moment it is free.
 _sqlite_writer = threading.Lock()
 
-_pool = ProcessSingleton(lambda: ThreadPoolExecutor(settings.BALROG_PLAY_STEP_THREADS, thread_name_prefix="play-step"))
+_pool = ProcessSingleton(lambda: WorkerPool(settings.BALROG_PLAY_STEP_THREADS, "play-step"))
 
 
-def step_pool() -> ThreadPoolExecutor:
+def step_pool() -> WorkerPool:
     return _pool.get()
 
 
@@ -50,7 +49,7 @@ def close_step_pool() -> None:
     (tests tearing down a database, a clean shutdown); the next call makes a new one."""
     pool = _pool.take()
     if pool is not None:
-        close_pool_connections(pool)
+        pool.shutdown(wait=True)  # each thread closes its connections as it stops
 
 
 async def run_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -68,11 +67,13 @@ def submit_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     layer is called from the broadcaster's loop (games.events), and a plain
     executor hop costs a fraction of SyncToAsync's bookkeeping per message."""
     if _in_memory_layer():
-        call: SyncToAsync[P, R] = SyncToAsync(with_db_hygiene(func), thread_sensitive=False, executor=step_pool())
+        # SyncToAsync only hands the executor to run_in_executor: any Executor does.
+        pool: Any = step_pool()
+        call: SyncToAsync[P, R] = SyncToAsync(with_db_hygiene(func), thread_sensitive=False, executor=pool)
         return asyncio.ensure_future(call(*args, **kwargs))
     context = contextvars.copy_context()
     bound = functools.partial(context.run, with_db_hygiene(func), *args, **kwargs)
-    return asyncio.get_running_loop().run_in_executor(step_pool(), bound)
+    return step_pool().run_soon(asyncio.get_running_loop(), bound)
 
 
 def _in_memory_layer() -> bool:
