@@ -9,19 +9,24 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "balrogweb.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 
 from balrogweb.routing import websocket_urlpatterns  # noqa: E402
-from ops.websocket import WebsocketGuard  # noqa: E402
+from ops.websocket import WebsocketGuard, WebsocketSession  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Origin first (a foreign page is refused at the handshake), then the
-        # session and user, then the guard's size, rate, queue and session
-        # re-check limits (ops.websocket, which needs the user), then the routes.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(WebsocketGuard(URLRouter(websocket_urlpatterns)))),
+        # session and user (channels' AuthMiddlewareStack, with a session
+        # middleware that does not wrap every send), then the guard's size,
+        # rate, queue and session re-check limits (ops.websocket, which needs
+        # the user), then the routes.
+        "websocket": AllowedHostsOriginValidator(
+            CookieMiddleware(WebsocketSession(AuthMiddleware(WebsocketGuard(URLRouter(websocket_urlpatterns)))))
+        ),
     }
 )

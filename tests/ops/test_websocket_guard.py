@@ -183,3 +183,20 @@ async def test_it_counts_sessions_steps_and_errors(toy_game: str, pat: Persona) 
             break
         await asyncio.sleep(0.01)
     assert metrics.ws_sessions.value == sessions
+
+
+async def test_it_gives_the_socket_its_session_and_the_servers_own_send(pat: Persona) -> None:
+    from ops.websocket import WebsocketSession
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen["session_key"], seen["send"] = scope["session"].session_key, send
+
+    async def server_send(message: Any) -> None:
+        raise AssertionError("not called")
+
+    scope = {"type": "websocket", "cookies": {"sessionid": pat.session_key}}
+    await WebsocketSession(app)(scope, None, server_send)  # type: ignore[arg-type]
+    # The session is the player's; no wrapper evaluates it again for every frame sent.
+    assert seen == {"session_key": pat.session_key, "send": server_send}
