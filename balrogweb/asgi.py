@@ -15,6 +15,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from channels.sessions import CookieMiddleware  # noqa: E402
 
 from balrogweb.routing import websocket_urlpatterns  # noqa: E402
+from ops.runtime import tune_garbage_collector  # noqa: E402
 from ops.websocket import WebsocketGuard, WebsocketSession  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -30,3 +31,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Last, with the application loaded: what is alive now lives as long as the process.
+tune_garbage_collector()

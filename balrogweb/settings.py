@@ -285,6 +285,8 @@ BALROG_WS_RECHECK_SECONDS = env_float("BALROG_WS_RECHECK_SECONDS", 30.0, minimum
 # and the proxies whose X-Forwarded-* headers it trusts (with --proxy-headers).
 BALROG_SERVER_MAX_CONNECTIONS = env_int("BALROG_SERVER_MAX_CONNECTIONS", 4096, minimum=16)
 BALROG_FORWARDED_ALLOW_IPS = env_str("BALROG_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Web processes: allocations between young garbage collections (ops.runtime; 0 keeps Python's 700).
+BALROG_GC_THRESHOLD = env_int("BALROG_GC_THRESHOLD", 20000, minimum=0)
 # JSON log lines (one object per line, with request_id and episode_id) instead of plain text.
 BALROG_LOG_JSON = env_bool("BALROG_LOG_JSON", BALROG_PRODUCTION)
 LOGGING["filters"] = {"context": {"()": "ops.logs.ContextFilter"}}
