@@ -121,16 +121,38 @@ class _Broadcaster:
     async def _recheck_skipped(self) -> None:
         while True:
             await asyncio.sleep(RECHECK_INTERVAL_S)
-            now = time.monotonic()
-            for group, (layer, event, skipped_at) in list(self.skipped.items()):
-                try:
-                    if now - skipped_at > 2 * WATCH_TTL_S:
-                        # Anyone who joined since got a state at least this new in their hello.
-                        self.skipped.pop(group, None)
-                    else:
-                        await self._send_if_watched(layer, group, event)
-                except Exception:
-                    logger.exception("broadcast to %s failed", group)
+            try:
+                await self._recheck_once()
+            except Exception:
+                logger.exception("rechecking skipped broadcasts failed")
+
+    async def _recheck_once(self) -> None:
+        now = time.monotonic()
+        due: list[tuple[Any, str, dict[str, Any]]] = []
+        for group, (layer, event, skipped_at) in list(self.skipped.items()):
+            if now - skipped_at > 2 * WATCH_TTL_S:
+                # Anyone who joined since got a state at least this new in their hello.
+                self.skipped.pop(group, None)
+            else:
+                due.append((layer, group, event))
+        # One Redis round trip for every group whose answer expired, instead of
+        # one each: with 50 unwatched episodes a process asked ~50 times a second.
+        await self._refresh_presence([(layer, group) for layer, group, _ in due], now)
+        for layer, group, event in due:
+            try:
+                await self._send_if_watched(layer, group, event)
+            except Exception:
+                logger.exception("broadcast to %s failed", group)
+
+    async def _refresh_presence(self, groups: list[tuple[Any, str]], now: float) -> None:
+        stale: dict[int, tuple[Any, list[str]]] = {}
+        for layer, group in groups:
+            known = self.presence.get(group)
+            if known is None or known[1] <= now:
+                stale.setdefault(id(layer), (layer, []))[1].append(group)
+        for layer, names in stale.values():
+            for group, watched in (await _groups_with_members(layer, names)).items():
+                self.presence[group] = (watched, now + WATCH_TTL_S)
 
     async def _send_if_watched(self, layer: Any, group: str, event: dict[str, Any]) -> bool:
         """Send ``event`` if the group has members, forgetting any skipped one
@@ -155,13 +177,27 @@ class _Broadcaster:
 
 
 async def _group_has_members(layer: Any, group: str) -> bool:
-    """Whether channels-redis holds any member for the group (one ZCARD). For a
-    layer of another kind, assume yes and let group_send decide."""
+    return (await _groups_with_members(layer, [group]))[group]
+
+
+async def _groups_with_members(layer: Any, groups: list[str]) -> dict[str, bool]:
+    """Whether channels-redis holds any member for each group: one pipeline of
+    ZCARDs per Redis shard. For a layer of another kind, assume yes and let
+    group_send decide."""
     group_key = getattr(layer, "_group_key", None)
     if group_key is None or not hasattr(layer, "consistent_hash"):
-        return True
-    connection = layer.connection(layer.consistent_hash(group))
-    return bool(await connection.zcard(group_key(group)))
+        return dict.fromkeys(groups, True)
+    by_shard: dict[int, list[str]] = {}
+    for group in groups:
+        by_shard.setdefault(layer.consistent_hash(group), []).append(group)
+    answers: dict[str, bool] = {}
+    for shard, names in by_shard.items():
+        pipeline = layer.connection(shard).pipeline(transaction=False)
+        for group in names:
+            pipeline.zcard(group_key(group))
+        counts = await pipeline.execute()
+        answers.update((group, bool(count)) for group, count in zip(names, counts, strict=True))
+    return answers
 
 
 def note_watched(group: str) -> None:

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections, transaction
 
-from games.events import _broadcaster, emit_after_commit, episode_group
+from games.events import _broadcaster, _groups_with_members, emit_after_commit, episode_group
 from games.models import Episode
 from games.services import do_apply_action, do_start_episode
 
@@ -86,6 +86,18 @@ async def test_it_skips_empty_groups_yet_brings_a_late_viewer_up_to_date(toy_gam
     await sync_to_async(do_apply_action)(episode.pk, index=1, action="right")
     event = (await events_until(channel, "step"))[-1]
     assert (event["kind"], event["version"]) == ("step", 2)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis channel layer only (REDIS_URL)")
+async def test_it_asks_redis_about_many_groups_at_once() -> None:
+    layer: Any = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("presence-watched", channel)
+    try:
+        answers = await _groups_with_members(layer, ["presence-watched", "presence-empty", "presence-other"])
+    finally:
+        await layer.group_discard("presence-watched", channel)
+    assert answers == {"presence-watched": True, "presence-empty": False, "presence-other": False}
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 5) -> None:
