@@ -78,7 +78,17 @@ def postgres_left_running() -> object:
         yield
     finally:
         wait_for_postgres()
-        connections.close_all()  # this process's connections died with the old server
+        drop_dead_connections()
+
+
+def drop_dead_connections() -> None:
+    """This process's connections died with the old server, and its connection
+    pool may be waiting out the backoff of a reconnect it tried while the
+    server was down (psycopg_pool doubles the wait each time): start afresh."""
+    connections.close_all()
+    for connection in connections.all():
+        if connection.vendor == "postgresql":
+            connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL's wrapper only
 
 
 def assert_exact_log(episode: Episode, acked: set[int] | None = None) -> None:
@@ -143,7 +153,7 @@ def test_it_loses_no_acknowledged_step_when_postgres_restarts_mid_game(tmp_path:
         assert server.process.poll() is None, "the web process died"
     finally:
         server.stop()
-    connections.close_all()
+    drop_dead_connections()
     print(f"\nacknowledged {len(acked)} steps; refusals or disconnects after the restart: {errors}")
     assert played == 12, "play did not resume"
     episode = Episode.objects.get(pk=episode_id)
@@ -168,7 +178,7 @@ def test_model_episodes_survive_a_postgres_restart_in_a_worker(
         time.sleep(0.2)
     before = dict(Episode.objects.filter(run_episode__run=run).values_list("pk", "steps"))
     restart_postgres()
-    connections.close_all()  # this process's connections died with the old server
+    drop_dead_connections()
     deadline = time.monotonic() + 300
     while True:
         try:
