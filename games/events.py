@@ -145,6 +145,8 @@ class _Broadcaster:
                 logger.exception("broadcast to %s failed", group)
 
     async def _refresh_presence(self, groups: list[tuple[Any, str]], now: float) -> None:
+        """Ask Redis about each group whose answer expired (all at once), and
+        keep the answers for WATCH_TTL_S."""
         stale: dict[int, tuple[Any, list[str]]] = {}
         for layer, group in groups:
             known = self.presence.get(group)
@@ -153,6 +155,8 @@ class _Broadcaster:
         for layer, names in stale.values():
             for group, watched in (await _groups_with_members(layer, names)).items():
                 self.presence[group] = (watched, now + WATCH_TTL_S)
+        if stale and len(self.presence) > MAX_PRESENCE_ENTRIES:
+            self.presence = {key: value for key, value in self.presence.items() if value[1] > now}
 
     async def _send_if_watched(self, layer: Any, group: str, event: dict[str, Any]) -> bool:
         """Send ``event`` if the group has members, forgetting any skipped one
@@ -165,19 +169,8 @@ class _Broadcaster:
         return True
 
     async def _watched(self, layer: Any, group: str) -> bool:
-        now = time.monotonic()
-        known = self.presence.get(group)
-        if known is not None and known[1] > now:
-            return known[0]
-        watched = await _group_has_members(layer, group)
-        self.presence[group] = (watched, now + WATCH_TTL_S)
-        if len(self.presence) > MAX_PRESENCE_ENTRIES:
-            self.presence = {key: value for key, value in self.presence.items() if value[1] > now}
-        return watched
-
-
-async def _group_has_members(layer: Any, group: str) -> bool:
-    return (await _groups_with_members(layer, [group]))[group]
+        await self._refresh_presence([(layer, group)], time.monotonic())
+        return self.presence[group][0]
 
 
 async def _groups_with_members(layer: Any, groups: list[str]) -> dict[str, bool]:
