@@ -21,13 +21,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import connections
 
-from games.threads import ProcessSingleton, close_pool_connections, with_db_hygiene
+from games.threads import ProcessSingleton, WorkerPool, with_db_hygiene
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ _local = threading.local()
 class DbPool:
     def __init__(self, size: int) -> None:
         self.size = size
-        self._executor = ThreadPoolExecutor(size, thread_name_prefix="agents-db", initializer=_mark_pool_thread)
+        self._executor = WorkerPool(size, "agents-db", initializer=_mark_pool_thread)
 
     def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         if getattr(_local, "in_pool", False):  # already on a pool thread: a nested call would wait for itself
@@ -50,7 +49,7 @@ class DbPool:
 
     def shutdown(self) -> None:
         """Close every pool thread's database connection, then stop the threads."""
-        close_pool_connections(self._executor)
+        self._executor.shutdown(wait=True)
 
 
 def _mark_pool_thread() -> None:

@@ -1,7 +1,7 @@
 """Small pieces shared by the thread pools that run database work.
 
-Two pools use them: agents.runtime's bounded database/env pool (model
-episodes) and play.executor's step pool (websocket players, a WorkerPool).
+Two pools use them, both WorkerPools: agents.runtime's bounded database/env
+pool (model episodes) and play.executor's step pool (websocket players).
 Both build their pool lazily once per process, run each call with connection
 hygiene, and close every pool thread's connection before stopping (tests
 tearing down a database, a clean shutdown).
@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from django.db import close_old_connections, connections
@@ -82,21 +82,6 @@ def with_db_hygiene(func: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-def close_pool_connections(executor: ThreadPoolExecutor) -> None:
-    """Close the database connection of every thread of ``executor``, then stop it."""
-    alive = len(executor._threads)
-    if alive:
-        # Each thread waits at the barrier after closing, so every thread takes exactly one close.
-        barrier = threading.Barrier(alive)
-
-        def close_connections() -> None:
-            connections.close_all()
-            barrier.wait(timeout=10)
-
-        wait([executor.submit(close_connections) for _ in range(alive)], timeout=15)
-    executor.shutdown(wait=True)
-
-
 class WorkerPool(Executor):
     """A fixed set of threads taking calls from one C-level SimpleQueue.
 
@@ -109,12 +94,14 @@ class WorkerPool(Executor):
     load a ThreadPoolExecutor has started them all anyway).
 
     ``submit`` keeps the Executor interface for callers that need it (asgiref's
-    SyncToAsync). ``shutdown`` has each thread close its own database
+    SyncToAsync, agents.runtime). ``initializer`` runs first on each thread.
+    ``shutdown`` has each thread close its own database
     connections before it exits."""
 
-    def __init__(self, size: int, name: str) -> None:
+    def __init__(self, size: int, name: str, initializer: Callable[[], None] | None = None) -> None:
         # A job runs a call and delivers its outcome; None stops the thread that takes it.
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._initializer = initializer
         self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(size)]
         self._closed = False
         for thread in self._threads:
@@ -147,6 +134,8 @@ class WorkerPool(Executor):
         self._jobs.put(job)
 
     def _work(self) -> None:
+        if self._initializer is not None:
+            self._initializer()
         while (job := self._jobs.get()) is not None:
             job()
         connections.close_all()

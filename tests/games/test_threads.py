@@ -68,6 +68,20 @@ def test_it_keeps_the_executor_interface() -> None:
         pool.shutdown()
 
 
+def test_it_runs_the_initializer_on_each_thread_first() -> None:
+    local = threading.local()
+
+    def mark() -> None:
+        local.marked = True
+
+    pool = WorkerPool(2, "test-pool", initializer=mark)
+    try:
+        assert pool.submit(lambda: getattr(local, "marked", False)).result(timeout=5) is True
+    finally:
+        pool.shutdown()
+    assert getattr(local, "marked", False) is False  # not on the caller's thread
+
+
 def test_it_skips_a_cancelled_future() -> None:
     pool = WorkerPool(1, "test-pool")
     gate = threading.Event()
