@@ -379,14 +379,12 @@ def report(args: argparse.Namespace, task: str, stats: Stats, elapsed: float, cp
     print(line("raw env step (env_ms)", stats.env_ms))
     print(line("server-added = client - env_ms", added))
     print(line("server internal = server_ms - env", internal))
-    print("  of which:")
-    if args.protocol == 2:
-        print(line("  thread wait + frame + JSON", internal))
-    else:
+    if args.protocol == 1:  # with 2, the frame's server_ms has no write in it to split off
         play_layer = [srv - core for srv, core in zip(stats.server_ms, stats.core_ms, strict=True)]
+        print("  of which:")
         print(line("  game core write = core_ms - env", core))
         print(line("  thread wait + view + JSON", play_layer))
-    print(line("  loop + websocket = client - server", transport))
+    print(line("loop + websocket = client - server", transport))
     if args.protocol == 2:
         print(line("keypress -> durable ack (client)", stats.ack_ms))
         print(line("  game core write = core_ms - env", core))
