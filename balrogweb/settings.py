@@ -106,6 +106,12 @@ if DATABASE_URL:
                 "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
                 "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
                 "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=1.0),
+                # While the server is down, the pool's reconnect attempts back off
+                # 1, 2, 4, 8... s, for up to 5 minutes by default: after a long
+                # outage the next attempt could come a minute after the server is
+                # back. Giving up after 10 s keeps attempts at most ~4 s apart, and
+                # the next request that needs a connection starts a fresh one.
+                "reconnect_timeout": 10.0,
             }
         }
 else:

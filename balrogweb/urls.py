@@ -4,6 +4,9 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
+# A database outage answers 503 with Retry-After, not a bare 500 (ops.errors).
+handler500 = "ops.errors.server_error"
+
 urlpatterns = [
     path("", include("ops.urls")),  # /healthz, /readyz, /metrics (ops)
     path("admin/", admin.site.urls),

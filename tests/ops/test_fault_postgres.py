@@ -18,6 +18,8 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -53,14 +55,27 @@ DISCONNECTED = (Closed, asyncio.IncompleteReadError, ConnectionError, asyncio.Ti
 
 def restart_postgres() -> None:
     """The machine's cluster (``pg_ctlcluster $(ls /etc/postgresql) main restart``), back up on return."""
-    (version,) = os.listdir("/etc/postgresql")
     try:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        pg_ctlcluster("restart")
     finally:
         wait_for_postgres()
+
+
+def stop_postgres() -> None:
+    pg_ctlcluster("stop")
+
+
+def start_postgres() -> None:
+    try:
+        pg_ctlcluster("start")
+    finally:
+        wait_for_postgres()
+
+
+def pg_ctlcluster(action: str) -> None:
+    (version,) = os.listdir("/etc/postgresql")
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
 def wait_for_postgres(timeout: float = 60) -> None:
@@ -197,3 +212,52 @@ def test_model_episodes_survive_a_postgres_restart_in_a_worker(
         assert_exact_log(episode)
     kept = set(Episode.objects.filter(run_episode__run=run).values_list("pk", flat=True))
     print(f"\nsteps before the restart: {before}; episodes kept: {sorted(kept)}")
+
+
+def timed_get(url: str) -> tuple[int, float, str]:
+    """(status, seconds, Retry-After) of one page request, as a browser asks for it."""
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, time.monotonic() - started, response.headers.get("Retry-After", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, time.monotonic() - started, exc.headers.get("Retry-After", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_503_while_postgres_is_down_and_serves_once_it_is_back(
+    tmp_path: Path, postgres_left_running
+) -> None:
+    pool_timeout = 2.0
+    env = base_env(tmp_path, DATABASE_URL=_test_database_url(), DATABASE_POOL_TIMEOUT=str(pool_timeout))
+    server = Server(env, tmp_path / "server.log")
+    try:
+        episode_id, _ = start_episode(server.base, ENV, TASK)
+        page = f"{server.base}/episodes/{episode_id}/"
+        assert timed_get(page)[0] == 200
+        stop_postgres()
+        try:
+            # Long enough that, without the pool's reconnect_timeout, its attempts would be 8-16 s apart.
+            down: list[tuple[int, float, str]] = []
+            down_until = time.monotonic() + 20
+            while time.monotonic() < down_until:
+                down.append(timed_get(page))
+                time.sleep(1)
+        finally:
+            start_postgres()
+        back_at = time.monotonic()
+        while (answer := timed_get(page))[0] != 200 and time.monotonic() - back_at < 60:
+            time.sleep(0.5)
+        recovered_after = time.monotonic() - back_at
+        assert server.process.poll() is None, "the web process died"
+    finally:
+        server.stop()
+    print(
+        f"\nwhile down: {[(status, round(seconds, 1)) for status, seconds, _ in down]}; "
+        f"serving again {recovered_after:.1f} s after PostgreSQL was back"
+    )
+    assert {status for status, _, _ in down} == {503}, down
+    assert all(retry_after == "10" for _, _, retry_after in down)
+    assert max(seconds for _, seconds, _ in down) < pool_timeout + 3  # no request hangs past the pool's timeout
+    assert answer[0] == 200 and recovered_after < 15
