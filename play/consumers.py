@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
+from ops.errors import is_database_outage
 from play import services
 from play.executor import run_blocking, submit_blocking
 from play.limits import action_limiter
@@ -24,6 +25,8 @@ from play.sweeper import ensure_sweeper
 logger = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
+# Unsaved steps are not applied; a resent seq that was in fact saved is acknowledged as a duplicate.
+UNAVAILABLE = ("unavailable", "the database is unavailable for the moment; send the action again in a few seconds")
 # How long a pool thread waits for its early frame to be sent before writing the step.
 FRAME_HANDOFF_WAIT_S = 0.002
 
@@ -66,9 +69,12 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             await self._handle(message, received)
         except (ProtocolError, GameError) as exc:
             await self._error(exc.code, exc.message, seq)
-        except Exception:
+        except Exception as exc:
             logger.exception("episode %s: message failed", self.episode_id)
-            await self._error("server_error", "the server could not handle this message; try again", seq)
+            if is_database_outage(exc):
+                await self._error(*UNAVAILABLE, seq)
+            else:
+                await self._error("server_error", "the server could not handle this message; try again", seq)
 
     async def _handle(self, message: ClientMessage, received: float) -> None:
         if isinstance(message, Hello):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import OperationalError
 from django.test import override_settings
 
 from balrogweb.asgi import application
@@ -312,6 +314,22 @@ async def test_it_limits_actions_per_second(toy_game: str, pat: Persona) -> None
     limited = await act(comm, 2, "wait")
     assert (limited["type"], limited["code"], limited["seq"]) == ("error", "rate_limited", 2)
     assert await step_count(episode) == 2
+    await comm.disconnect()
+
+
+async def test_it_tells_the_player_to_resend_when_the_database_is_down(toy_game: str, pat: Persona) -> None:
+    episode = await start_toy_at(pat, 0)
+    comm = communicator(episode.pk, pat)
+    await say_hello(comm)
+    outage = OperationalError("connection failed: Connection refused")
+    with mock.patch("games.services.write_step", side_effect=outage), mock.patch("play.consumers.logger"):
+        refused = await act(comm, 0, "right")
+    assert (refused["type"], refused["code"], refused["seq"]) == ("error", "unavailable", 0)
+    assert "Connection refused" not in refused["message"]
+    assert await step_count(episode) == 0
+    again = await act(comm, 0, "right")  # the same seq, once the database is back
+    assert (again["type"], again["version"], again["frame"]) == ("ack", 1, {"position": 1})
+    assert await step_count(episode) == 1
     await comm.disconnect()
 
 
