@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
+
+from ops.static import serve_static
 
 # A database outage answers 503 with Retry-After, not a bare 500 (ops.errors).
 handler500 = "ops.errors.server_error"
@@ -23,4 +24,4 @@ if settings.BALROG_PLAY_SERVE_STATIC:
     # works on a fresh clone with DEBUG off. A web server serving STATIC_ROOT
     # (after collectstatic) replaces this with BALROG_PLAY_SERVE_STATIC=0.
     prefix = settings.STATIC_URL.lstrip("/")
-    urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve_static, {"insecure": True}))
+    urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve_static))
