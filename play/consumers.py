@@ -148,7 +148,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     async def _apply(self, action: Action, received: float) -> services.Acked:
         """The step in the pool; with protocol 2, its frame is sent the moment
         the env has stepped, while the pool thread writes the step."""
-        frame = _FrameHandoff(asyncio.get_running_loop()) if self.protocol >= 2 else None
+        frame = FrameHandoff(asyncio.get_running_loop()) if self.protocol >= 2 else None
         work = submit_blocking(
             services.apply_player_action,
             self.episode_id,
@@ -165,7 +165,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             acked = await work  # even if the frame's send failed: the step's outcome decides
         return acked
 
-    async def _send_early(self, frame: _FrameHandoff) -> None:
+    async def _send_early(self, frame: FrameHandoff) -> None:
         # Resolved (with the frame or None) before the step's own future: both
         # come through call_soon_threadsafe, the frame first.
         text = await frame.future
@@ -224,7 +224,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
 
-class _FrameHandoff:
+class FrameHandoff:
     """Carries one frame from the step pool's thread to the consumer's loop.
 
     The pool thread waits (at most FRAME_HANDOFF_WAIT_S) until the frame is
