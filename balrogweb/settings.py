@@ -258,6 +258,8 @@ LOGGING["loggers"] = {"httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNIN
 INSTALLED_APPS.append("ops")
 # Request/episode ids first so every later log line carries them; CSP on every response.
 MIDDLEWARE.insert(0, "ops.logs.RequestIdMiddleware")
+# Before the session middleware: while PostgreSQL is known to be down, refuse at once.
+MIDDLEWARE.insert(1, "ops.errors.DatabaseBreakerMiddleware")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "ops.security.ContentSecurityPolicyMiddleware",

@@ -6,7 +6,10 @@ connection in DATABASE_POOL_TIMEOUT, every view fails with an
 own handler answers a bare "Server Error (500)": the browser cannot tell a
 bug from an outage, and a client has no hint to retry. This handler answers
 503 with ``Retry-After``, as a page for browsers and as JSON for everything
-else (the pages' fetch calls, the API); any other error stays a 500.
+else (the pages' fetch calls, the API); any other error stays a 500. An
+outage also trips ops.outage's breaker: until a probe connects again,
+DatabaseBreakerMiddleware answers the same 503 at once, not after the pool's
+timeout.
 
 Django calls the handler inside its ``except`` block, so the exception being
 handled is ``sys.exc_info()``. The pages it renders are standalone: the site's
@@ -16,11 +19,15 @@ base template reads the session and user, which need the database that is down.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import psycopg
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
+
+from ops.outage import BREAKER
 
 RETRY_AFTER_SECONDS = 10
 UNAVAILABLE = {
@@ -37,16 +44,42 @@ def is_database_outage(exc: BaseException | None) -> bool:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: 503 with Retry-After for a database outage, 500 otherwise."""
-    outage = is_database_outage(sys.exc_info()[1])
-    status = 503 if outage else 500
+    if is_database_outage(sys.exc_info()[1]):
+        BREAKER.trip()  # the next requests are refused at once instead of waiting for the pool
+        return unavailable_response(request)
+    if _wants_html(request):
+        return HttpResponse(render_to_string("500.html"), status=500)
+    return JsonResponse(FAILED, status=500)
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """The 503 of a database outage: a self-refreshing page or JSON, with Retry-After."""
     response: HttpResponse
     if _wants_html(request):
-        response = HttpResponse(render_to_string("503.html" if outage else "500.html"), status=status)
+        response = HttpResponse(render_to_string("503.html"), status=503)
     else:
-        response = JsonResponse(UNAVAILABLE if outage else FAILED, status=status)
-    if outage:
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response = JsonResponse(UNAVAILABLE, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+class DatabaseBreakerMiddleware:
+    """Early in the chain, before the session middleware reaches for the
+    database: while ops.outage's breaker holds the database for down, answer
+    the outage's 503 at once. Never refused: /healthz (the process lives),
+    /readyz (it probes the server itself, with a short timeout) and static files."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not _needs_no_database(request.path) and BREAKER.refuses():
+            return unavailable_response(request)
+        return self.get_response(request)
+
+
+def _needs_no_database(path: str) -> bool:
+    return path in ("/healthz", "/readyz") or path.startswith(settings.STATIC_URL)
 
 
 def _wants_html(request: HttpRequest) -> bool:

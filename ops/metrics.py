@@ -215,3 +215,7 @@ model_calls = REGISTRY.counter("balrog_model_calls_total", "Model endpoint calls
 model_errors = REGISTRY.counter("balrog_model_call_errors_total", "Model endpoint calls that failed.", shared=True)
 http_requests = REGISTRY.counter("balrog_http_requests_total", "HTTP requests served.")
 http_errors = REGISTRY.counter("balrog_http_server_errors_total", "HTTP responses with a 5xx status.")
+database_refusals = REGISTRY.counter(
+    "balrog_database_refusals_total",
+    "Requests and websocket messages refused at once while PostgreSQL was unreachable (ops.outage).",
+)

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -30,6 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ops import metrics
+from ops.outage import probe_postgresql
 
 logger = logging.getLogger(__name__)
 
@@ -62,21 +62,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 def check_database() -> None:
     if connection.vendor == "postgresql":
-        _check_postgresql_directly()
+        probe_postgresql(max(1, int(CHECK_TIMEOUT_SECONDS)))
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        if cursor.fetchone() != (1,):
-            raise RuntimeError("SELECT 1 did not return 1")
-
-
-def _check_postgresql_directly() -> None:
-    """A connection of its own with a short timeout, not one from the pool: a
-    pool asked while the server is down waits DATABASE_POOL_TIMEOUT (10 s)
-    before failing, and a busy pool says nothing about the server."""
-    params = {**connection.get_connection_params(), "connect_timeout": max(1, int(CHECK_TIMEOUT_SECONDS))}
-    params.pop("cursor_factory", None)
-    with psycopg.connect(**params) as probe, probe.cursor() as cursor:
         cursor.execute("SELECT 1")
         if cursor.fetchone() != (1,):
             raise RuntimeError("SELECT 1 did not return 1")

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from unittest import mock
 
 import pytest
 
 from games import registry
 from games.live import live_games
+from ops.outage import DatabaseBreaker
 
 
 @pytest.fixture
@@ -39,3 +42,33 @@ def empty_channel_layer() -> None:
     flush = getattr(layer, "flush", None)
     if layer is not None and flush is not None and type(layer).__name__ == "RedisChannelLayer":
         async_to_sync(flush)()
+
+
+@dataclass
+class FakeDatabase:
+    """What ops.outage's breaker probes: up or down, on a clock the test moves."""
+
+    up: bool = False
+    now: float = 100.0
+    probes: list[float] = field(default_factory=list)
+
+    def probe(self) -> bool:
+        self.probes.append(self.now)
+        return self.up
+
+    def breaker(self) -> DatabaseBreaker:
+        return DatabaseBreaker(probe=self.probe, interval_s=1.0, clock=lambda: self.now, applies=lambda: True)
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def breaker(database: FakeDatabase) -> Iterator[DatabaseBreaker]:
+    """The process's breaker, replaced by one that probes the fake database
+    (and trips on SQLite too)."""
+    replacement = database.breaker()
+    with mock.patch("ops.errors.BREAKER", replacement), mock.patch("play.consumers.BREAKER", replacement):
+        yield replacement

@@ -13,7 +13,7 @@ from django.test import Client
 
 from ops.errors import RETRY_AFTER_SECONDS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("breaker")]  # never the process's own breaker
 
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what a browser sends
 

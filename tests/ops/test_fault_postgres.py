@@ -260,4 +260,7 @@ def test_it_answers_503_while_postgres_is_down_and_serves_once_it_is_back(
     assert {status for status, _, _ in down} == {503}, down
     assert all(retry_after == "10" for _, _, retry_after in down)
     assert max(seconds for _, seconds, _ in down) < pool_timeout + 3  # no request hangs past the pool's timeout
+    # Only the request that met the outage waited for the pool; the breaker refused the rest at once.
+    waited = [seconds for _, seconds, _ in down if seconds > 0.5]
+    assert len(waited) <= 1 and len(down) >= 10, down
     assert answer[0] == 200 and recovered_after < 15

@@ -18,8 +18,10 @@ from balrogweb.asgi import application
 from games.live import live_games
 from games.models import Episode, Step
 from games.registry import make_adapter
+from ops.outage import DatabaseBreaker
 from play.limits import reset_action_limiter
 from play.replay import replay_cursors
+from tests.conftest import FakeDatabase
 from tests.play.conftest import Persona, communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -317,7 +319,9 @@ async def test_it_limits_actions_per_second(toy_game: str, pat: Persona) -> None
     await comm.disconnect()
 
 
-async def test_it_tells_the_player_to_resend_when_the_database_is_down(toy_game: str, pat: Persona) -> None:
+async def test_it_tells_the_player_to_resend_when_the_database_is_down(
+    toy_game: str, pat: Persona, breaker: DatabaseBreaker, database: FakeDatabase
+) -> None:
     episode = await start_toy_at(pat, 0)
     comm = communicator(episode.pk, pat)
     await say_hello(comm)
@@ -326,10 +330,30 @@ async def test_it_tells_the_player_to_resend_when_the_database_is_down(toy_game:
         refused = await act(comm, 0, "right")
     assert (refused["type"], refused["code"], refused["seq"]) == ("error", "unavailable", 0)
     assert "Connection refused" not in refused["message"]
-    assert await step_count(episode) == 0
-    again = await act(comm, 0, "right")  # the same seq, once the database is back
+    assert await step_count(episode) == 0 and breaker.tripped
+    database.up = True  # the database is back: the next message's probe connects
+    again = await act(comm, 0, "right")  # the same seq
     assert (again["type"], again["version"], again["frame"]) == ("ack", 1, {"position": 1})
     assert await step_count(episode) == 1
+    await comm.disconnect()
+
+
+async def test_it_refuses_actions_at_once_while_the_database_is_known_down(
+    toy_game: str, pat: Persona, breaker: DatabaseBreaker, database: FakeDatabase
+) -> None:
+    episode = await start_toy_at(pat, 0)
+    comm = communicator(episode.pk, pat)
+    await say_hello(comm)
+    breaker.trip()
+    with mock.patch("play.services.apply_player_action", side_effect=AssertionError("stepped")):
+        refused = await act(comm, 0, "right")
+        assert (refused["type"], refused["code"], refused["seq"]) == ("error", "unavailable", 0)
+        await comm.send_json_to({"type": "ping", "t": 7})  # needs no database: answered
+        assert (await comm.receive_json_from())["type"] == "pong"
+    database.now += 1.0
+    database.up = True
+    again = await act(comm, 0, "right")
+    assert (again["type"], again["version"]) == ("ack", 1) and await step_count(episode) == 1
     await comm.disconnect()
 
 

@@ -1,0 +1,116 @@
+"""Fail fast while PostgreSQL is unreachable.
+
+During an outage every request that needs a connection waits for the pool
+(DATABASE_POOL_TIMEOUT, 10 s by default) before ops.errors answers its 503:
+a page hangs for ten seconds to say "try again later", and a burst of such
+requests ties up a thread each. The breaker remembers the outage instead.
+
+- ``trip()``: a request or websocket message failed with a database outage
+  (ops.errors.server_error and the play consumer call it).
+- ``refuses()``: while tripped, the next caller probes the server with a
+  connection of its own and a short timeout (``probe_postgresql``), at most
+  one probe every PROBE_INTERVAL_S across the process; every other caller
+  meanwhile is refused at once. A probe that connects closes the breaker.
+
+A pool that is only exhausted (the server is up, every connection busy)
+trips it too: the next caller's probe connects and closes it again, so a
+busy pool costs one probe, not a second of refusals.
+
+PostgreSQL only: on the embedded default (SQLite) an OperationalError is a
+locked file, not an unreachable server, and ``trip()`` does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+from django.db import connection
+
+from ops import metrics
+
+logger = logging.getLogger(__name__)
+
+PROBE_INTERVAL_S = 1.0
+PROBE_TIMEOUT_S = 2  # libpq's connect_timeout: whole seconds, at least 2 is honoured
+
+
+def probe_postgresql(timeout_s: int = PROBE_TIMEOUT_S) -> None:
+    """``SELECT 1`` on a connection of its own, not one from the pool: a pool
+    asked while the server is down waits DATABASE_POOL_TIMEOUT before failing,
+    and a busy pool says nothing about the server. Raises when it cannot."""
+    params = {**connection.get_connection_params(), "connect_timeout": timeout_s}
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params) as probe, probe.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        if cursor.fetchone() != (1,):
+            raise RuntimeError("SELECT 1 did not return 1")
+
+
+def _server_answers() -> bool:
+    try:
+        probe_postgresql()
+    except Exception as exc:  # any failure to connect means: still down
+        logger.debug("database probe failed: %s", exc)
+        return False
+    return True
+
+
+class DatabaseBreaker:
+    def __init__(
+        self,
+        probe: Callable[[], bool] = _server_answers,
+        interval_s: float = PROBE_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+        applies: Callable[[], bool] = lambda: connection.vendor == "postgresql",
+    ) -> None:
+        self._probe = probe
+        self._applies = applies
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()  # guards the two fields below; never held during a probe
+        self._tripped = False
+        self._next_probe_at = 0.0
+
+    @property
+    def tripped(self) -> bool:
+        """A cheap look, for callers on an event loop: ``refuses()`` may probe (blocking I/O)."""
+        return self._tripped
+
+    def trip(self) -> None:
+        if not self._applies():
+            return
+        with self._lock:
+            if not self._tripped:
+                logger.warning("database unreachable: refusing requests at once until a probe connects")
+            self._tripped = True
+            self._next_probe_at = self._clock()  # the next caller probes: a busy pool is not an outage
+
+    def refuses(self) -> bool:
+        """Whether to refuse this request now. Blocking: it may run the probe."""
+        with self._lock:
+            if not self._tripped:
+                return False
+            now = self._clock()
+            if now < self._next_probe_at:
+                metrics.database_refusals.inc()
+                return True
+            self._next_probe_at = now + self._interval_s  # this caller probes; the others are refused meanwhile
+        if self._probe():
+            self.reset()
+            return False
+        metrics.database_refusals.inc()
+        return True
+
+    def reset(self) -> None:
+        with self._lock:
+            if self._tripped:
+                logger.warning("database reachable again")
+            self._tripped = False
+
+
+BREAKER = DatabaseBreaker()
+
