@@ -8,7 +8,9 @@ Chromium comes from apt (scripts/test installs it).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -217,6 +219,36 @@ def test_it_reconnects_after_the_socket_drops_without_losing_keys(page: Any, ser
     press(page, "ArrowRight")
     wait_version(page, 5)
     assert server.episode(episode_id)["steps"] == 5
+
+
+def test_it_keeps_a_move_the_server_could_not_save_and_sends_it_again(page: Any, server: Server) -> None:
+    refused: list[dict[str, Any]] = []
+
+    def refuse_the_first_action(route: Any) -> None:
+        # Between the page and the real server: the first action is answered as
+        # a server that cannot reach its database answers it; the rest pass.
+        upstream = route.connect_to_server()
+
+        def from_page(text: str | bytes) -> None:
+            message = json.loads(text)
+            if message.get("type") == "action" and not refused:
+                refused.append(message)
+                route.send(json.dumps({"type": "error", "code": "unavailable", "seq": message["seq"], "message": ""}))
+                return
+            upstream.send(text)
+
+        route.on_message(from_page)
+
+    page.route_web_socket(re.compile(r"/ws/episodes/\d+/$"), refuse_the_first_action)
+    episode_id = start(page, server, "babyai", BABYAI_TASK)
+    press(page, "ArrowLeft")
+    page.wait_for_selector('#notice:has-text("your move is kept")')
+    press(page, "ArrowRight")  # queued behind the refused move
+    wait_version(page, 2)
+    assert [message["seq"] for message in refused] == [0]
+    assert page.evaluate("window.balrog.socket.opened") == 2  # it reconnected and sent the move again
+    assert [action for action, _ in server.steps(episode_id)] == ["turn left", "turn right"]
+    assert page.inner_text("#notice") == ""
 
 
 def test_it_shows_the_models_view(page: Any, server: Server) -> None:

@@ -11,11 +11,16 @@
 // Protocol 2: the server sends an action's new frame as soon as the game has
 // stepped, then its ack once the step is committed. The frame is drawn at
 // once; the action stays in flight (re-sent after a reconnect) until its ack.
+//
+// The error "unavailable" (the server cannot reach its database) loses
+// nothing either: the action stays in flight, the queue stays, and the client
+// reconnects after a growing delay, which re-sends it with the same seq.
 
 export const PROTOCOL = 2;
 const MAX_QUEUE = 8;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
+const UNAVAILABLE_MIN_MS = 1000; // the server probes its database at most once a second
 
 export class EpisodeSocket {
   /**
@@ -38,6 +43,8 @@ export class EpisodeSocket {
     this.stopped = false;
     this.retryMs = RECONNECT_MIN_MS;
     this.opened = 0; // connections opened so far (1 + reconnects)
+    this.unavailableMs = UNAVAILABLE_MIN_MS;
+    this.unavailableTimer = null;
   }
 
   connect() {
@@ -158,6 +165,7 @@ export class EpisodeSocket {
 
   on_ack(message) {
     if (this.pending && this.pending.seq === message.seq) this.pending = null;
+    this.unavailableMs = UNAVAILABLE_MIN_MS; // a step was written: the database is back
     this.version = message.version;
     // An ack with a frame is the state (a duplicate, or no early frame); one
     // without confirms the frame already drawn.
@@ -183,6 +191,12 @@ export class EpisodeSocket {
   }
 
   on_error(message) {
+    if (message.code === "unavailable") {
+      this.retryWhenAvailable();
+      const kept = "The server cannot reach its database: your move is kept and will be sent again.";
+      this.handlers.onError?.({ ...message, message: kept });
+      return;
+    }
     if (message.seq !== undefined && this.pending && this.pending.seq === message.seq) {
       const drawn = this.pending.drawn;
       this.pending = null;
@@ -200,6 +214,17 @@ export class EpisodeSocket {
   }
 
   on_pong() {}
+
+  /** Reconnect after a growing delay: hello again, then the action in flight with its seq. */
+  retryWhenAvailable() {
+    if (this.unavailableTimer !== null) return;
+    const delay = this.unavailableMs;
+    this.unavailableMs = Math.min(RECONNECT_MAX_MS, this.unavailableMs * 2);
+    this.unavailableTimer = setTimeout(() => {
+      this.unavailableTimer = null;
+      this.drop();
+    }, delay);
+  }
 
   checkEnd(message) {
     if (message.end) this.finish(message.end);
