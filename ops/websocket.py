@@ -40,6 +40,8 @@ from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from ops import context, metrics
+from ops.errors import is_database_outage
+from ops.outage import BREAKER
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 CLOSE_POLICY = 1008  # policy violation: rate, queue, ended session
 CLOSE_TOO_BIG = 1009  # message too big
 CLOSE_SERVICE_RESTART = 1012  # service restart: reconnect
+CLOSE_TRY_AGAIN_LATER = 1013  # the database is unreachable (ops.outage)
 _SENSITIVE = ('"action"', '"abandon"')
 
 
@@ -64,15 +67,30 @@ class WebsocketSession:
     Channels' wrapper saves the session on ``http.response.start`` only; for a
     websocket it forwards every outbound message after evaluating the lazy
     session twice, ~5% of a web process's CPU at 100 players. A websocket
-    consumer that changes the session must save it itself (none does)."""
+    consumer that changes the session must save it itself (none does).
+
+    The handshake's session and user are the first database reads of a
+    websocket, so this is also where ops.outage's breaker guards them: while it
+    holds the database for down, the handshake is refused at once (close 1013,
+    try again later) instead of waiting for the pool; a handshake or
+    connection that fails with a database outage trips it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if BREAKER.tripped and await sync_to_async(BREAKER.refuses, thread_sensitive=False)():
+            await receive()  # the websocket.connect that a refusal answers
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            return
         wrapper = InstanceSessionWrapper(scope, send)
         await wrapper.resolve_session()
-        await self.app(wrapper.scope, receive, send)
+        try:
+            await self.app(wrapper.scope, receive, send)
+        except Exception as exc:
+            if is_database_outage(exc):
+                BREAKER.trip()
+            raise
 
 
 class WebsocketGuard:

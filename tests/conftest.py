@@ -70,5 +70,9 @@ def breaker(database: FakeDatabase) -> Iterator[DatabaseBreaker]:
     """The process's breaker, replaced by one that probes the fake database
     (and trips on SQLite too)."""
     replacement = database.breaker()
-    with mock.patch("ops.errors.BREAKER", replacement), mock.patch("play.consumers.BREAKER", replacement):
+    with (
+        mock.patch("ops.errors.BREAKER", replacement),
+        mock.patch("ops.websocket.BREAKER", replacement),
+        mock.patch("play.consumers.BREAKER", replacement),
+    ):
         yield replacement

@@ -214,6 +214,22 @@ def test_model_episodes_survive_a_postgres_restart_in_a_worker(
     print(f"\nsteps before the restart: {before}; episodes kept: {sorted(kept)}")
 
 
+def timed_handshake(server: Server, episode_id: int, cookie: str) -> tuple[str, float]:
+    """(the handshake's status line, seconds) of one websocket connection attempt."""
+
+    async def attempt() -> str:
+        try:
+            ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)
+        except Closed as refused:
+            return str(refused)
+        ws.close()
+        return "HTTP/1.1 101"
+
+    started = time.monotonic()
+    answer = asyncio.run(asyncio.wait_for(attempt(), 60))
+    return answer, time.monotonic() - started
+
+
 def timed_get(url: str) -> tuple[int, float, str]:
     """(status, seconds, Retry-After) of one page request, as a browser asks for it."""
     request = urllib.request.Request(url, headers={"Accept": "text/html"})
@@ -233,16 +249,18 @@ def test_it_answers_503_while_postgres_is_down_and_serves_once_it_is_back(
     env = base_env(tmp_path, DATABASE_URL=_test_database_url(), DATABASE_POOL_TIMEOUT=str(pool_timeout))
     server = Server(env, tmp_path / "server.log")
     try:
-        episode_id, _ = start_episode(server.base, ENV, TASK)
+        episode_id, cookie = start_episode(server.base, ENV, TASK)
         page = f"{server.base}/episodes/{episode_id}/"
         assert timed_get(page)[0] == 200
         stop_postgres()
         try:
             # Long enough that, without the pool's reconnect_timeout, its attempts would be 8-16 s apart.
             down: list[tuple[int, float, str]] = []
+            handshakes: list[tuple[str, float]] = []
             down_until = time.monotonic() + 20
             while time.monotonic() < down_until:
                 down.append(timed_get(page))
+                handshakes.append(timed_handshake(server, episode_id, cookie))
                 time.sleep(1)
         finally:
             start_postgres()
@@ -255,7 +273,8 @@ def test_it_answers_503_while_postgres_is_down_and_serves_once_it_is_back(
         server.stop()
     print(
         f"\nwhile down: {[(status, round(seconds, 1)) for status, seconds, _ in down]}; "
-        f"serving again {recovered_after:.1f} s after PostgreSQL was back"
+        f"serving again {recovered_after:.1f} s after PostgreSQL was back; "
+        f"handshakes while down: {[(answer, round(seconds, 2)) for answer, seconds in handshakes]}"
     )
     assert {status for status, _, _ in down} == {503}, down
     assert all(retry_after == "10" for _, _, retry_after in down)
@@ -263,4 +282,6 @@ def test_it_answers_503_while_postgres_is_down_and_serves_once_it_is_back(
     # Only the request that met the outage waited for the pool; the breaker refused the rest at once.
     waited = [seconds for _, seconds, _ in down if seconds > 0.5]
     assert len(waited) <= 1 and len(down) >= 10, down
+    # The breaker was tripped by the first page: every handshake was refused at once.
+    assert all(answer.startswith("HTTP/1.1 403") and seconds < 0.5 for answer, seconds in handshakes), handshakes
     assert answer[0] == 200 and recovered_after < 15

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
+from django.db import OperationalError
 from django.test import override_settings
 
 from balrogweb.asgi import application
 from games.models import Episode, Step
 from ops import metrics
+from ops.outage import DatabaseBreaker
+from tests.conftest import FakeDatabase
 from tests.play.conftest import ORIGIN, Persona, communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -200,3 +204,27 @@ async def test_it_gives_the_socket_its_session_and_the_servers_own_send(pat: Per
     await WebsocketSession(app)(scope, None, server_send)  # type: ignore[arg-type]
     # The session is the player's; no wrapper evaluates it again for every frame sent.
     assert seen == {"session_key": pat.session_key, "send": server_send}
+
+
+async def test_it_refuses_the_handshake_at_once_while_the_database_is_known_down(
+    toy_game: str, pat: Persona, breaker: DatabaseBreaker, database: FakeDatabase
+) -> None:
+    episode = await start_toy(pat)
+    breaker.trip()
+    with mock.patch("channels.auth.get_user", side_effect=AssertionError("read the user")):
+        assert await communicator(episode.pk, pat).connect() == (False, 1013)
+    database.now += 1.0
+    database.up = True
+    comm = communicator(episode.pk, pat)
+    await hello(comm)
+    await comm.disconnect()
+
+
+async def test_it_trips_the_breaker_when_a_handshake_meets_an_outage(
+    toy_game: str, pat: Persona, breaker: DatabaseBreaker
+) -> None:
+    episode = await start_toy(pat)
+    outage = OperationalError("connection failed: Connection refused")
+    with mock.patch("channels.auth.get_user", side_effect=outage), pytest.raises(OperationalError):
+        await communicator(episode.pk, pat).connect()
+    assert breaker.tripped
