@@ -80,6 +80,8 @@ async def hello(ws: WebSocket, version: int | None) -> dict[str, object]:
         message = json.loads(await asyncio.wait_for(ws.receive(), 20))
         if message["type"] == "snapshot":
             return dict(message)
+        if message["type"] == "error":  # e.g. "unavailable" while the database is down: no snapshot follows
+            raise Closed(f"hello refused: {message.get('code')}")
 
 
 async def act(ws: WebSocket, seq: int, action: str) -> dict[str, object]:
