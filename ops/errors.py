@@ -21,9 +21,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
 
@@ -37,15 +35,10 @@ UNAVAILABLE = {
 FAILED = {"error": "the server failed to answer this request", "code": "server_error"}
 
 
-def is_database_outage(exc: BaseException | None) -> bool:
-    """The database cannot be reached (down, restarting, pool exhausted), not a bug in a query."""
-    return isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError)
-
-
 def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: 503 with Retry-After for a database outage, 500 otherwise."""
-    if is_database_outage(sys.exc_info()[1]):
-        BREAKER.trip()  # the next requests are refused at once instead of waiting for the pool
+    # An outage trips the breaker: the next requests are refused at once instead of waiting for the pool.
+    if BREAKER.trip_on(sys.exc_info()[1]):
         return unavailable_response(request)
     if _wants_html(request):
         return HttpResponse(render_to_string("500.html"), status=500)

@@ -5,8 +5,9 @@ During an outage every request that needs a connection waits for the pool
 a page hangs for ten seconds to say "try again later", and a burst of such
 requests ties up a thread each. The breaker remembers the outage instead.
 
-- ``trip()``: a request or websocket message failed with a database outage
-  (ops.errors.server_error and the play consumer call it).
+- ``trip_on(exc)``: a request, websocket handshake or websocket message
+  failed; an outage (``is_database_outage``) trips the breaker
+  (ops.errors.server_error, ops.websocket and the play consumer call it).
 - ``refuses()``: while tripped, the next caller probes the server with a
   connection of its own and a short timeout (``probe_postgresql``), at most
   one probe every PROBE_INTERVAL_S across the process; every other caller
@@ -28,7 +29,8 @@ import time
 from collections.abc import Callable
 
 import psycopg
-from django.db import connection
+from asgiref.sync import sync_to_async
+from django.db import InterfaceError, OperationalError, connection
 
 from ops import metrics
 
@@ -36,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 PROBE_INTERVAL_S = 1.0
 PROBE_TIMEOUT_S = 2  # libpq's connect_timeout: whole seconds, at least 2 is honoured
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    """The database cannot be reached (down, restarting, pool exhausted), not a bug in a query."""
+    return isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError)
 
 
 def probe_postgresql(timeout_s: int = PROBE_TIMEOUT_S) -> None:
@@ -80,6 +87,13 @@ class DatabaseBreaker:
         """A cheap look, for callers on an event loop: ``refuses()`` may probe (blocking I/O)."""
         return self._tripped
 
+    def trip_on(self, exc: BaseException | None) -> bool:
+        """Trips on a database outage; whether ``exc`` was one."""
+        if not is_database_outage(exc):
+            return False
+        self.trip()
+        return True
+
     def trip(self) -> None:
         if not self._applies():
             return
@@ -105,6 +119,12 @@ class DatabaseBreaker:
         metrics.database_refusals.inc()
         return True
 
+    async def refuses_async(self) -> bool:
+        """``refuses()`` for callers on an event loop: the flag is read on the
+        loop, and only while it is set does the check (which may probe,
+        blocking I/O) go to a thread."""
+        return self._tripped and await sync_to_async(self.refuses, thread_sensitive=False)()
+
     def reset(self) -> None:
         with self._lock:
             if self._tripped:
@@ -113,4 +133,3 @@ class DatabaseBreaker:
 
 
 BREAKER = DatabaseBreaker()
-

@@ -40,7 +40,6 @@ from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from ops import context, metrics
-from ops.errors import is_database_outage
 from ops.outage import BREAKER
 
 logger = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ class WebsocketSession:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if BREAKER.tripped and await sync_to_async(BREAKER.refuses, thread_sensitive=False)():
+        if await BREAKER.refuses_async():
             await receive()  # the websocket.connect that a refusal answers
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
             return
@@ -88,8 +87,7 @@ class WebsocketSession:
         try:
             await self.app(wrapper.scope, receive, send)
         except Exception as exc:
-            if is_database_outage(exc):
-                BREAKER.trip()
+            BREAKER.trip_on(exc)
             raise
 
 

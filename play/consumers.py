@@ -15,7 +15,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
-from ops.errors import is_database_outage
 from ops.outage import BREAKER
 from play import services
 from play.executor import run_blocking, submit_blocking
@@ -67,15 +66,14 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         try:
             message = parse(text_data)
             seq = message.seq if isinstance(message, Action) else None
-            if not isinstance(message, Ping) and await _database_refused():
+            if not isinstance(message, Ping) and await BREAKER.refuses_async():
                 raise ProtocolError(*UNAVAILABLE)
             await self._handle(message, received)
         except (ProtocolError, GameError) as exc:
             await self._error(exc.code, exc.message, seq)
         except Exception as exc:
             logger.exception("episode %s: message failed", self.episode_id)
-            if is_database_outage(exc):
-                BREAKER.trip()  # the next messages are refused at once instead of waiting for the pool
+            if BREAKER.trip_on(exc):  # the next messages are refused at once instead of waiting for the pool
                 await self._error(*UNAVAILABLE, seq)
             else:
                 await self._error("server_error", "the server could not handle this message; try again", seq)
@@ -226,12 +224,6 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
-
-
-async def _database_refused() -> bool:
-    # The flag is read on the loop; only while it is set does the check (which
-    # may probe PostgreSQL, blocking I/O) go to a thread.
-    return BREAKER.tripped and await run_blocking(BREAKER.refuses)
 
 
 class FrameHandoff:
