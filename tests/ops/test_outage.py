@@ -13,8 +13,7 @@ from django.test import Client
 
 from ops.outage import DatabaseBreaker
 from tests.conftest import FakeDatabase
-
-HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+from tests.ops.test_errors import HTML
 
 
 def test_it_lets_everything_through_until_tripped(database: FakeDatabase) -> None:
@@ -81,4 +80,3 @@ def test_it_serves_again_once_the_probe_connects(breaker: DatabaseBreaker, datab
     database.now += 1.0
     database.up = True
     assert client.get("/leaderboard/").status_code == 200
-
