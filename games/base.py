@@ -233,6 +233,11 @@ class GameAdapter(ABC):
     def instructions(self) -> str:
         """The game's rules, goal and action meanings, for a model's system prompt."""
 
+    def mission(self) -> str | None:
+        """The episode's own goal text where the game has one (BabyAI), for
+        the reference instruction prompt; None elsewhere."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook: most envs hold nothing to release
         """Release env resources."""
 
