@@ -85,7 +85,11 @@ def compare_case(golden: Mapping[str, Any]) -> CaseComparison:
 def _compare_played(result: CaseComparison, golden: Mapping[str, Any], played: PlayedCase) -> None:
     result.instruction_equal = played.instruction == golden["instruction"]
     if not result.instruction_equal:
-        result.first_difference = {"step": "instruction", "ours": played.instruction, "reference": golden["instruction"]}
+        result.first_difference = {
+            "step": "instruction",
+            "ours": played.instruction,
+            "reference": golden["instruction"],
+        }
     expected = golden["observations"]
     limit = int(golden.get("stable_texts", len(expected)))
     result.format_only = limit < len(expected)

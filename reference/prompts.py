@@ -18,7 +18,9 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 PROMPTS_PATH = DATA_DIR / "balrog_reference_prompts.json"
 
 #: prepended to the long-term text of the observation after an invalid answer
-FEEDBACK_TEMPLATE = "\n\nYour previous output did not contain a valid action. Defaulted to action: {action}\n\nObservation:\n"
+FEEDBACK_TEMPLATE = (
+    "\n\nYour previous output did not contain a valid action. Defaulted to action: {action}\n\nObservation:\n"
+)
 
 
 @cache
