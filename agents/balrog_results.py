@@ -40,7 +40,7 @@ from agents.evaluation import finished_scores
 from agents.models import EvaluationRun, RunEpisode
 from agents.prompts import invalid_note
 from games.models import Episode, Step
-from games.registry import adapter_class
+from games.registry import PROTOCOL_BALROG, adapter_class
 from games.services import GameError, check_task, rebuild_adapter
 
 CSV_HEADER = ["Step", "Action", "Reasoning", "Observation", "Reward", "Done"]
@@ -127,6 +127,7 @@ def _imported_run(
         agent=_agent_config(agent, strategy).to_json(),
         envs=[],
         source=EvaluationRun.Source.IMPORTED,
+        protocol=PROTOCOL_BALROG,  # played by the reference evaluator itself
         status=EvaluationRun.Status.FINISHED,
         meta={
             "digest": digest,
@@ -170,6 +171,8 @@ def _import_episode(run: EvaluationRun, env: str, path: Path) -> str:
         seed=int(log.get("seed") or 0),
         engine_version=IMPORTED_ENGINE,
         replayable=False,
+        options={"protocol": PROTOCOL_BALROG},
+        protocol=PROTOCOL_BALROG,
         player_kind=Episode.PlayerKind.MODEL,
         agent=f"{run.model_name} {run.agent_config.label()}"[:128],
         status=Episode.Status.FINISHED,

@@ -30,7 +30,7 @@ from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import ensure_sweeper, local_runner
 from games.base import EndReason, TaskInfo
 from games.models import Episode
-from games.registry import ENVS, UnknownEnv, adapter_class
+from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS, UnknownEnv, adapter_class
 from games.services import EpisodeNotRunning, do_end_episode
 
 MAX_EPISODES_PER_TASK = 1000
@@ -51,12 +51,15 @@ class RunRequest:
     seed_base: int = 0
     name: str = ""
     user: Any = None
+    protocol: str = DEFAULT_PROTOCOL  # games.registry.PROTOCOLS
 
 
 def planned_tasks(request: RunRequest) -> list[tuple[TaskInfo, int]]:
     """(task, episodes) of the run, in BALROG's order; raises RunError on a bad request."""
     if not request.envs:
         raise RunError("choose at least one env")
+    if request.protocol not in PROTOCOLS:
+        raise RunError(f"unknown protocol {request.protocol!r}; known: {', '.join(PROTOCOLS)}")
     if request.config.uses_images and not request.endpoint.vision:
         raise RunError(f"{request.endpoint.name} is text-only: set max_image_history to 0 or use a vision endpoint")
     count = request.episodes_per_task
@@ -86,6 +89,7 @@ def start_run(request: RunRequest) -> EvaluationRun:
             endpoint=request.endpoint,
             model_name=request.endpoint.name,
             agent=request.config.to_json(),
+            protocol=request.protocol,
             envs=list(dict.fromkeys(info.env for info, _ in plan)),
             seed_base=request.seed_base,
             created_by=request.user if getattr(request.user, "is_authenticated", False) else None,

@@ -116,6 +116,9 @@ class EvaluationRun(models.Model):
     agent = models.JSONField(default=dict)  # AgentConfig.to_json()
     envs = models.JSONField(default=list)  # env keys in the order planned
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.LIVE)
+    # games.registry.PROTOCOLS: every episode of the run plays this protocol. New runs play
+    # BALROG's own ("balrog"); runs from before the field existed played "balrogweb".
+    protocol = models.CharField(max_length=16, default="balrog")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     seed_base = models.BigIntegerField(default=0)  # the episode with index i plays seed seed_base + i
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -37,6 +37,10 @@ class Episode(models.Model):
     engine_version = models.CharField(max_length=128)
     protocol_version = models.PositiveSmallIntegerField(default=EPISODE_PROTOCOL_VERSION)
     replayable = models.BooleanField(default=True)  # False for imported reference results
+    # games.registry.PROTOCOLS: "balrog" (the reference's benchmark) or "balrogweb" (this
+    # project's earlier texts). Also in options["protocol"], which picks the adapter; scores
+    # of different protocols are never ranked together.
+    protocol = models.CharField(max_length=16, default="balrogweb", db_index=True)
 
     player_kind = models.CharField(max_length=16, choices=PlayerKind.choices)
     user = models.ForeignKey(

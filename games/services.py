@@ -29,7 +29,7 @@ from games.base import EndReason, GameAdapter, InvalidTask, StepResult, TaskInfo
 from games.events import emit_after_commit
 from games.live import live_games
 from games.models import Episode, Step
-from games.registry import adapter_class, make_adapter
+from games.registry import DEFAULT_PROTOCOL, adapter_class, check_protocol, make_adapter
 from games.steplog import write_step
 
 OnInvalid = Literal["default", "reject"]
@@ -103,6 +103,13 @@ def check_task(env: str, task: str) -> TaskInfo:
         raise UnknownTask(str(exc)) from None
 
 
+def with_protocol(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``options`` naming a protocol: the reference's unless they ask otherwise."""
+    options = dict(options or {})
+    options["protocol"] = check_protocol(str(options.get("protocol", DEFAULT_PROTOCOL)))
+    return options
+
+
 def do_start_episode(
     *,
     env: str,
@@ -115,6 +122,7 @@ def do_start_episode(
     options: dict[str, Any] | None = None,
 ) -> Episode:
     check_task(env, task)
+    options = with_protocol(options)
     adapter = make_adapter(env, task, options)
     reset_info = adapter.reset(seed)
     with transaction.atomic():
@@ -123,6 +131,7 @@ def do_start_episode(
             task=task,
             seed=seed,
             options=adapter.options,  # with the defaults the adapter pinned
+            protocol=options["protocol"],
             reset_info=reset_info,
             level_source=str(reset_info.get("level_source", "")),
             engine_version=adapter.engine_version(),
