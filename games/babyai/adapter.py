@@ -79,12 +79,16 @@ class BabyAIAdapter(IndexedActionsAdapter):
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(task, options)
         self.family = task.split("/", 1)[1]
-        self.level = MixedTrainLocalLevel(self.family)
+        self.level = self._make_level()
         #: the last raw action executed (the bot policy reads it); None after reset
         self.last_raw_action: int | None = None
         self._image: np.ndarray | None = None
         self._version = 0  # bumped on every env change; keys the view caches
         self._cache: dict[str, tuple[int, Any]] = {}
+
+    def _make_level(self) -> MixedTrainLocalLevel:
+        """The level instance of this task (subclasses pass other parameters)."""
+        return MixedTrainLocalLevel(self.family)
 
     # ----- catalogue -----------------------------------------------------
     @classmethod

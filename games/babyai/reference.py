@@ -1,0 +1,92 @@
+"""BabyAI exactly as the reference BALROG evaluator shows it to a model.
+
+Same worlds, actions and rewards as ``games.babyai.adapter`` (the level for a
+seed is the fork's), but:
+
+* the long-term text is the BALROG Minigrid fork's descriptions
+  (``games.babyai.refdescribe``), no mission line; the short-term text is "";
+* the VLM image is the agent's point of view, ``get_pov_render(tile_size=16)``
+  (112x112), not the full grid;
+* the number of distractors is an option, ``num_dists``. BALROG's config says
+  ``babyai_kwargs.num_dists: 0``, but until BALROG 9377968 (2024-12-10,
+  "fix: babyai read kwargs") those kwargs never reached ``gym.make``, so the
+  fork's own default, 8, was played. Every 2024 submission before that date
+  (the texts themselves did not change: the fork's descriptions are the same
+  from ad8a66b, 2024-10-31, to its HEAD cf73dd1) needs ``num_dists=8``.
+
+Episodes end where the reference's end: the evaluator plays at most
+``env.max_steps`` steps and stops on terminated or truncated, which is the
+level's own ``max_steps`` (``num_navs x 64 x rooms``, unchanged in the fork).
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import minigrid
+from PIL import Image
+
+from games.babyai.adapter import BabyAIAdapter
+from games.babyai.levels import MixedTrainLocalLevel
+from games.babyai.refdescribe import long_term
+from games.base import ModelObservation
+
+#: BALROG's configured distractor count (``envs.babyai_kwargs.num_dists``).
+CONFIG_NUM_DISTS = 0
+#: The fork's ``Level_MixedTrainLocal`` default, played while BALROG dropped the kwargs.
+FORK_NUM_DISTS = 8
+#: BALROG 9377968: the first commit that passes ``babyai_kwargs`` to ``gym.make``.
+KWARGS_FIX_DATE = datetime.date(2024, 12, 10)
+#: The reference's image: the agent's 7x7 view at 16 px a tile.
+POV_TILE_SIZE = 16
+
+
+class ReferenceBabyAIAdapter(BabyAIAdapter):
+    adapter_version: ClassVar[str] = "1"
+
+    def _make_level(self) -> MixedTrainLocalLevel:
+        # Pinned into the options so a stored episode rebuilds the same worlds.
+        num_dists = self.options.setdefault("num_dists", CONFIG_NUM_DISTS)
+        if isinstance(num_dists, bool) or not isinstance(num_dists, int) or num_dists < 0:
+            raise ValueError(f"num_dists must be a non-negative integer, not {num_dists!r}")
+        return MixedTrainLocalLevel(self.family, num_dists=num_dists)
+
+    @classmethod
+    def engine_version(cls) -> str:
+        return f"minigrid-{minigrid.__version__}+babyai-reference-adapter-{cls.adapter_version}"
+
+    def _reset(self, seed: int) -> dict[str, Any]:
+        facts = super()._reset(seed)
+        facts["num_dists"] = self.options["num_dists"]
+        return facts
+
+    def mission(self) -> str | None:
+        """``obs["mission"]``, which the reference puts in its instruction prompt."""
+        self._view()  # raises before reset
+        return str(self.level.mission)
+
+    def observation(self) -> ModelObservation:
+        return self._cached("reference_observation", self._build_reference_observation)
+
+    def _build_reference_observation(self) -> ModelObservation:
+        carrying = self.level.carrying
+        held = (carrying.color, carrying.type) if carrying is not None else None
+        return ModelObservation(long_term=long_term(self._view(), held), short_term="")
+
+    def render_png(self) -> bytes:
+        self._view()  # raises before reset
+        image = Image.fromarray(self.level.get_pov_render(tile_size=POV_TILE_SIZE)).convert("RGB")
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def log_options(task: str, seed: int, observations: Sequence[str], submitted: datetime.date) -> dict[str, Any]:
+    """The options that replay one logged episode of a submission made on
+    ``submitted``: only the distractor count depends on the date (see the
+    module docstring); the seed alone fixes the rest."""
+    del task, seed, observations  # the world follows from the seed and the date
+    return {"num_dists": FORK_NUM_DISTS if submitted < KWARGS_FIX_DATE else CONFIG_NUM_DISTS}
