@@ -7,12 +7,15 @@ seed is the fork's), but:
   (``games.babyai.refdescribe``), no mission line; the short-term text is "";
 * the VLM image is the agent's point of view, ``get_pov_render(tile_size=16)``
   (112x112), not the full grid;
-* the number of distractors is an option, ``num_dists``. BALROG's config says
-  ``babyai_kwargs.num_dists: 0``, but until BALROG 9377968 (2024-12-10,
-  "fix: babyai read kwargs") those kwargs never reached ``gym.make``, so the
-  fork's own default, 8, was played. Every 2024 submission before that date
-  (the texts themselves did not change: the fork's descriptions are the same
-  from ad8a66b, 2024-10-31, to its HEAD cf73dd1) needs ``num_dists=8``.
+* the number of distractors is an option, ``num_dists`` (default 0, what
+  BALROG's config says: ``babyai_kwargs.num_dists: 0``). From the public
+  BALROG's first commit fba89e2 (2024-11-21) until 9377968 (2024-12-10, "fix:
+  babyai read kwargs") those kwargs never reached ``gym.make``, so the fork's
+  own default, 8, was played; the 2024-11-15 public submission shows it too,
+  while the 2024-10-30 one was played with 0. The texts themselves did not
+  change: the fork's descriptions read the same from ad8a66b (2024-10-31) to
+  its HEAD cf73dd1. ``log_options`` therefore tells the two apart from the
+  objects a log names.
 
 Episodes end where the reference's end: the evaluator plays at most
 ``env.max_steps`` steps and stops on terminated or truncated, which is the
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -40,6 +44,8 @@ CONFIG_NUM_DISTS = 0
 FORK_NUM_DISTS = 8
 #: BALROG 9377968: the first commit that passes ``babyai_kwargs`` to ``gym.make``.
 KWARGS_FIX_DATE = datetime.date(2024, 12, 10)
+#: The first public submission known to show 8 distractors (2024-10-30 shows 0).
+FIRST_FORK_DEFAULT_LOG = datetime.date(2024, 11, 15)
 #: The reference's image: the agent's 7x7 view at 16 px a tile.
 POV_TILE_SIZE = 16
 
@@ -86,7 +92,63 @@ class ReferenceBabyAIAdapter(BabyAIAdapter):
 
 def log_options(task: str, seed: int, observations: Sequence[str], submitted: datetime.date) -> dict[str, Any]:
     """The options that replay one logged episode of a submission made on
-    ``submitted``: only the distractor count depends on the date (see the
-    module docstring); the seed alone fixes the rest."""
-    del task, seed, observations  # the world follows from the seed and the date
-    return {"num_dists": FORK_NUM_DISTS if submitted < KWARGS_FIX_DATE else CONFIG_NUM_DISTS}
+    ``submitted``. Only the distractor count is open (see the module
+    docstring): before BALROG's fix either count may have been played. The
+    texts decide: the count whose world for ``seed`` gives the first logged
+    text after one action, and whose world holds every object the texts
+    name. Where both fit (an agent that never saw an object), the texts of
+    the two worlds are the same and the date breaks the tie."""
+    if submitted >= KWARGS_FIX_DATE:
+        return {"num_dists": CONFIG_NUM_DISTS}
+    named = named_objects(observations)
+    fitting = [
+        num_dists
+        for num_dists in (CONFIG_NUM_DISTS, FORK_NUM_DISTS)
+        if named <= world_objects(task, seed, num_dists)
+        and (not observations or _first_text_fits(task, seed, num_dists, observations[0]))
+    ]
+    if len(fitting) == 1:
+        return {"num_dists": fitting[0]}
+    return {"num_dists": FORK_NUM_DISTS if submitted >= FIRST_FORK_DEFAULT_LOG else CONFIG_NUM_DISTS}
+
+
+def _first_text_fits(task: str, seed: int, num_dists: int, logged: str) -> bool:
+    """Whether some first action in this world gives the logged text (which
+    may start with the feedback line of an invalid answer)."""
+    adapter = ReferenceBabyAIAdapter(task, {"num_dists": num_dists})
+    try:
+        for action in adapter.actions:
+            adapter.reset(seed)
+            adapter.step(action)
+            text = adapter.observation().long_term
+            if logged == text or (logged.endswith("\n" + text) and logged.startswith(_FEEDBACK_START)):
+                return True
+        return False
+    finally:
+        adapter.close()
+
+
+# How both the 2024 and the current invalid-action feedback lines begin.
+_FEEDBACK_START = "\n\nYour previous output"
+# One description line: "a [state] <colour> <type> <distances>" or "You carry a <colour> <type>".
+_OBJECT_LINE = re.compile(r"^(?:You carry )?a (?:(?:open|closed|locked) )?(\w+) (key|ball|box|door)\b")
+
+
+def named_objects(observations: Sequence[str]) -> set[str]:
+    """Every "<colour> <type>" the texts name (feedback lines never match)."""
+    return {
+        f"{match[1]} {match[2]}"
+        for text in observations
+        for line in text.splitlines()
+        if (match := _OBJECT_LINE.match(line))
+    }
+
+
+def world_objects(task: str, seed: int, num_dists: int) -> set[str]:
+    """Every "<colour> <type>" of the task's world for ``seed`` (walls aside)."""
+    level = MixedTrainLocalLevel(task.split("/", 1)[1], num_dists=num_dists)
+    try:
+        level.reset(seed=seed)
+        return {f"{obj.color} {obj.type}" for obj in level.grid.grid if obj is not None and obj.type != "wall"}
+    finally:
+        level.close()
