@@ -130,9 +130,9 @@ class CrafterAdapter(IndexedActionsAdapter):
 
     def _reset(self, seed: int) -> dict[str, Any]:
         if self.game is None:
-            self.game = ReproducibleCrafter()
+            self.game = self._make_game()
         game = self.game
-        game.reset_world(seed)
+        game.reset_world(self._world_seed(seed))
         world_digest = game.world_digest()
         for _ in range(WARMUP_NOOPS):
             game.step(NOOP)
@@ -145,6 +145,13 @@ class CrafterAdapter(IndexedActionsAdapter):
             "view": list(VIEW),
             "warmup_noops": WARMUP_NOOPS,
         }
+
+    def _make_game(self) -> ReproducibleCrafter:
+        return ReproducibleCrafter()
+
+    def _world_seed(self, seed: int) -> int:
+        """The ``crafter.Env(seed=...)`` whose first world an episode plays."""
+        return seed
 
     def _apply_raw(self, raw: RawAction) -> RawOutcome:
         action = self._check_raw(raw)
