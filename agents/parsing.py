@@ -17,6 +17,11 @@ replaces by its default action (the failed candidate is kept in the log).
 
 ``resolve`` then maps the candidate onto the action space ignoring case and
 repeated spaces (``move west`` -> ``Move West``).
+
+The rules above are the "balrogweb" protocol's. On the "balrog" protocol the
+reference's own parsers apply (``parse_reference``, described in the vendored
+prompt JSON's "agents" section), and the candidate is sent to the game as is:
+validity is the game's exact, case-sensitive test, never ``resolve``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
+
+from reference.prompts import reference_prompts
 
 MAX_CANDIDATE_CHARS = 255
 
@@ -101,6 +109,68 @@ PARSERS: dict[str, Callable[[str], ParsedAnswer]] = {
 
 def parse_answer(strategy: str, answer: str | None) -> ParsedAnswer:
     return PARSERS[strategy](answer or "")
+
+
+# ----- the reference evaluator's parsers (balrog-ai/BALROG@af7d1f1, balrog/agents/*.py) -----------
+_REFERENCE_FILTER = re.compile(r"[^a-zA-Z\s:]")  # naive, few_shot and cot keep letters, whitespace, ':'
+_REFERENCE_MARKED = re.compile(r"<\|ACTION\|>(.*?)<\|END\|>", re.DOTALL)  # robust_*: the FIRST pair
+REFERENCE_COT_MARKER = "ACTION:"  # case-sensitive; the text after the last one
+
+
+@cache
+def reference_failure_text() -> str:
+    """robust_cot's candidate when no marked action is found (the vendored JSON quotes it)."""
+    rule = str(reference_prompts()["agents"]["robust_cot"]["parse"])
+    found = re.search(r"literal string '([^']*)'", rule)
+    if found is None:
+        raise ValueError("the vendored prompt JSON no longer names robust_cot's failure string")
+    return found.group(1)
+
+
+def _reference_filter(text: str) -> str:
+    return _REFERENCE_FILTER.sub("", text)
+
+
+def _reference_naive(answer: str) -> ParsedAnswer:
+    # No label or line extraction: the whole filtered answer is the candidate.
+    candidate = _reference_filter(answer)
+    return ParsedAnswer(candidate, "", marker_found=candidate == answer)
+
+
+def _reference_cot(answer: str) -> ParsedAnswer:
+    filtered = _reference_filter(answer)
+    candidate = filtered.split(REFERENCE_COT_MARKER)[-1].strip()
+    return ParsedAnswer(candidate, answer, marker_found=REFERENCE_COT_MARKER in filtered)
+
+
+def _reference_robust_naive(answer: str) -> ParsedAnswer:
+    found = _REFERENCE_MARKED.search(answer)
+    if found is None:
+        return ParsedAnswer(answer.strip(), "", marker_found=False)
+    return ParsedAnswer(found.group(1).strip(), "", marker_found=True)
+
+
+def _reference_robust_cot(answer: str) -> ParsedAnswer:
+    found = _REFERENCE_MARKED.search(answer)
+    if found is None:
+        return ParsedAnswer(reference_failure_text(), answer, marker_found=False)
+    return ParsedAnswer(found.group(1).strip(), answer, marker_found=True)
+
+
+REFERENCE_PARSERS: dict[str, Callable[[str], ParsedAnswer]] = {
+    "naive": _reference_naive,
+    "few_shot": _reference_naive,
+    "cot": _reference_cot,
+    "robust_naive": _reference_robust_naive,
+    "robust_cot": _reference_robust_cot,
+}
+
+
+def parse_reference(strategy: str, answer: str | None) -> ParsedAnswer:
+    """The reference agent's output for ``answer`` (already stripped, as its client
+    strips it): the candidate is what the reference validates, logs as the CSV's
+    Action and replays as the assistant message of the next prompts."""
+    return REFERENCE_PARSERS[strategy](answer or "")
 
 
 def _key(text: str) -> str:

@@ -16,6 +16,10 @@ An observation that follows an invalid answer starts with a note saying so
 and naming the action taken instead. Images (VLM runs) go with the last
 ``max_image_history`` observations. The messages are a pure function of these
 inputs, so they can be rebuilt from the log and compared by digest.
+
+That is the "balrogweb" protocol's layout. On the "balrog" protocol
+(``PromptInputs.protocol``) the messages are the reference evaluator's
+(``build_reference_messages``; its words from the vendored prompt JSON).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.config import AgentConfig
+from games.registry import PROTOCOL_BALROG, PROTOCOL_BALROGWEB
+from reference.prompts import feedback_prefix, format_instruction, reference_prompts
 
 Message = dict[str, Any]
 
@@ -62,6 +68,7 @@ class PastTurn:
     answer: str  # the model's whole answer
     valid: bool
     image: bytes | None = None
+    output: str = ""  # the parsed answer (the "balrog" protocol's history shows it)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ class PromptInputs:
     history: Sequence[PastTurn]
     current: CurrentTurn
     demos: Sequence[Demonstration] = field(default_factory=tuple)
+    protocol: str = PROTOCOL_BALROGWEB  # games.registry.PROTOCOLS: which layout the messages follow
 
 
 def invalid_note(default_action: str) -> str:
@@ -101,6 +109,8 @@ def invalid_note(default_action: str) -> str:
 
 
 def build_messages(inputs: PromptInputs) -> list[Message]:
+    if inputs.protocol == PROTOCOL_BALROG:
+        return build_reference_messages(inputs)
     config = inputs.config
     messages: list[Message] = [{"role": "system", "content": _system_text(inputs)}]
     if config.strategy == "few_shot" and inputs.demos:
@@ -176,6 +186,129 @@ def _user(text: str, image: bytes | None = None) -> Message:
         "role": "user",
         "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": url}}],
     }
+
+
+# ----- the reference evaluator's messages ("balrog" protocol) ---------------------------------------
+# balrog/prompt_builder/history.py, balrog/agents/*.py and balrog/client.py of balrog-ai/BALROG@af7d1f1,
+# as the vendored JSON's "agents" and "prompt_assembly" sections describe them:
+#
+# - the instruction is the FIRST message, role user (no system message); few_shot replaces it by
+#   the instruction with "PLAY" replaced, the demonstrations and a "your turn" line;
+# - then the events, oldest first: each observation (user), each parsed answer (assistant; an
+#   empty one adds no event, as the reference's ``if prev_action:``), in a deque of
+#   2 * max(max_text_history, max_image_history) events ending with the current observation;
+# - an observation is "Current Observation:" (+ the short-term text) for the newest, else
+#   "Observation:", then its long-term text if it is among the newest max_text_history, then
+#   "Image observation provided." if its image is among the newest max_image_history;
+# - cot: the newest max_cot_history assistant turns are "Previous plan:\n" + the whole answer;
+# - the format instruction is appended to the last message after "\n\n";
+# - the client sends every content as a list of parts (text, then the image).
+
+
+def _assembly() -> dict[str, Any]:
+    history: dict[str, Any] = reference_prompts()["prompt_assembly"]["history"]
+    return history
+
+
+def _few_shot_strings() -> dict[str, Any]:
+    strings: dict[str, Any] = reference_prompts()["agents"]["few_shot"]["strings"]
+    return strings
+
+
+def reference_history_turns(config: AgentConfig) -> int:
+    """The past turns that can still show in a reference prompt: the deque holds
+    2 * max(text, image) events and each turn adds at least one."""
+    return 2 * max(config.max_text_history, config.max_image_history)
+
+
+def shown_observation(long_term: str, previous: PastTurn | None, config: AgentConfig) -> str:
+    """The long-term text the reference shows: after an invalid answer, the
+    feedback line naming the action executed instead comes first."""
+    if previous is None or previous.valid or not config.feedback_on_invalid:
+        return long_term
+    return feedback_prefix(previous.action) + long_term
+
+
+def build_reference_messages(inputs: PromptInputs) -> list[Message]:
+    config = inputs.config
+    if config.strategy == "few_shot":
+        messages = _reference_demo_messages(inputs.instructions, inputs.demos)
+    else:
+        messages = [_parts("user", inputs.instructions)]
+    messages.extend(_reference_events(inputs))
+    last_text = messages[-1]["content"][0]
+    last_text["text"] += "\n\n" + format_instruction(config.strategy)
+    return messages
+
+
+Event = tuple[str, PastTurn | CurrentTurn]
+
+
+def _reference_events(inputs: PromptInputs) -> list[Message]:
+    config = inputs.config
+    events: list[Event] = []
+    for past in inputs.history:
+        events.append(("observation", past))
+        if past.output:  # the reference skips an empty previous action
+            events.append(("action", past))
+    events.append(("observation", inputs.current))
+    events = events[-reference_history_turns(config) :]
+    observations = [turn for kind, turn in events if kind == "observation"]
+    with_text = {id(turn) for turn in observations[len(observations) - config.max_text_history :]}
+    imaged = [turn for turn in observations if turn.image is not None] if config.max_image_history else []
+    with_image = {id(turn) for turn in imaged[len(imaged) - config.max_image_history :]} if imaged else set()
+    actions = [turn for kind, turn in events if kind == "action"]
+    cot = config.strategy == "cot" and config.max_cot_history > 0
+    with_plan = {id(turn) for turn in actions[len(actions) - config.max_cot_history :]} if cot else set()
+    assembly = _assembly()
+    messages: list[Message] = []
+    for kind, turn in events:
+        if kind == "action":
+            assert isinstance(turn, PastTurn)
+            plan = id(turn) in with_plan
+            content = assembly["cot_previous_plan_prefix"] + turn.answer if plan else turn.output
+            messages.append(_parts("assistant", content))
+            continue
+        current = turn is inputs.current
+        lines = [assembly["current_observation_header"] if current else assembly["past_observation_header"]]
+        if current and isinstance(turn, CurrentTurn) and turn.short_term:
+            lines.append(turn.short_term)
+        if id(turn) in with_text:
+            lines.append(turn.observation)
+        image = turn.image if id(turn) in with_image else None
+        if image is not None:
+            lines.append(assembly["image_marker_line"])
+        messages.append(_parts("user", "\n".join(lines), image))
+    return messages
+
+
+def _numbered(template: str, number: int) -> str:
+    """The JSON quotes the reference's f-strings: ``{len(self.icl_episodes) + 1}`` is the number."""
+    start, end = template.index("{"), template.rindex("}")
+    return template[:start] + str(number) + template[end + 1 :]
+
+
+def _reference_demo_messages(instructions: str, demos: Sequence[Demonstration]) -> list[Message]:
+    strings = _few_shot_strings()
+    old, new = strings["play_replacement"]
+    messages = [_parts("user", instructions.replace(old, new))]
+    for number, demo in enumerate(demos, start=1):
+        messages.append(_parts("user", _numbered(strings["demo_start"], number)))
+        for observation, action in demo.steps:
+            messages.append(_parts("user", strings["demo_observation_prefix"] + observation))
+            messages.append(_parts("assistant", action))
+        messages.append(_parts("user", _numbered(strings["demo_end"], number)))
+    messages.append(_parts("user", strings["your_turn"]))
+    return messages
+
+
+def _parts(role: str, text: str, image: bytes | None = None) -> Message:
+    """A message as the reference's OpenAI client sends it: content is a list of parts."""
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    if image is not None:
+        url = "data:image/png;base64," + base64.b64encode(image).decode("ascii")
+        content.append({"type": "image_url", "image_url": {"url": url}})
+    return {"role": role, "content": content}
 
 
 def image_digest(image: bytes | None) -> str:
