@@ -40,7 +40,7 @@ _X, _Y = np.meshgrid(_CENTRES, _CENTRES)
 
 
 def _rect(xmin: float, xmax: float, ymin: float, ymax: float) -> Mask:
-    mask: Mask = (xmin <= _X) & (_X <= xmax) & (ymin <= _Y) & (_Y <= ymax)
+    mask: Mask = (xmin <= _X) & (xmax >= _X) & (ymin <= _Y) & (ymax >= _Y)
     return mask
 
 
