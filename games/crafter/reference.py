@@ -16,7 +16,7 @@ Same world, rules, steps, progression and frames as ``games.crafter.adapter``
 * texts: the reference's (``games.crafter.refdescribe``);
 * the world's random stream advances as in the reference: crafter draws a
   night-noise texture from the *world's* generator whenever it renders in
-  the dark (daylight < 0.5, from about step 122 of every 300), and the
+  the dark (daylight < 0.5: steps 148-272 of every 300), and the
   reference renders twice per step at 256 px (crafter's own observation in
   ``step`` and the wrapper's VLM image). The balrogweb engine renders
   without touching that stream, so after dusk its creatures would take other
