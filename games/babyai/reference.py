@@ -37,6 +37,7 @@ from games.babyai.adapter import BabyAIAdapter
 from games.babyai.levels import MixedTrainLocalLevel
 from games.babyai.refdescribe import long_term
 from games.base import ModelObservation
+from reference.prompts import instruction
 
 #: BALROG's configured distractor count (``envs.babyai_kwargs.num_dists``).
 CONFIG_NUM_DISTS = 0
@@ -73,6 +74,12 @@ class ReferenceBabyAIAdapter(BabyAIAdapter):
         """``obs["mission"]``, which the reference puts in its instruction prompt."""
         self._view()  # raises before reset
         return str(self.level.mission)
+
+    def instructions(self) -> str:
+        """The reference's own instruction prompt once the mission is known."""
+        if self._image is None:
+            return super().instructions()
+        return instruction(self.env, self.task, self.mission())
 
     def observation(self) -> ModelObservation:
         return self._cached("reference_observation", self._build_reference_observation)

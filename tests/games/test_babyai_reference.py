@@ -24,6 +24,7 @@ from games.babyai.reference import FORK_NUM_DISTS, ReferenceBabyAIAdapter, log_o
 from games.base import GameAdapter
 from games.registry import PROTOCOL_BALROG, make_adapter
 from reference.cases import play_case
+from reference.prompts import default_action, instruction, valid_actions
 from tests.games import test_contract as contract
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
@@ -125,10 +126,18 @@ def test_it_shows_the_agents_view_as_the_reference_image() -> None:
     assert np.array_equal(np.asarray(image), expected)
 
 
+def test_it_accepts_exactly_the_references_actions() -> None:
+    game = reference()
+    assert game.action_space() == valid_actions("babyai", GOTO)
+    assert game.default_action == default_action("babyai")
+    assert not game.is_valid("Go forward") and not game.is_valid("go forward ")
+
+
 def test_it_gives_the_mission_and_no_short_term_text() -> None:
     game = reference()
     game.reset(5)
     assert game.mission() == game.level.mission
+    assert game.instructions() == instruction("babyai", GOTO, game.level.mission)
     assert game.observation().short_term == ""
     assert "Mission" not in game.observation().long_term
 
