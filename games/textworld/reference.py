@@ -42,6 +42,9 @@ from games.textworld import tw_games
 from games.textworld.adapter import JERICHO_SEED_MODULUS, GameView, TextWorldAdapter
 
 GAME_INDEX_OPTION = "tw_game_index"
+# With no seed set, the reference's factory counts episodes per task and process and plays
+# index count % 25 after incrementing: a worker's first episode of a task plays index 1.
+REFERENCE_FIRST_GAME = 1
 # The reference's request infos (config.yaml textworld_kwargs), plus extras read without touching
 # the game (lost, moves, verbs, walkthrough). Not "inventory" (TextWorld then sends a command
 # at the reset) nor "admissible_commands" (state tracking turns on Inform's action tracing,
@@ -178,6 +181,7 @@ def _file_digest(path: Path) -> str:
 def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
     """The options replaying one logged 2024 episode: its game, told by the rooms its texts
     show (the reference then walked a per-process counter, not the seed). The logs hold the
-    texts after each step, not the opening one, so the rooms seen along the episode decide."""
-    index = tw_games.match_game(task, observations)
+    texts after each step, not the opening one, so the rooms and names seen along the episode
+    decide; on a tie, the game a worker's first episode played."""
+    index = tw_games.match_game(task, observations, prefer=REFERENCE_FIRST_GAME)
     return {GAME_INDEX_OPTION: index if index is not None else seed % tw_games.game_count(task)}

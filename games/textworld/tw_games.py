@@ -25,6 +25,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -173,33 +174,64 @@ def glulx_feedback(text: str) -> str:
 
 
 # ----- telling a logged episode's game by its texts ---------------------------------------
+# Evidence weights: a room header with its description's opening words is nearly unique to a
+# game; a room name (headers, the cooking games' status bar) or an object name the game's
+# texts use (its answers echo only words of its own dictionary) only narrows the choice.
+HEADER_WEIGHT = 100
+ROOM_NAME_WEIGHT = 10
+ENTITY_WEIGHT = 1
+_ROOM_NAME = re.compile(r"-= (.+?) =-")
+
+
+@dataclass(frozen=True)
+class GameTexts:
+    """What a game's texts can show of it: its rooms' headers and its names."""
+
+    openings: frozenset[tuple[str, str]]  # (room name, first words of its description)
+    room_names: frozenset[str]
+    entity_names: frozenset[str]  # objects, containers, supporters, doors
+
+
 @cache
-def room_openings(task: str, index: int) -> frozenset[tuple[str, str]]:
-    """(room name, first words of its description) of every room of a game: what a room
-    header in an observation shows. Room texts are drawn at random per game, so a few of
-    them tell the games of a task apart."""
+def game_texts(task: str, index: int) -> GameTexts:
     path = source_file(task, index).with_suffix(".json")
     infos = json.loads(path.read_text(encoding="utf-8"))["infos"]
     items = infos if isinstance(infos, list) else list(infos.items())
-    openings = set()
+    openings: set[tuple[str, str]] = set()
+    rooms: set[str] = set()
+    entities: set[str] = set()
     for _, info in items:
-        if info.get("type") == "r" and info.get("name") and info.get("desc"):
-            first = re.split(r"[\[\n]", info["desc"], maxsplit=1)[0].strip()
-            if first:
-                openings.add((info["name"].lower(), first))
-    return frozenset(openings)
+        name = (info.get("name") or "").lower()
+        if not name:
+            continue
+        if info.get("type") != "r":
+            entities.add(name)
+            continue
+        rooms.add(name)
+        first = re.split(r"[\[\n]", info.get("desc") or "", maxsplit=1)[0].strip()
+        if first:
+            openings.add((name, first))
+    return GameTexts(frozenset(openings), frozenset(rooms), frozenset(entities))
 
 
-def match_game(task: str, observations: list[str]) -> int | None:
-    """The index of the game whose rooms the observations show most (None: no room seen).
-    Ties go to the lowest index."""
-    seen = {(name.lower(), line) for text in observations for name, line in _ROOM_HEADER.findall(text)}
-    if not seen:
+def match_game(task: str, observations: list[str], prefer: int | None = None) -> int | None:
+    """The index of the game the observations fit best (None: no evidence at all).
+    Ties go to ``prefer`` when it is among the best, else to the lowest index."""
+    headers = {(name.lower(), line) for text in observations for name, line in _ROOM_HEADER.findall(text)}
+    names = {name.lower() for text in observations for name in _ROOM_NAME.findall(text)}
+    words = " ".join(observations).lower()
+    scores = [_score(game_texts(task, index), headers, names, words) for index in range(game_count(task))]
+    best = max(scores)
+    if best == 0:
         return None
-    best, best_hits = None, 0
-    for index in range(game_count(task)):
-        openings = room_openings(task, index)
-        hits = sum(1 for name, line in seen if any(n == name and line.startswith(o) for n, o in openings))
-        if hits > best_hits:
-            best, best_hits = index, hits
-    return best
+    if prefer is not None and 0 <= prefer < len(scores) and scores[prefer] == best:
+        return prefer
+    return scores.index(best)
+
+
+def _score(game: GameTexts, headers: set[tuple[str, str]], names: set[str], words: str) -> int:
+    score = HEADER_WEIGHT * sum(
+        1 for name, line in headers if any(n == name and line.startswith(o) for n, o in game.openings)
+    )
+    score += ROOM_NAME_WEIGHT * len(names & game.room_names)
+    return score + ENTITY_WEIGHT * sum(1 for entity in game.entity_names if entity in words)
