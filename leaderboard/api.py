@@ -9,14 +9,15 @@ from typing import Any
 
 from agents.aggregation import Stat, balrog_summary_json
 from agents.models import EvaluationRun
-from games.registry import ENVS
+from games.registry import ENVS, PROTOCOLS
+from leaderboard.coverage import Coverage
 from leaderboard.services import SORT_KEYS, Entry
 
-API_VERSION = "1"
+API_VERSION = "2"  # 2: protocol, ranked, apart and coverage per entry
 BOARD_FIELDS = ("api_version", "data_version", "tab", "sort", "units", "games", "entries")
 ENTRY_FIELDS = (
     "key", "kind", "name", "agent", "modality", "rank", "overall", "interval95", "episodes", "games",
-    "verified", "imported", "synthetic",
+    "verified", "imported", "synthetic", "protocol", "ranked", "apart", "coverage",
 )  # fmt: skip
 
 
@@ -43,6 +44,22 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "verified": entry.verified,
         "imported": entry.imported,
         "synthetic": entry.synthetic,
+        "protocol": entry.protocol,
+        "ranked": entry.ranked,
+        "apart": entry.apart,
+        "coverage": coverage_json(entry.coverage),
+    }
+
+
+def coverage_json(coverage: Coverage | None) -> dict[str, Any] | None:
+    if coverage is None:
+        return None
+    return {
+        "complete": coverage.complete,
+        "envs": coverage.envs,
+        "tasks": coverage.tasks,
+        "total_tasks": coverage.total_tasks,
+        "missing": list(coverage.missing),
     }
 
 
@@ -124,7 +141,11 @@ def openapi_document(base_path: str) -> dict[str, Any]:
             "name": {"type": "string"},
             "agent": {"type": "string"},
             "modality": {"type": "string", "enum": ["LLM", "VLM", "human"]},
-            "rank": {"type": ["integer", "null"], "description": "entries whose 95% intervals overlap share a rank"},
+            "rank": {
+                "type": ["integer", "null"],
+                "description": "within the main ranking, entries whose 95% intervals overlap share a rank; "
+                "null for entries listed apart",
+            },
             "overall": _cell_schema(),
             "interval95": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
             "episodes": {"type": "integer"},
@@ -137,6 +158,24 @@ def openapi_document(base_path: str) -> dict[str, Any]:
             "verified": {"type": "boolean"},
             "imported": {"type": "boolean"},
             "synthetic": {"type": "boolean"},
+            "protocol": {"type": "string", "enum": list(PROTOCOLS)},
+            "ranked": {
+                "type": "boolean",
+                "description": "in the main ranking: BALROG's protocol with its full coverage",
+            },
+            "apart": {"type": "string", "description": "why the entry is not ranked ('' when it is)"},
+            "coverage": {
+                "type": ["object", "null"],
+                "properties": {
+                    "complete": {"type": "boolean"},
+                    "envs": {"type": "integer", "minimum": 0},
+                    "tasks": {"type": "integer", "minimum": 0},
+                    "total_tasks": {"type": "integer", "minimum": 1},
+                    "missing": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["complete", "envs", "tasks", "total_tasks", "missing"],
+                "additionalProperties": False,
+            },
         },
         "required": list(ENTRY_FIELDS),
         "additionalProperties": False,

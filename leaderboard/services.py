@@ -6,6 +6,9 @@ What counts:
   stand, like the human baseline rule);
 - model episodes of *public* runs only: finished and published runs
   (agents.publishing); a model episode outside any run never counts;
+- the main ranking holds only entries of BALROG's own protocol with its full
+  coverage (every env and task, the reference's episode counts); the others
+  are listed apart with their protocol and coverage (leaderboard.coverage);
 - human episodes that count as baselines (play.services.human_baseline_episodes:
   logged-in players, PlayRecord.baseline_override honoured): one "Humans"
   row, and optionally the top players (logged-in users with enough counted
@@ -32,7 +35,8 @@ from agents.aggregation import EnvSummary, Stat, Summary, mean_se, overall_of
 from agents.config import AgentConfig, AgentConfigError
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode
-from games.registry import ENVS
+from games.registry import ENVS, PROTOCOL_BALROG
+from leaderboard.coverage import Coverage, coverage_of, ranking_refusal
 from leaderboard.stats import Interval, bootstrap_overall, seed_for, tied_ranks
 from play.models import PlayRecord
 from play.services import human_baseline_episodes
@@ -85,6 +89,14 @@ class Entry:
     run_ids: tuple[int, ...] = ()
     rank: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    protocol: str = PROTOCOL_BALROG
+    coverage: Coverage | None = None
+    #: why the entry is listed apart from the main ranking ("" when it is ranked)
+    apart: str = ""
+
+    @property
+    def ranked(self) -> bool:
+        return not self.apart
 
     @property
     def cells(self) -> list[Stat | None]:
@@ -201,8 +213,10 @@ def build_board(version: str = "") -> Board:
     return Board(entries=tuple(entries), random_floor=random_floor(), version=version)
 
 
-def entry_key(model_name: str, agent: dict[str, Any]) -> str:
-    text = json.dumps([model_name, agent], sort_keys=True)
+def entry_key(model_name: str, agent: dict[str, Any], protocol: str = PROTOCOL_BALROG) -> str:
+    # The reference protocol keeps the keys entries had before protocols existed.
+    parts: list[Any] = [model_name, agent] if protocol == PROTOCOL_BALROG else [model_name, agent, protocol]
+    text = json.dumps(parts, sort_keys=True)
     return "m-" + hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -241,21 +255,39 @@ def model_entries() -> list[Entry]:
     for row in cast(Iterable[dict[str, Any]], grouped):
         by_run[row["run_id"]].append(_group(row, "episode__progression"))
     groups: dict[str, list[Group]] = defaultdict(list)
-    meta: dict[str, tuple[str, dict[str, Any], list[int]]] = {}
-    for run_id, model, agent in EvaluationRun.objects.filter(pk__in=by_run).values_list("pk", "model_name", "agent"):
+    meta: dict[str, _RunsOfEntry] = {}
+    runs = EvaluationRun.objects.filter(pk__in=by_run).values_list("pk", "model_name", "agent", "protocol", "source")
+    for run_id, model, agent, protocol, source in runs:
         agent = agent if isinstance(agent, dict) else {}
-        key = entry_key(model, agent)
+        key = entry_key(model, agent, protocol)
         groups[key].extend(by_run[run_id])
-        meta.setdefault(key, (model, agent, []))[2].append(run_id)
+        runs_of = meta.setdefault(key, _RunsOfEntry(model, agent, protocol))
+        runs_of.run_ids.append(run_id)
+        runs_of.own_demonstrations |= own_demonstrations(agent, protocol, source)
     return [_model_entry(key, meta[key], groups[key]) for key in sorted(groups)]
 
 
-def _model_entry(key: str, meta: tuple[str, dict[str, Any], list[int]], groups: list[Group]) -> Entry:
-    model, agent, run_ids = meta
-    label, vlm = _agent_label(agent)
+@dataclass
+class _RunsOfEntry:
+    model: str
+    agent: dict[str, Any]
+    protocol: str
+    run_ids: list[int] = field(default_factory=list)
+    own_demonstrations: bool = False
+
+
+def own_demonstrations(agent: dict[str, Any], protocol: str, source: str) -> bool:
+    """A few-shot run played here on the reference protocol: the reference's
+    demonstrations cannot be had, so it used this project's own."""
+    return agent.get("strategy") == "few_shot" and protocol == PROTOCOL_BALROG and source == EvaluationRun.Source.LIVE
+
+
+def _model_entry(key: str, runs: _RunsOfEntry, groups: list[Group]) -> Entry:
+    label, vlm = _agent_label(runs.agent)
     return _entry(
-        key, groups, kind="model", name=model, agent=label, modality="VLM" if vlm else "LLM",
-        synthetic=model.startswith(SYNTHETIC_PREFIX), run_ids=tuple(sorted(run_ids)),
+        key, groups, kind="model", name=runs.model, agent=label, modality="VLM" if vlm else "LLM",
+        synthetic=runs.model.startswith(SYNTHETIC_PREFIX), run_ids=tuple(sorted(runs.run_ids)),
+        protocol=runs.protocol, own_demonstrations=runs.own_demonstrations,
     )  # fmt: skip
 
 
@@ -268,14 +300,26 @@ def _agent_label(agent: dict[str, Any]) -> tuple[str, bool]:
 
 
 def human_entries() -> list[Entry]:
+    """One "Humans" row per protocol played, then the top players (reference protocol)."""
     episodes = human_episodes()
-    grouped = episodes.values("env", "task", "progression").annotate(**_group_counts("")).order_by()
-    groups = [_group(row, "progression") for row in cast(Iterable[dict[str, Any]], grouped)]
-    if not groups:
-        return []
-    synthetic = episodes.filter(nickname__startswith=SYNTHETIC_PREFIX).exists()
-    humans = _entry(HUMANS_KEY, groups, kind="human", name="Humans", agent="", modality="human", synthetic=synthetic)
-    return [humans, *top_player_entries()]
+    grouped = episodes.values("protocol", "env", "task", "progression").annotate(**_group_counts("")).order_by()
+    by_protocol: dict[str, list[Group]] = defaultdict(list)
+    for row in cast(Iterable[dict[str, Any]], grouped):
+        by_protocol[row["protocol"]].append(_group(row, "progression"))
+    rows = [_humans_entry(protocol, groups, episodes) for protocol, groups in sorted(by_protocol.items())]
+    return [*rows, *top_player_entries()] if rows else []
+
+
+def humans_key(protocol: str) -> str:
+    return HUMANS_KEY if protocol == PROTOCOL_BALROG else f"{HUMANS_KEY}-{protocol}"
+
+
+def _humans_entry(protocol: str, groups: list[Group], episodes: QuerySet[Episode]) -> Entry:
+    synthetic = episodes.filter(protocol=protocol, nickname__startswith=SYNTHETIC_PREFIX).exists()
+    return _entry(
+        humans_key(protocol), groups, kind="human", name="Humans", agent="", modality="human", synthetic=synthetic,
+        protocol=protocol,
+    )  # fmt: skip
 
 
 # ----- top players --------------------------------------------------------------------------
@@ -291,7 +335,7 @@ def player_label(username: str) -> str:
 
 
 def player_episodes(user_id: int) -> QuerySet[Episode]:
-    return human_episodes().filter(user_id=user_id)
+    return human_episodes().filter(user_id=user_id, protocol=PROTOCOL_BALROG)
 
 
 def top_player_entries() -> list[Entry]:
@@ -304,7 +348,7 @@ def top_player_entries() -> list[Entry]:
     minimum = max(1, int(settings.BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES))
     if limit <= 0:
         return []
-    counted = human_episodes().filter(user__isnull=False)
+    counted = human_episodes().filter(user__isnull=False, protocol=PROTOCOL_BALROG)
     eligible = counted.values("user_id").annotate(n=Count("pk")).filter(n__gte=minimum).values("user_id")
     grouped = (
         counted.filter(user_id__in=eligible)
@@ -332,13 +376,19 @@ def _player_entry(user_id: int, name: str, groups: list[Group]) -> Entry:
     )  # fmt: skip
 
 
-def _entry(key: str, groups: Sequence[Group], **kwargs: Any) -> Entry:
+def _entry(
+    key: str, groups: Sequence[Group], protocol: str = PROTOCOL_BALROG, own_demonstrations: bool = False, **kwargs: Any
+) -> Entry:
+    coverage = coverage_of(groups)
     return Entry(
         key=key,
         summary=summary_of_groups(groups),
         interval=bootstrap_overall(_values_by_env(groups), seed_for(key)),
         verified=all(group.verified == group.count for group in groups),
         imported=any(group.unreplayable for group in groups),
+        protocol=protocol,
+        coverage=coverage,
+        apart=ranking_refusal(protocol, coverage, own_demonstrations),
         **kwargs,
     )
 
@@ -383,7 +433,9 @@ def _values_by_env(groups: Iterable[Group]) -> dict[str, list[float]]:
 
 
 def assign_ranks(entries: list[Entry]) -> None:
-    for entry, rank in zip(entries, tied_ranks([entry.interval for entry in entries]), strict=True):
+    """Ranks within the main ranking; entries listed apart get none."""
+    intervals = [entry.interval if entry.ranked else None for entry in entries]
+    for entry, rank in zip(entries, tied_ranks(intervals), strict=True):
         entry.rank = rank
 
 

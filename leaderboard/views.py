@@ -35,6 +35,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "tab": tab, "sort": sort, "descending": descending, "entries": entries, "envs": ENVS,
         "columns": [("name", "Entry"), ("overall", "Overall"), *[(env, env) for env in ENVS], ("episodes", "Episodes")],
         "version": board.version,
+        "ranked": [entry for entry in entries if entry.ranked],
+        "apart": [entry for entry in entries if not entry.ranked],
     }  # fmt: skip
     return render(request, "leaderboard/index.html", context)
 

@@ -33,12 +33,14 @@ from typing import Any, cast
 
 from games.registry import PROTOCOL_BALROG, REFERENCE_ADAPTER_PATHS, make_adapter
 from reference.golden import mask
-from reference.prompts import feedback_prefix
+from reference.prompts import feedback_prefix, legacy_feedback_prefix
 
 _RUN_FILE = re.compile(r"_run_(?P<index>\d+)\.json$")
 _DATED = re.compile(r"(?:^|/)(?P<date>\d{8})_[^/]*$")
-#: the reference prefixes observations after an invalid answer since commit c347aa8
+#: the reference's current invalid-answer line since commit c347aa8; before it, another
+#: line (with the answer quoted) that no setting turned off
 FEEDBACK_SINCE = date(2025, 1, 28)
+FEEDBACK_MODES = ("current", "legacy", "none")
 # A NetHack observation with its map is longer than csv's default field limit.
 csv.field_size_limit(sys.maxsize)
 
@@ -84,7 +86,7 @@ class EpisodeCheck:
 class LogReport:
     submission: str
     submitted: date
-    feedback: bool
+    feedback: str  # FEEDBACK_MODES
     episodes: list[EpisodeCheck] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -160,7 +162,7 @@ def env_module(env: str) -> Any:
     return import_module(REFERENCE_ADAPTER_PATHS[env].rsplit(".", 1)[0])
 
 
-def check_episode(logged: LoggedEpisode, submitted: date, feedback: bool) -> EpisodeCheck:
+def check_episode(logged: LoggedEpisode, submitted: date, feedback: str) -> EpisodeCheck:
     check = EpisodeCheck(logged.env, logged.task, logged.name)
     module = env_module(logged.env)
     if getattr(module, "LOGS_FORMAT_ONLY", False):
@@ -181,7 +183,7 @@ def _check_format(check: EpisodeCheck, logged: LoggedEpisode, module: Any) -> Ep
     return check
 
 
-def _replay(check: EpisodeCheck, logged: LoggedEpisode, module: Any, submitted: date, feedback: bool) -> None:
+def _replay(check: EpisodeCheck, logged: LoggedEpisode, module: Any, submitted: date, feedback: str) -> None:
     options = {
         "protocol": PROTOCOL_BALROG,
         **module.log_options(logged.task, logged.seed, logged.observations, submitted),
@@ -194,12 +196,21 @@ def _replay(check: EpisodeCheck, logged: LoggedEpisode, module: Any, submitted: 
                 _differ(check, index, "<the episode had ended>", row.get("Observation", ""))
                 check.steps += 1
                 continue
-            result = adapter.step(row.get("Action", ""))
-            prefix = feedback_prefix(result.action) if feedback and not result.valid else ""
+            answer = row.get("Action", "")
+            result = adapter.step(answer)
+            prefix = "" if result.valid else _feedback(feedback, answer, result.action)
             _compare(check, index, prefix + adapter.observation().long_term, row.get("Observation", ""))
         _compare_totals(check, logged, adapter.progression, adapter.steps, adapter.done)
     finally:
         adapter.close()
+
+
+def _feedback(mode: str, answer: str, default: str) -> str:
+    if mode == "current":
+        return feedback_prefix(default)
+    if mode == "legacy":
+        return legacy_feedback_prefix(answer, default)
+    return ""
 
 
 def _compare(check: EpisodeCheck, index: int, ours: str, logged: str) -> None:
@@ -239,15 +250,15 @@ def check_submission(
     given_date: date | None = None,
     envs: set[str] | None = None,
     tasks: set[str] | None = None,
-    feedback: bool | None = None,
+    feedback: str | None = None,
 ) -> LogReport:
     started = time.monotonic()
     submitted = submission_date(path, given_date)
-    with_feedback = submitted >= FEEDBACK_SINCE if feedback is None else feedback
-    report = LogReport(path.name, submitted, with_feedback)
+    mode = feedback or ("current" if submitted >= FEEDBACK_SINCE else "legacy")
+    report = LogReport(path.name, submitted, mode)
     for logged in read_submission(path):
         if (envs and logged.env not in envs) or (tasks and logged.task not in tasks):
             continue
-        report.episodes.append(check_episode(logged, submitted, with_feedback))
+        report.episodes.append(check_episode(logged, submitted, mode))
     report.seconds = time.monotonic() - started
     return report

@@ -47,6 +47,17 @@ def feedback_prefix(default: str) -> str:
     return FEEDBACK_TEMPLATE.format(action=default)
 
 
+#: the line the reference's evaluator wrote before commit c347aa8 (2025-01-28), always on
+LEGACY_FEEDBACK_TEMPLATE = (
+    "\n\nYour previous output action: '{answer}' is not a valid action. Defaulted to action: {action}\n"
+)
+
+
+def legacy_feedback_prefix(answer: str, default: str) -> str:
+    """The 2024 evaluator's line after an invalid answer (in its logs, e.g. November 2024)."""
+    return LEGACY_FEEDBACK_TEMPLATE.format(answer=answer, action=default)
+
+
 def _action_strings(pairs: list[list[str]]) -> str:
     return ",\n".join(f"{action}: {description}" for action, description in pairs)
 

@@ -4,7 +4,6 @@
   "use strict";
   const table = document.getElementById("board");
   if (!table) return;
-  const body = table.tBodies[0];
 
   function cellValue(row, index) {
     const cell = row.children[index];
@@ -25,9 +24,12 @@
     // rank: 1 first; names A first; scores best first; a second click reverses.
     const firstDescending = key !== "name" && key !== "rank";
     const descending = current ? current === "ascending" : firstDescending;
-    const rows = Array.from(body.rows);
-    rows.sort(function (r1, r2) { return compare(cellValue(r1, index), cellValue(r2, index), numeric, descending); });
-    rows.forEach(function (row) { body.appendChild(row); });
+    // The ranked entries and those listed apart sort each within their own body.
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      const rows = Array.from(body.querySelectorAll("tr.entry"));
+      rows.sort(function (r1, r2) { return compare(cellValue(r1, index), cellValue(r2, index), numeric, descending); });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
     table.querySelectorAll("thead th").forEach(function (th) { th.removeAttribute("aria-sort"); });
     header.setAttribute("aria-sort", descending ? "descending" : "ascending");
     table.setAttribute("data-sort", key);

@@ -93,6 +93,31 @@ def model_episodes(
     return episodes
 
 
+def full_coverage(run: EvaluationRun, scores: dict[str, list[float]] | None = None) -> None:
+    """Every reference task of every env with BALROG's episode count: task i of an env
+    plays ``scores[env]`` (cycled), 0.0 where not given. Bulk-created: 255 episodes."""
+    from leaderboard.coverage import reference_counts
+
+    planned = [(env, task, n) for (env, task), n in reference_counts().items()]
+    episodes = Episode.objects.bulk_create(
+        Episode(
+            env=env, task=task, seed=i, engine_version="test", steps=3, ended_at=timezone.now(),
+            status=Episode.Status.FINISHED, player_kind=Episode.PlayerKind.MODEL,
+            progression=_cycled((scores or {}).get(env), i),
+        )
+        for env, task, n in planned
+        for i in range(n)
+    )  # fmt: skip
+    RunEpisode.objects.bulk_create(
+        RunEpisode(run=run, env=e.env, task=e.task, index=e.seed, seed=e.seed, episode=e, input_tokens=10)
+        for e in episodes
+    )
+
+
+def _cycled(values: list[float] | None, index: int) -> float:
+    return values[index % len(values)] if values else 0.0
+
+
 def human_episode(
     env: str, score: float, seed: int = 0, user: User | None = None, override: bool | None = None, **fields: Any
 ) -> Episode:

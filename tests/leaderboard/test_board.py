@@ -18,6 +18,7 @@ from tests.leaderboard.conftest import (
     SECRET_EMAIL,
     SECRET_ENV_VAR,
     add_steps,
+    full_coverage,
     human_episode,
     make_endpoint,
     make_run,
@@ -97,12 +98,55 @@ def test_it_counts_human_baselines_honouring_the_override(client: Client) -> Non
 
 
 def test_it_ranks_overlapping_intervals_as_ties(client: Client) -> None:
-    model_episodes(make_run("best"), "babyai", [1.0] * 9 + [0.0])
-    model_episodes(make_run("close"), "babyai", [1.0] * 8 + [0.0] * 2)
-    model_episodes(make_run("worst"), "babyai", [0.0] * 10)
+    full_coverage(make_run("best"), {"babyai": [1.0] * 9 + [0.0]})
+    full_coverage(make_run("close"), {"babyai": [1.0] * 8 + [0.0] * 2})
+    full_coverage(make_run("worst"))
     entries = api(client)["entries"]
     assert [(e["name"], e["rank"]) for e in entries] == [("best", 1), ("close", 1), ("worst", 3)]
     assert entries[2]["interval95"] == [0.0, 0.0]
+    assert all(e["ranked"] and e["coverage"]["complete"] and e["protocol"] == "balrog" for e in entries)
+
+
+def test_it_lists_partial_coverage_apart_with_what_it_covers(client: Client) -> None:
+    full_coverage(make_run("complete"))
+    model_episodes(make_run("partial"), "babyai", [1.0] * 10)
+    entries = by_name(api(client))
+    assert entries["complete"]["rank"] == 1
+    partial = entries["partial"]
+    assert partial["rank"] is None and not partial["ranked"]
+    # Ten episodes of BabyAI's goto: that one task is complete, the 57 others are short.
+    assert partial["coverage"]["tasks"] == 1 and partial["coverage"]["total_tasks"] == 58
+    assert len(partial["coverage"]["missing"]) == 57
+    assert "goto: 10/10" not in partial["apart"] and "1/58 tasks, 0/6 games complete" in partial["apart"]
+    html = client.get("/leaderboard/").content.decode()
+    ranked, apart = html.split('id="apart"')
+    assert entries["partial"]["key"] in apart and entries["partial"]["key"] not in ranked
+    assert entries["complete"]["key"] in ranked and entries["complete"]["key"] not in apart
+
+
+def test_it_never_ranks_another_protocol_or_own_demonstrations(client: Client) -> None:
+    full_coverage(make_run("reference"))
+    legacy = make_run("legacy")
+    legacy.protocol = "balrogweb"
+    legacy.save()
+    full_coverage(legacy, {"babyai": [1.0]})
+    full_coverage(make_run("demos", strategy="few_shot"), {"babyai": [1.0]})
+    entries = by_name(api(client))
+    assert entries["reference"]["rank"] == 1
+    assert entries["legacy"]["rank"] is None and entries["legacy"]["protocol"] == "balrogweb"
+    assert "balrogweb protocol" in entries["legacy"]["apart"]
+    assert entries["demos"]["rank"] is None and "own demonstrations" in entries["demos"]["apart"]
+
+
+def test_it_keeps_one_humans_row_per_protocol(client: Client) -> None:
+    user = player("ann")
+    human_episode("babyai", 1.0, seed=1, user=user)
+    human_episode("babyai", 0.0, seed=2, user=user, protocol="balrogweb")
+    humans = [e for e in api(client)["entries"] if e["kind"] == "human"]
+    assert sorted((e["key"], e["protocol"], e["episodes"]) for e in humans) == [
+        ("humans", "balrog", 1),
+        ("humans-balrogweb", "balrogweb", 1),
+    ]
 
 
 def test_it_ranks_by_hand_built_intervals() -> None:
@@ -204,7 +248,7 @@ def test_it_exports_csv_and_the_reference_summary_layout(client: Client) -> None
     key = by_name(api(client))["alpha"]["key"]
     summary = json.loads(client.get(f"/leaderboard/entries/{key}/summary.json").content)
     se = 50 / math.sqrt(2)  # one env: the overall SE is the env's
-    assert summary["Final score"] == 50.0 and summary["standard_error"] == pytest.approx(se)
+    assert summary["average_progress"] == 50.0 and summary["standard_error"] == pytest.approx(se)
     assert summary["environments"]["babyai"] == pytest.approx(
         {"progression_percentage": 50.0, "standard_error": se, "episodes_played": 2}
     )
@@ -251,8 +295,8 @@ def test_it_badges_synthetic_benchmark_rows(client: Client) -> None:
 
 
 def test_it_shows_the_tab_rank_on_the_entry_page(client: Client) -> None:
-    model_episodes(make_run("vision", images=1), "babyai", [0.0] * 5)
-    model_episodes(make_run("text-strong"), "babyai", [1.0] * 5)  # another tab: does not outrank "vision"
+    full_coverage(make_run("vision", images=1))
+    full_coverage(make_run("text-strong"), {"babyai": [1.0]})  # another tab: does not outrank "vision"
     key = by_name(api(client, tab="vlm"))["vision"]["key"]
     html = " ".join(client.get(f"/leaderboard/entries/{key}/").content.decode().split())
     assert "rank 1 ·" in html

@@ -62,7 +62,9 @@ def test_it_adds_the_best_players_with_enough_episodes(client: Client, settings:
         {"mean": 100 * reference.overall.mean, "se": 100 * reference.overall.se, "episodes": 1}
     )
     assert board["bob"]["games"]["babyai"]["episodes"] == 5
-    assert board["bob"]["modality"] == "human" and board["bob"]["rank"] is not None
+    # One game of 58 tasks: listed apart from the main ranking, with its coverage.
+    assert board["bob"]["modality"] == "human" and board["bob"]["rank"] is None
+    assert board["bob"]["coverage"]["tasks"] == 0 and "0/58 tasks" in board["bob"]["apart"]
 
 
 def test_it_never_gives_an_anonymous_nickname_a_row(client: Client, settings: Any) -> None:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reference import report as tables
 from reference.golden import check_golden
-from reference.logs import LogError, check_submission
+from reference.logs import FEEDBACK_MODES, LogError, check_submission
 
 
 def _date(text: str) -> date:
@@ -40,9 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--date", type=_date, help="the day the submission ran (default: its name's prefix)")
         parser.add_argument(
             "--feedback",
-            choices=("auto", "yes", "no"),
+            choices=("auto", *FEEDBACK_MODES),
             default="auto",
-            help="expect the invalid-action feedback line (auto: runs from 2025-01-28 on)",
+            help="the invalid-answer line the log's evaluator wrote (auto: current from 2025-01-28, legacy before)",
         )
         parser.add_argument("--show", type=int, default=3, help="first differences to print")
 
@@ -74,7 +74,7 @@ class Command(BaseCommand):
     def _logs(
         self, path: Path, envs: set[str] | None, tasks: set[str] | None, options: dict[str, Any]
     ) -> tuple[dict[str, Any], list[str], list[str]]:
-        feedback = {"auto": None, "yes": True, "no": False}[options["feedback"]]
+        feedback = None if options["feedback"] == "auto" else options["feedback"]
         try:
             report = check_submission(path, given_date=options["date"], envs=envs, tasks=tasks, feedback=feedback)
         except LogError as exc:
