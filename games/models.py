@@ -38,9 +38,9 @@ class Episode(models.Model):
     protocol_version = models.PositiveSmallIntegerField(default=EPISODE_PROTOCOL_VERSION)
     replayable = models.BooleanField(default=True)  # False for imported reference results
     # games.registry.PROTOCOLS: "balrog" (the reference's benchmark) or "balrogweb" (this
-    # project's earlier texts). Also in options["protocol"], which picks the adapter; scores
-    # of different protocols are never ranked together.
-    protocol = models.CharField(max_length=16, default="balrogweb", db_index=True)
+    # project's earlier texts, what every episode from before this field played). Also in
+    # options["protocol"], which picks the adapter; protocols are never ranked together.
+    protocol = models.CharField(max_length=16, default="balrog", db_index=True)
 
     player_kind = models.CharField(max_length=16, choices=PlayerKind.choices)
     user = models.ForeignKey(
