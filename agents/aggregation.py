@@ -134,12 +134,29 @@ def env_summary_json(summary: EnvSummary) -> dict[str, Any]:
     }
 
 
+#: summary.json's overall key: the reference's ("average_progress"); "Final score" was this
+#: project's earlier name for it, still read on import.
+OVERALL_KEY = "average_progress"
+OVERALL_KEYS = (OVERALL_KEY, "Final score")
+
+
+def reported_score(summary: Mapping[str, Any]) -> dict[str, float] | None:
+    """The overall figure and SE (percent) a summary.json reports, under either key."""
+    for key in OVERALL_KEYS:
+        if key in summary:
+            try:
+                return {"score": float(summary[key]), "se": float(summary.get("standard_error") or 0.0)}
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 def balrog_summary_json(
     summary: Summary, client: Mapping[str, Any] | None = None, agent: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """``summary.json`` of the reference evaluator."""
     return {
-        "Final score": 100 * summary.overall.mean,
+        OVERALL_KEY: 100 * summary.overall.mean,
         "standard_error": 100 * summary.overall.se,
         "environments": {
             env: {

@@ -16,6 +16,16 @@ COT_STRATEGIES = frozenset({"cot", "robust_cot"})
 MAX_HISTORY = 1000
 
 
+#: EvaluationRun.meta key, True on few_shot runs of the "balrog" protocol: the reference's
+#: demonstrations (a separate download, not staged) are not obtainable, so these runs show
+#: recorded episodes of this server instead and are never ranked with reference entries.
+OWN_DEMONSTRATIONS = "own_demonstrations"
+
+
+def uses_own_demonstrations(strategy: str, protocol: str) -> bool:
+    return strategy == "few_shot" and protocol == "balrog"
+
+
 class AgentConfigError(ValueError):
     pass
 

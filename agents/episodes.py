@@ -33,11 +33,20 @@ from agents.endpoints import EndpointSettings
 from agents.fewshot import choose_demonstrations, demonstration
 from agents.models import EvaluationRun, RunEpisode
 from agents.parsing import ParsedAnswer
-from agents.prompts import CurrentTurn, Demonstration, Message, PastTurn, PromptInputs, build_messages, image_digest
+from agents.prompts import (
+    CurrentTurn,
+    Demonstration,
+    Message,
+    PastTurn,
+    PromptInputs,
+    build_messages,
+    image_digest,
+    reference_history_turns,
+)
 from games.base import EndReason, GameAdapter
 from games.live import live_games
 from games.models import Episode, Step
-from games.registry import adapter_class
+from games.registry import PROTOCOL_BALROG, PROTOCOL_BALROGWEB, adapter_class
 from games.services import (
     EpisodeNotRunning,
     StepConflict,
@@ -48,6 +57,7 @@ from games.services import (
     live_adapter,
     rebuild_adapter,
 )
+from reference.prompts import instruction as reference_instruction
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +79,7 @@ class EpisodeSetup:
     default_action: str
     demos: tuple[Demonstration, ...] = ()
     history: tuple[PastTurn, ...] = ()  # the turns before the current step, newest last
+    protocol: str = PROTOCOL_BALROGWEB  # the run's: which prompts, parser and texts the episode plays
 
 
 @dataclass(frozen=True)
@@ -141,10 +152,15 @@ def _start(slot: RunEpisode, token: str) -> Episode:
         seed=slot.seed,
         player_kind=Episode.PlayerKind.MODEL,
         agent=f"{run.model_name} {config.label()}",
+        options={"protocol": run.protocol},
     )
     with live_games().lock_for(episode.pk):
-        instructions = live_adapter(episode).instructions()
-    demos = choose_demonstrations(slot.env, slot.task, config.demo_episodes) if config.strategy == "few_shot" else []
+        instructions = first_instructions(live_adapter(episode), run.protocol)
+    demos = (
+        choose_demonstrations(slot.env, slot.task, config.demo_episodes, protocol=run.protocol)
+        if config.strategy == "few_shot"
+        else []
+    )
     meta = {**slot.meta, "instructions": instructions, "demos": demos, "max_demo_steps": config.demo_max_steps}
     claimed = RunEpisode.objects.filter(pk=slot.pk, runner=token, episode__isnull=True).update(
         episode=episode, meta=meta
@@ -154,6 +170,14 @@ def _start(slot: RunEpisode, token: str) -> Episode:
         raise _Superseded()
     slot.episode, slot.meta = episode, meta
     return episode
+
+
+def first_instructions(adapter: GameAdapter, protocol: str) -> str:
+    """What the model is told first: the reference's instruction prompt (BabyAI's
+    with the episode's mission) on the "balrog" protocol, else the game's rules."""
+    if protocol == PROTOCOL_BALROG:
+        return reference_instruction(adapter.env, adapter.task, adapter.mission())
+    return adapter.instructions()
 
 
 def _setup(slot: RunEpisode, episode: Episode) -> EpisodeSetup:
@@ -170,16 +194,24 @@ def _setup(slot: RunEpisode, episode: Episode) -> EpisodeSetup:
         endpoint=run.endpoint.settings(),
         config=config,
         instructions=str(slot.meta.get("instructions", "")),
-        default_action=adapter_class(slot.env).default_action,
+        default_action=adapter_class(slot.env, run.protocol).default_action,
         demos=tuple(demonstration(pk, demo_steps) for pk in slot.meta.get("demos", [])),
-        history=tuple(load_history(episode, config, before=episode.steps)),
+        history=tuple(load_history(episode, config, before=episode.steps, protocol=run.protocol)),
+        protocol=run.protocol,
     )
 
 
-def load_history(episode: Episode, config: AgentConfig, before: int) -> list[PastTurn]:
-    """The last ``max_text_history`` turns before step ``before``, from the log
+def history_turns(config: AgentConfig, protocol: str) -> int:
+    """How many past turns a prompt can still show (the runner keeps as many)."""
+    return reference_history_turns(config) if protocol == PROTOCOL_BALROG else config.max_text_history
+
+
+def load_history(
+    episode: Episode, config: AgentConfig, before: int, protocol: str = PROTOCOL_BALROGWEB
+) -> list[PastTurn]:
+    """The turns a prompt can still show before step ``before``, from the log
     (images re-rendered by replay for the ones a VLM prompt still shows)."""
-    start = max(0, before - config.max_text_history)
+    start = max(0, before - history_turns(config, protocol))
     rows = Step.objects.filter(episode=episode, index__gte=start, index__lt=before).order_by("index")
     turns = [_past_turn(row.index, row.meta, row.action, row.raw_input, row.valid) for row in rows]
     images_needed = max(0, config.max_image_history - 1)  # the current observation takes one
@@ -188,7 +220,7 @@ def load_history(episode: Episode, config: AgentConfig, before: int) -> list[Pas
         adapter = rebuild_adapter(episode, upto=turn.index)
         try:
             turns[position] = PastTurn(
-                turn.index, turn.observation, turn.action, turn.answer, turn.valid, adapter.render_png()
+                turn.index, turn.observation, turn.action, turn.answer, turn.valid, adapter.render_png(), turn.output
             )
         finally:
             adapter.close()
@@ -197,7 +229,14 @@ def load_history(episode: Episode, config: AgentConfig, before: int) -> list[Pas
 
 def _past_turn(index: int, meta: dict[str, Any], action: str, answer: str, valid: bool) -> PastTurn:
     model = meta.get("model", {}) if isinstance(meta, dict) else {}
-    return PastTurn(index=index, observation=str(model.get("obs", "")), action=action, answer=answer, valid=valid)
+    return PastTurn(
+        index=index,
+        observation=str(model.get("obs", "")),
+        action=action,
+        answer=answer,
+        valid=valid,
+        output=str(model.get("candidate", "")),
+    )
 
 
 # ----- one step ---------------------------------------------------------------------------------
@@ -261,7 +300,15 @@ def commit(setup: EpisodeSetup, token: str, answer: ModelTurn) -> Committed:
         input_tokens=F("input_tokens") + completion.input_tokens,
         output_tokens=F("output_tokens") + completion.output_tokens,
     )
-    past = PastTurn(step.index, answer.turn.observation, step.action, step.raw_input, step.valid, answer.turn.image)
+    past = PastTurn(
+        step.index,
+        answer.turn.observation,
+        step.action,
+        step.raw_input,
+        step.valid,
+        answer.turn.image,
+        output=answer.parsed.candidate,
+    )
     if outcome.done:
         finish(setup, token)
         return Committed(past, done=True, stop="episode ended")
@@ -352,6 +399,7 @@ def rebuild_messages(slot: RunEpisode, index: int) -> list[Message]:
     if slot.episode is None:
         raise ValueError("this planned episode has not started")
     config = slot.run.agent_config
+    protocol = slot.run.protocol
     step = Step.objects.get(episode=slot.episode, index=index)
     model = step.meta.get("model", {})
     image = _image_at(slot.episode, index) if config.uses_images else None
@@ -359,10 +407,11 @@ def rebuild_messages(slot: RunEpisode, index: int) -> list[Message]:
     inputs = PromptInputs(
         config=config,
         instructions=str(slot.meta.get("instructions", "")),
-        default_action=adapter_class(slot.env).default_action,
-        history=load_history(slot.episode, config, before=index),
+        default_action=adapter_class(slot.env, protocol).default_action,
+        history=load_history(slot.episode, config, before=index, protocol=protocol),
         current=CurrentTurn(index, str(model.get("obs", "")), str(model.get("short", "")), image),
         demos=tuple(demonstration(pk, demo_steps) for pk in slot.meta.get("demos", [])),
+        protocol=protocol,
     )
     return build_messages(inputs)
 

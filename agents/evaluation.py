@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from agents import leases
 from agents.aggregation import EpisodeScore, Summary, summarize
-from agents.config import AgentConfig
+from agents.config import OWN_DEMONSTRATIONS, AgentConfig, uses_own_demonstrations
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import ensure_sweeper, local_runner
 from games.base import EndReason, TaskInfo
@@ -93,6 +93,7 @@ def start_run(request: RunRequest) -> EvaluationRun:
             envs=list(dict.fromkeys(info.env for info, _ in plan)),
             seed_base=request.seed_base,
             created_by=request.user if getattr(request.user, "is_authenticated", False) else None,
+            meta=_run_meta(request),
         )
         slots = RunEpisode.objects.bulk_create(
             RunEpisode(run=run, env=info.env, task=info.task, index=i, seed=request.seed_base + i)
@@ -101,6 +102,11 @@ def start_run(request: RunRequest) -> EvaluationRun:
         )
         dispatch_after_commit(run, [slot.pk for slot in slots])
     return run
+
+
+def _run_meta(request: RunRequest) -> dict[str, Any]:
+    own = uses_own_demonstrations(request.config.strategy, request.protocol)
+    return {OWN_DEMONSTRATIONS: True} if own else {}
 
 
 def dispatch_after_commit(run: EvaluationRun, slot_ids: Sequence[int]) -> None:

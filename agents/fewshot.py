@@ -17,12 +17,18 @@ from games.models import Episode, Step
 from games.registry import make_adapter
 
 
-def choose_demonstrations(env: str, task: str, count: int, exclude: int | None = None) -> list[int]:
+def choose_demonstrations(
+    env: str, task: str, count: int, exclude: int | None = None, protocol: str | None = None
+) -> list[int]:
+    """The demonstrations of a task; of one protocol when named (a demonstration
+    shows that protocol's texts)."""
     if count <= 0:
         return []
     candidates = Episode.objects.filter(
         env=env, task=task, replayable=True, status=Episode.Status.FINISHED, steps__gt=0
     )
+    if protocol is not None:
+        candidates = candidates.filter(protocol=protocol)
     if exclude is not None:
         candidates = candidates.exclude(pk=exclude)
     order = ("-progression", "steps", "pk")

@@ -7,7 +7,7 @@ from django import forms
 from agents.config import STRATEGIES, AgentConfig, AgentConfigError
 from agents.evaluation import RunRequest
 from agents.models import ModelEndpoint
-from games.registry import ENVS
+from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS
 
 
 class NewRunForm(forms.Form):
@@ -15,6 +15,13 @@ class NewRunForm(forms.Form):
 
     endpoint = forms.ModelChoiceField(queryset=ModelEndpoint.objects.order_by("name"))
     strategy = forms.ChoiceField(choices=[(s, s) for s in STRATEGIES], initial="naive")
+    protocol = forms.ChoiceField(
+        choices=[(p, p) for p in PROTOCOLS],
+        initial=DEFAULT_PROTOCOL,
+        required=False,
+        help_text="balrog: the reference evaluator's prompts, texts and parsing (comparable with BALROG's "
+        "results); balrogweb: this project's earlier prompts and texts",
+    )
     envs = forms.MultipleChoiceField(choices=[(env, env) for env in ENVS], widget=forms.CheckboxSelectMultiple)
     tasks = forms.CharField(
         required=False,
@@ -56,4 +63,5 @@ class NewRunForm(forms.Form):
             seed_base=data.get("seed_base") or 0,
             name=data.get("name", ""),
             user=user,
+            protocol=data.get("protocol") or DEFAULT_PROTOCOL,
         )

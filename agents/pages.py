@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.urls import reverse
 
-from agents.aggregation import Stat, Summary
+from agents.aggregation import Stat, Summary, reported_score
+from agents.config import OWN_DEMONSTRATIONS
 from agents.evaluation import RunProgress, run_progress, run_summary
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode, Step
@@ -37,15 +39,14 @@ def run_page_data(run: EvaluationRun) -> dict[str, Any]:
         "summary_rows": summary_rows(summary),
         "planned": RunEpisode.objects.filter(run=run).select_related("episode").order_by("env", "task", "index"),
         "reference": _reference_summary(run),
+        "own_demonstrations": bool(isinstance(run.meta, dict) and run.meta.get(OWN_DEMONSTRATIONS)),
     }
 
 
 def _reference_summary(run: EvaluationRun) -> dict[str, float] | None:
     """The overall figure an imported folder's summary.json reported, if any."""
     summary = run.meta.get("summary") if isinstance(run.meta, dict) else None
-    if not isinstance(summary, dict) or "Final score" not in summary:
-        return None
-    return {"score": float(summary["Final score"]), "se": float(summary.get("standard_error", 0.0))}
+    return reported_score(summary) if isinstance(summary, dict) else None
 
 
 def summary_rows(summary: Summary) -> list[dict[str, Any]]:
@@ -111,7 +112,9 @@ def turns_json(slot: RunEpisode, since: int) -> dict[str, Any]:
             "output_tokens": slot.output_tokens,
             "cost": round(cost, 6),
         },
-        "turns": [_turn(step) for step in rows.only("index", "action", "raw_input", "valid", "reward", "meta")],
+        "turns": [
+            _turn(step) for step in rows.only("episode", "index", "action", "raw_input", "valid", "reward", "meta")
+        ],
     }
 
 
@@ -119,6 +122,7 @@ def _turn(step: Step) -> dict[str, Any]:
     model = step.meta.get("model", {}) if isinstance(step.meta, dict) else {}
     return {
         "index": step.index,
+        "prompt": reverse("agents:prompt", args=[step.episode_id, step.index]) if model else "",
         "answer": step.raw_input[:MAX_TEXT_CHARS],
         "reasoning": str(model.get("reasoning", ""))[:MAX_TEXT_CHARS],
         "candidate": model.get("candidate", ""),

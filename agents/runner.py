@@ -28,14 +28,25 @@ from agents.episodes import (
     commit,
     end_with_error,
     finish,
+    history_turns,
     observe,
     prepare,
     record_crash,
 )
 from agents.models import ModelEndpoint
-from agents.parsing import parse_answer, resolve
-from agents.prompts import CurrentTurn, Message, PastTurn, PromptInputs, build_messages, prompt_chars, prompt_digest
+from agents.parsing import parse_answer, parse_reference, resolve
+from agents.prompts import (
+    CurrentTurn,
+    Message,
+    PastTurn,
+    PromptInputs,
+    build_messages,
+    prompt_chars,
+    prompt_digest,
+    shown_observation,
+)
 from agents.runtime import LeaseKeeper, db_call, stop_requested
+from games.registry import PROTOCOL_BALROG
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +70,10 @@ class ModelAgent:
 
     def __init__(self, setup: EpisodeSetup) -> None:
         self.setup = setup
-        # One more turn than the prompt shows: the invalid-answer note of the
-        # oldest shown observation depends on the turn before it.
-        self.history: deque[PastTurn] = deque(setup.history, maxlen=setup.config.max_text_history)
+        # balrogweb: one more turn than the prompt shows (the invalid-answer note of the
+        # oldest shown observation depends on the turn before it); balrog: the reference's deque.
+        self.history: deque[PastTurn] = deque(setup.history, maxlen=history_turns(setup.config, setup.protocol))
+        self.reference = setup.protocol == PROTOCOL_BALROG
 
     def messages(self, turn: CurrentTurn) -> list[Message]:
         setup = self.setup
@@ -73,8 +85,19 @@ class ModelAgent:
                 history=tuple(self.history),
                 current=turn,
                 demos=setup.demos,
+                protocol=setup.protocol,
             )
         )
+
+    def shown(self, turn: CurrentTurn) -> CurrentTurn:
+        """The observation as the model sees it: on the reference protocol, the
+        feedback line after an invalid answer is part of the long-term text (and
+        so of every later prompt that shows it, and of the log's ``obs``)."""
+        if not self.reference:
+            return turn
+        previous = self.history[-1] if self.history and self.history[-1].index == turn.index - 1 else None
+        text = shown_observation(turn.observation, previous, self.setup.config)
+        return CurrentTurn(turn.index, text, turn.short_term, turn.image)
 
     def headers(self, observed: Observed) -> dict[str, str]:
         """Request headers. The development server also gets the valid actions
@@ -90,14 +113,21 @@ class ModelAgent:
         }
 
     def answer(self, observed: Observed, client: ModelClient) -> ModelTurn:
-        messages = self.messages(observed.turn)
+        turn = self.shown(observed.turn)
+        messages = self.messages(turn)
         completion = client.complete(messages, self.headers(observed))
-        parsed = parse_answer(self.setup.config.strategy, completion.text)
+        strategy = self.setup.config.strategy
+        if self.reference:  # the reference's parser; the game's exact validity decides
+            parsed = parse_reference(strategy, completion.text)
+            action = parsed.candidate
+        else:
+            parsed = parse_answer(strategy, completion.text)
+            action = resolve(parsed.candidate, observed.actions)
         return ModelTurn(
-            turn=observed.turn,
+            turn=turn,
             completion=completion,
             parsed=parsed,
-            action=resolve(parsed.candidate, observed.actions),
+            action=action,
             prompt_digest=prompt_digest(messages),
             messages=len(messages),
             prompt_chars=prompt_chars(messages),

@@ -16,4 +16,6 @@ urlpatterns: list[URLPattern] = [
     path("runs/<int:pk>/publish/", views.publish, name="publish"),
     path("episodes/<int:episode_id>/", views.episode_page, name="episode"),
     path("episodes/<int:episode_id>/turns.json", views.turns, name="turns"),
+    path("episodes/<int:episode_id>/steps/<int:index>/prompt/", views.prompt_page, name="prompt"),
+    path("episodes/<int:episode_id>/steps/<int:index>/prompt.json", views.prompt_json, name="prompt_json"),
 ]

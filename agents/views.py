@@ -19,6 +19,7 @@ from agents.evaluation import RunError, cancel_run, ensure_local_sweep, resume_r
 from agents.forms import NewRunForm
 from agents.models import EvaluationRun, ModelEndpoint
 from agents.publishing import PublishError, can_publish_runs, check_publish_runs, do_set_published
+from agents.sent import NoPrompt, message_images, message_text, sent_prompt
 from agents.services import can_manage_runs, check_manage_runs
 from games.services import check_task
 from play.views import RENDERERS
@@ -134,6 +135,35 @@ def turns(request: HttpRequest, episode_id: int) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "since must be an integer"}, status=400)
     return JsonResponse(pages.turns_json(slot, since))
+
+
+@require_GET
+def prompt_page(request: HttpRequest, episode_id: int, index: int) -> HttpResponse:
+    """The exact messages the model was sent at one step (rebuilt from the log, digest-checked)."""
+    try:
+        prompt = sent_prompt(episode_id, index)
+    except NoPrompt as exc:
+        raise Http404(str(exc)) from None
+    messages_shown = [
+        {"role": m["role"], "text": message_text(m), "images": message_images(m)} for m in prompt.messages
+    ]
+    steps = prompt.slot.episode.steps if prompt.slot.episode else 0
+    context = {
+        "prompt": prompt,
+        "messages_shown": messages_shown,
+        "previous": index - 1 if index > 0 else None,
+        "next": index + 1 if index + 1 < steps else None,
+    }
+    return render(request, "agents/prompt.html", context)
+
+
+@require_GET
+def prompt_json(request: HttpRequest, episode_id: int, index: int) -> JsonResponse:
+    try:
+        prompt = sent_prompt(episode_id, index)
+    except NoPrompt as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
+    return JsonResponse(prompt.to_json(), json_dumps_params={"ensure_ascii": False})
 
 
 def _task_info(env: str, task: str) -> Any:

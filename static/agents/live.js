@@ -66,6 +66,7 @@ function turnItem(turn) {
     el("span", { className: "muted", text: `${turn.input_tokens} in / ${turn.output_tokens} out · ${Math.round(turn.latency_ms)} ms` }),
     turn.attempts > 1 ? el("span", { className: "muted", text: `${turn.attempts} attempts` }) : null,
     turn.reward ? el("span", { text: `reward ${turn.reward}` }) : null,
+    turn.prompt ? el("a", { text: "messages sent", attrs: { href: turn.prompt } }) : null,
   ]);
   const item = el("li", { className: turn.valid ? "turn" : "turn invalid" }, [header]);
   // A provider's separate reasoning; CoT reasoning is already part of the answer.

@@ -69,7 +69,9 @@ def make_endpoint(dev_server: DevModelServer) -> Callable[..., ModelEndpoint]:
 
 @pytest.fixture
 def make_run() -> Callable[..., EvaluationRun]:
-    """A run planned but not dispatched (tests drive the runner themselves)."""
+    """A run planned but not dispatched (tests drive the runner themselves). The
+    runner's mechanics are tested on this project's "balrogweb" texts unless a
+    test names the reference's protocol ("balrog")."""
 
     def make(
         endpoint: ModelEndpoint,
@@ -77,6 +79,7 @@ def make_run() -> Callable[..., EvaluationRun]:
         tasks: tuple[str, ...] = (BABYAI_GOTO,),
         episodes: int = 1,
         seed_base: int = 0,
+        protocol: str = "balrogweb",
         **config: Any,
     ) -> EvaluationRun:
         request = RunRequest(
@@ -86,6 +89,7 @@ def make_run() -> Callable[..., EvaluationRun]:
             tasks=tasks,
             episodes_per_task=episodes,
             seed_base=seed_base,
+            protocol=protocol,
         )
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)

@@ -84,7 +84,7 @@ def test_it_writes_the_reference_files_in_percent() -> None:
     assert env["tasks"]["goto"]["episodes_played"] == 2
     assert (env["input_tokens"], env["output_tokens"]) == (10, 2)
     overall = balrog_summary_json(summary, {"model_id": "m"}, {"type": "naive"})
-    assert overall["Final score"] == 50.0
+    assert overall["average_progress"] == 50.0
     assert overall["environments"]["babyai"]["episodes_played"] == 2
     assert overall["total_input_tokens"] == 10
     assert (overall["client"], overall["agent"]) == ({"model_id": "m"}, {"type": "naive"})

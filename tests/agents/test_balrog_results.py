@@ -72,7 +72,7 @@ def test_it_exports_the_reference_layout(played_run: EvaluationRun, tmp_path: Pa
     assert rows[1][3].endswith(second.meta["model"]["obs"])  # the observation after step 0 is the one step 1 saw
     summary = json.loads((tmp_path / "summary.json").read_text())
     expected = run_summary(played_run)
-    assert summary["Final score"] == pytest.approx(100 * expected.overall.mean)
+    assert summary["average_progress"] == pytest.approx(100 * expected.overall.mean)
     assert json.loads((tmp_path / "babyai" / "babyai_summary.json").read_text())["episodes_played"] == 4
 
 

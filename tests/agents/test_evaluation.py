@@ -45,7 +45,7 @@ def test_it_evaluates_with_the_command_and_prints_balrogs_summary(make_endpoint)
                               "--task", BABYAI_GOTO, "--task", PICKUP, "--episodes", "2", "--poll", "0.2")
     assert lines[0].startswith("run ") and "cot h16 on babyai" in lines[0]
     assert lines[-1].startswith("[finished] 4/4")
-    assert summary["Final score"] == 100.0 and summary["standard_error"] == 0.0
+    assert summary["average_progress"] == 100.0 and summary["standard_error"] == 0.0
     assert summary["environments"] == {"babyai": {"progression_percentage": 100.0, "standard_error": 0.0,
                                                   "episodes_played": 4}}
     assert summary["agent"]["strategy"] == "cot" and summary["client"]["model_id"] == "solver"  # type: ignore[index]

@@ -183,15 +183,24 @@ def test_cancel_ends_the_episodes_in_play(make_endpoint, make_run) -> None:
 
 
 def test_few_shot_shows_a_recorded_episode_of_the_task(make_endpoint, make_run) -> None:
+    """On the reference protocol, in the reference's few-shot layout, from an episode of
+    the same protocol (the reference's own demonstrations are not obtainable: the run says so)."""
     demo = play_scripted_episode(do_start_scripted_episode("babyai", BABYAI_GOTO, 8, "babyai_bot").pk)
-    assert demo.progression == 1.0
-    run = make_run(make_endpoint("random"), strategy="few_shot", seed_base=1)
+    assert demo.progression == 1.0 and demo.protocol == "balrog"
+    run = make_run(make_endpoint("random"), strategy="few_shot", seed_base=1, protocol="balrog")
+    assert run.meta == {"own_demonstrations": True}
     slot = play(run)
     assert slot.meta["demos"] == [demo.pk]
     slot = RunEpisode.objects.select_related("episode", "run").get(pk=slot.pk)
     messages = rebuild_messages(slot, 0)
-    assert "Demonstration 1 begins: a scripted (babyai_bot) episode" in messages[1]["content"]
+    texts = [part["text"] for m in messages for part in m["content"]]
+    assert "First, observe the demonstrations provided and learn from them!" in texts[0]
+    assert texts[1] == "****** START OF DEMONSTRATION EPISODE 1 ******"
+    assert texts[2].startswith("Obesrvation:\n") and messages[3]["role"] == "assistant"
+    assert "****** Now it's your turn to play the game! ******" in texts
     assert_prompts_rebuild(slot)
+    balrogweb = make_run(make_endpoint("random"), strategy="few_shot", seed_base=1)
+    assert balrogweb.meta == {} and play(balrogweb).meta["demos"] == []  # no demonstration of its protocol
 
 
 def test_a_vlm_run_sends_images(make_endpoint, make_run) -> None:

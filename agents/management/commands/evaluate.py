@@ -12,7 +12,7 @@ from agents.config import STRATEGIES, AgentConfig, AgentConfigError
 from agents.evaluation import RunError, RunRequest, resume_run, run_progress, run_summary, start_run
 from agents.models import EvaluationRun, ModelEndpoint
 from agents.runtime import local_runner
-from games.registry import ENVS
+from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS
 
 
 class Command(BaseCommand):
@@ -24,6 +24,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--endpoint", help="ModelEndpoint name")
         parser.add_argument("--agent", default="naive", choices=STRATEGIES, help="prompting strategy")
+        parser.add_argument(
+            "--protocol",
+            choices=PROTOCOLS,
+            default=DEFAULT_PROTOCOL,
+            help="balrog: the reference evaluator's prompts, texts and parsing; balrogweb: this project's own",
+        )
         parser.add_argument("--env", action="append", choices=ENVS, help="repeat for several (default: all six)")
         parser.add_argument("--task", action="append", default=[], help="only these tasks (repeatable)")
         parser.add_argument("--episodes", type=int, default=None, help="episodes per task")
@@ -43,7 +49,8 @@ class Command(BaseCommand):
             run = self._resume(options["resume"]) if options["resume"] else self._start(options)
         except (RunError, AgentConfigError, ModelEndpoint.DoesNotExist, EvaluationRun.DoesNotExist) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"run {run.pk}: {run.model_name} {run.agent_config.label()} on {', '.join(run.envs)}")
+        label = f"{run.model_name} {run.agent_config.label()} on {', '.join(run.envs)}"
+        self.stdout.write(f"run {run.pk}: {label} ({run.protocol} protocol)")
         if options["no_wait"] and not settings.CELERY_TASK_ALWAYS_EAGER:
             return
         self._wait(run, options["poll"])
@@ -69,6 +76,7 @@ class Command(BaseCommand):
             episodes_per_task=options["episodes"],
             seed_base=options["seed_base"],
             name=options["name"],
+            protocol=options["protocol"],
         )
         return start_run(request)
 
