@@ -123,9 +123,9 @@ class ReferenceTextWorldAdapter(TextWorldAdapter):
         self._game_file, self._game_digest = game_file, digest
         return self._tw_env
 
-    def _reference_text(self, feedback: str) -> str:
+    def _reference_text(self, feedback: str, *, game_over: bool = False) -> str:
         """The reference's long-term text: the answer cut after the objective, stripped."""
-        text = tw_games.glulx_feedback(feedback) if self._glulx else feedback
+        text = tw_games.glulx_feedback(feedback, game_over=game_over) if self._glulx else feedback
         return text.split(self._objective)[-1].strip() if self._objective else text.strip()
 
     def _to_raw(self, action: str) -> RawAction:
@@ -136,8 +136,11 @@ class ReferenceTextWorldAdapter(TextWorldAdapter):
         env = self._tw_env
         if env is None:
             raise AdapterStateError("step before reset")
-        state, _, done = env.step(str(raw))
-        view = self._view_from(state, command=str(raw), text=self._reference_text(state.feedback))
+        command = tw_games.glulx_command(str(raw)) if self._glulx else str(raw)
+        state, _, done = env.step(command)
+        game_over = bool(state["won"] or state["lost"])
+        text = self._reference_text(state.feedback, game_over=game_over)
+        view = self._view_from(state, command=str(raw), text=text)
         self._set_view(view)
         return RawOutcome(
             reward=float(view.score - before.score),

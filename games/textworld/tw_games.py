@@ -47,6 +47,10 @@ NORMALIZED_SERIAL = b"000000"
 # Jericho's framing after the game's text: the prompt, then the status window (blank, or
 # "-= Room =-score/moves"), padded with spaces.
 _JERICHO_STATUS = re.compile(r"[ \t]*(?:-= [^\n]*=-\d+/\d+)?\s*\Z")
+# The end-of-game banner line ("*** You lost! ***", "*** The End ***"), centred with spaces.
+_BANNER = re.compile(r"(^|\n)[ ]+(\*\*\* [^\n]* \*\*\*)", re.MULTILINE)
+GLULX_COLUMNS = 80
+GLULX_NEWLINE = "_"
 _ROOM_HEADER = re.compile(r"-= (.+?) =-\n([^\n]*)")
 
 
@@ -166,11 +170,30 @@ def _compile(game_json: Path, target: Path) -> None:
         os.replace(story, target)
 
 
-def glulx_feedback(text: str) -> str:
+def glulx_feedback(text: str, *, game_over: bool = False) -> str:
     """Jericho's answer as the reference's Glulx interpreter gave it: without the status
-    window and with the final ``\\n>`` prompt removed (what git-glulx's wrapper strips)."""
+    window and with the final ``\\n>`` prompt removed (what git-glulx's wrapper strips).
+
+    After the game ends the reference's answer keeps its prompt (the end-of-game question
+    is followed by one git-glulx's wrapper does not recognise), and the ``*** You lost! ***``
+    banner is centred on git-glulx's 80 columns, not on Jericho's wider screen."""
     text = _JERICHO_STATUS.sub("", text)
+    if game_over:
+        return _BANNER.sub(_recentre, text) + ("" if text.endswith("\n>") else "\n>")
     return text[:-2] if text.endswith("\n>") else text
+
+
+def glulx_command(command: str) -> str:
+    """A command as the reference's Glulx game read it: one input line in which a newline is
+    an ordinary character (an unknown word to the parser). Jericho would read each line of
+    the command as a separate input; any character the parser does not separate words on
+    gives the Glulx reading."""
+    return command.replace("\n", GLULX_NEWLINE)
+
+
+def _recentre(match: re.Match[str]) -> str:
+    banner = match.group(2)
+    return match.group(1) + " " * max(0, (GLULX_COLUMNS - len(banner)) // 2 - 1) + banner
 
 
 # ----- telling a logged episode's game by its texts ---------------------------------------
