@@ -13,11 +13,14 @@ from ops.outage import DatabaseBreaker
 
 @pytest.fixture
 def toy_game() -> Iterator[str]:
-    """Register the toy game under the env key ``toy`` for one test."""
+    """Register the toy game under the env key ``toy`` for one test (one game
+    for both protocols: it has no reference to be faithful to)."""
     registry.ADAPTER_PATHS["toy"] = "tests.games.toy.ToyAdapter"
+    registry.REFERENCE_ADAPTER_PATHS["toy"] = "tests.games.toy.ToyAdapter"
     registry.adapter_class.cache_clear()
     yield "toy"
     registry.ADAPTER_PATHS.pop("toy", None)
+    registry.REFERENCE_ADAPTER_PATHS.pop("toy", None)
     registry.adapter_class.cache_clear()
 
 
