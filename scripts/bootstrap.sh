@@ -34,4 +34,19 @@ if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_HASH" ]; then
   .venv/bin/pip install -q -r "${BALROG_REQUIREMENTS:-requirements-dev.txt}"
   echo "$REQ_HASH" > "$REQ_STAMP"
 fi
+
+# The BALROG reference's NetHack/MiniHack engine (balrog-nle 0.9, gym 0.23) runs
+# in a venv of its own as a sidecar process (games/nethack/sidecar.py); its clock
+# is pinned with libfaketime.
+if command -v dpkg >/dev/null; then apt_install libfaketime; fi
+[ -x .venv-nle09/bin/python ] || "$PYTHON" -m venv .venv-nle09
+NLE09_STAMP=.venv-nle09/.requirements-stamp
+NLE09_HASH="$(sha256sum requirements-nle09.txt | cut -d' ' -f1)"
+if [ "$(cat "$NLE09_STAMP" 2>/dev/null)" != "$NLE09_HASH" ]; then
+  .venv-nle09/bin/pip install -q --upgrade pip wheel "setuptools<82"
+  .venv-nle09/bin/pip install -q -r requirements-nle09.txt
+  # minihack 0.1.6's metadata asks for nle; balrog-nle is that nle.
+  .venv-nle09/bin/pip install -q --no-deps minihack==0.1.6
+  echo "$NLE09_HASH" > "$NLE09_STAMP"
+fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -1,0 +1,378 @@
+"""NetHack and MiniHack as the reference BALROG evaluator shows them.
+
+The reference (balrog-ai/BALROG@af7d1f1) runs balrog-nle 0.9.0, whose dungeons
+for a seed differ from nle 1.3's (measured: 0 of 10 first screens alike), so
+the game runs in the reference's own engine, in a sidecar process
+(``games.nethack.sidecar``): reset and step are proxied, and the sidecar sends
+back the reference's texts and the terminal for frames and images.
+
+Options (the choices the reference leaves open, pinned at construction):
+* ``clock_utc``: NetHack's wall clock, frozen ("2024-11-01 12:00:00", UTC):
+  moon phase and night change the game;
+* ``auto_more``: which ``--More--`` handling: "980e1e5" (the reference since
+  March 2025) or "fba89e2" (its first public commit, the 2024 runs);
+* ``boxoban_level`` (Boxoban tasks): "FILE:N", the N-th level (0-based) of
+  that file of the official set, or "draw": as the reference draws it,
+  ``random.choice`` over the set's levels (files in sorted name order) right
+  after ``random.seed(seed)``.
+
+Actions: NetHack accepts the reference's strings (named actions, letters,
+"0"-"9", "00"-"99"); those its language wrapper cannot run (e.g. "73", on
+which the reference itself crashes) are invalid answers here: the default
+action runs. Raw actions are the language strings themselves; the sidecar
+presses the ``--More--`` Enters inside the step, as the reference does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+import re
+import tarfile
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from games.base import GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome, TaskInfo
+from games.nethack.common import render_terminal_png
+from games.nethack.minihack import MiniHackAdapter
+from games.nethack.nle import NetHackAdapter, progress_facts
+from games.nethack.sidecar import Sidecar
+from games.progression import NetHackProgression, ProgressionTracker, UnitRewardProgression
+from reference.prompts import instruction, valid_actions
+
+DEFAULT_CLOCK = "2024-11-01 12:00:00"
+AUTO_MORE_2025 = "980e1e5"
+AUTO_MORE_2024 = "fba89e2"
+AUTO_MORE_STYLES = (AUTO_MORE_2025, AUTO_MORE_2024)
+# The day the reference's --More-- handling changed (commit 980e1e5).
+AUTO_MORE_CHANGED = datetime.date(2025, 3, 6)
+DRAW = "draw"
+_CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+BOXOBAN_DIR = Path(__file__).resolve().parent.parent / "data" / "boxoban"
+MEDIUM_ARCHIVE = BOXOBAN_DIR / "medium-train.tar.xz"
+BOXOBAN_SETS = {"MiniHack-Boxoban-Hard-v0": "hard", "MiniHack-Boxoban-Medium-v0": "medium"}
+# NetHack's ways to end a game that are a death (nle's how_done names).
+DEATHS = frozenset(
+    {
+        "DIED",
+        "CHOKING",
+        "POISONING",
+        "STARVING",
+        "DROWNING",
+        "BURNING",
+        "DISSOLVED",
+        "CRUSHING",
+        "STONING",
+        "TURNED_SLIME",
+        "GENOCIDED",
+    }
+)
+
+
+# ----- Boxoban levels (DeepMind's official set, Apache-2.0, games/data/boxoban) ------
+def _split_levels(text: str) -> list[str]:
+    """A level file's levels as the reference reads them: blocks separated
+    by blank lines, the "; N" line dropped, each row ending in a newline."""
+    levels: list[str] = []
+    block: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line != "\n":
+            block.append(line)
+        else:
+            levels.append("".join(block[1:]))
+            block = []
+    return levels
+
+
+def _iter_files(level_set: str) -> Iterator[tuple[str, str]]:
+    """(file name, text) of every level file of the set, in one pass."""
+    if level_set == "hard":
+        for path in sorted((BOXOBAN_DIR / "hard").glob("*.txt")):
+            yield path.name, path.read_text(encoding="ascii")
+        return
+    with tarfile.open(MEDIUM_ARCHIVE, "r:xz") as archive:
+        for member in archive:
+            handle = archive.extractfile(member) if member.name.endswith(".txt") else None
+            if handle is not None:
+                yield Path(member.name).name, handle.read().decode("ascii")
+
+
+@lru_cache(maxsize=4)
+def level_file(level_set: str, name: str) -> tuple[str, ...]:
+    if level_set == "hard":
+        return tuple(_split_levels((BOXOBAN_DIR / "hard" / name).read_text(encoding="ascii")))
+    with tarfile.open(MEDIUM_ARCHIVE, "r:xz") as archive:
+        for member in archive:
+            if Path(member.name).name == name and (handle := archive.extractfile(member)) is not None:
+                return tuple(_split_levels(handle.read().decode("ascii")))
+    raise ValueError(f"no Boxoban file {name!r} in the {level_set} set")
+
+
+@cache
+def level_counts(level_set: str) -> tuple[tuple[str, int], ...]:
+    """(file, number of levels) in sorted file order (one pass over the set)."""
+    return tuple(sorted((name, len(_split_levels(text))) for name, text in _iter_files(level_set)))
+
+
+def draw_level(level_set: str, seed: int) -> str:
+    """The reference's draw: ``random.seed(seed); random.choice(levels)``
+    (only the list's length matters to ``choice``)."""
+    counts = level_counts(level_set)
+    index = random.Random(seed).choice(range(sum(count for _name, count in counts)))
+    for name, count in counts:
+        if index < count:
+            return f"{name}:{index}"
+        index -= count
+    raise AssertionError("unreachable")
+
+
+def level_text(level_set: str, choice: str) -> str:
+    name, _, number = choice.rpartition(":")
+    levels = level_file(level_set, name)
+    index = int(number)
+    if not 0 <= index < len(levels):
+        raise ValueError(f"{name} has no level {index}")
+    return levels[index]
+
+
+# ----- the adapters -----------------------------------------------------------------
+class _ReferenceNLEFamily(GameAdapter):
+    """Shared by both: the sidecar, the texts, the frames."""
+
+    adapter_version = "ref-1"
+    no_progress_limit = None  # NetHack's own no-progress abort ends the game (truncated)
+    base: ClassVar[type[GameAdapter]]
+
+    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(task, options)
+        clock = str(self.options.setdefault("clock_utc", DEFAULT_CLOCK))
+        if not _CLOCK.match(clock):
+            raise ValueError(f"clock_utc must read YYYY-MM-DD HH:MM:SS, not {clock!r}")
+        style = str(self.options.setdefault("auto_more", AUTO_MORE_2025))
+        if style not in AUTO_MORE_STYLES:
+            raise ValueError(f"auto_more must be one of {AUTO_MORE_STYLES}, not {style!r}")
+        self._sidecar = Sidecar(clock)
+        self._runnable: frozenset[str] | None = None
+        self._accepted: list[str] = []
+        self._state: dict[str, Any] | None = None
+
+    @classmethod
+    def tasks(cls) -> list[TaskInfo]:
+        return cls.base.tasks()
+
+    @classmethod
+    def engine_version(cls) -> str:
+        return f"balrog-nle-0.9.0+{cls.env}-reference-adapter-{cls.adapter_version}"
+
+    # ----- the engine ---------------------------------------------------------------
+    def _engine(self) -> frozenset[str]:
+        if self._runnable is None:
+            made = self._sidecar.call("make", env=self.env, task=self.task, style=self.options["auto_more"])
+            self._runnable = frozenset(made["runnable"])
+            self._accepted = self._accepted_actions(list(made["accepted"]))
+        return self._runnable
+
+    def _accepted_actions(self, from_engine: list[str]) -> list[str]:
+        return from_engine
+
+    def _level_for(self, seed: int) -> tuple[str | None, dict[str, Any]]:
+        return None, {}
+
+    def _reset(self, seed: int) -> dict[str, Any]:
+        self._engine()
+        level, facts = self._level_for(seed)
+        self._state = self._sidecar.call("reset", seed=seed, level=level)
+        return {"core_seed": seed, "disp_seed": seed, "clock_utc": self.options["clock_utc"], **facts}
+
+    def action_space(self) -> list[str]:
+        self._engine()
+        return list(self._accepted)
+
+    def is_valid(self, action: str) -> bool:
+        # Accepted by the reference's check but not runnable by its wrapper
+        # ("73"): the reference crashes; here it is an invalid answer.
+        return action in self._engine() and action in self._accepted
+
+    def _to_raw(self, action: str) -> RawAction:
+        return action
+
+    def _apply_raw(self, raw: RawAction) -> RawOutcome:
+        if not isinstance(raw, str) or raw not in self._engine():
+            raise ValueError(f"not a {self.env} action: {raw!r}")
+        state = self._sidecar.call("step", action=raw)
+        self._state = state
+        reward = float(state["reward"])
+        if not state["done"]:
+            return RawOutcome(reward)
+        if state["truncated"]:
+            return RawOutcome(reward, truncated=True)
+        return self._terminal_outcome(reward, state)
+
+    def _terminal_outcome(self, reward: float, state: Mapping[str, Any]) -> RawOutcome:
+        raise NotImplementedError
+
+    def _require_state(self) -> dict[str, Any]:
+        if self._state is None:
+            raise RuntimeError("the episode has not been reset")
+        return self._state
+
+    # ----- views --------------------------------------------------------------------
+    def observation(self) -> ModelObservation:
+        state = self._require_state()
+        return ModelObservation(long_term=state["long_term"], short_term=state["short_term"])
+
+    def frame(self) -> dict[str, Any]:
+        state = self._require_state()
+        return {"rows": list(state["rows"]), "colors": list(state["colors"]), "cursor": list(state["cursor"])}
+
+    def _tty_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        state = self._require_state()
+        chars = np.array([list(row.encode("latin-1")) for row in state["rows"]], dtype=np.uint8)
+        colors = np.array([[int(code, 16) for code in row] for row in state["colors"]], dtype=np.int8)
+        return chars, colors
+
+    def render_png(self) -> bytes:
+        chars, colors = self._tty_arrays()
+        cursor = self._require_state()["cursor"]
+        return render_terminal_png(chars, colors, (int(cursor[0]), int(cursor[1])))
+
+    def state_bytes(self) -> bytes:
+        state = self._require_state()
+        keys = ("rows", "colors", "cursor", "blstats", "glyphs", "long_term", "short_term")
+        return json.dumps([state[key] for key in keys], separators=(",", ":")).encode("utf-8")
+
+    def instructions(self) -> str:
+        return instruction(self.env, self.task)
+
+    def hud(self) -> dict[str, Any]:
+        if self._state is None:
+            return super().hud()
+        stats = self._state["blstats"]
+        return {**super().hud(), "depth": int(stats[12]), "experience_level": int(stats[18]), "turn": int(stats[20])}
+
+    def close(self) -> None:
+        self._sidecar.close()
+
+
+class ReferenceNetHackAdapter(_ReferenceNLEFamily):
+    env = "nle"
+    default_action = "esc"
+    base = NetHackAdapter
+
+    @classmethod
+    def key_bindings(cls) -> list[KeyBinding]:
+        return NetHackAdapter.key_bindings()
+
+    def make_tracker(self) -> ProgressionTracker:
+        return NetHackProgression()
+
+    def _progress_facts(self) -> Mapping[str, Any]:
+        return progress_facts(self._require_state()["blstats"])
+
+    def _terminal_outcome(self, reward: float, state: Mapping[str, Any]) -> RawOutcome:
+        how = str(state.get("how_done", ""))
+        detail = describe_end(state["rows"]) or how.lower()
+        return RawOutcome(reward, terminated=True, won=how == "ASCENDED", died=how in DEATHS, detail=detail)
+
+
+class ReferenceMiniHackAdapter(_ReferenceNLEFamily):
+    env = "minihack"
+    default_action = "north"
+    base = MiniHackAdapter
+
+    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(task, options)
+        if task in BOXOBAN_SETS:
+            choice = str(self.options.setdefault("boxoban_level", DRAW))
+            if choice != DRAW:
+                level_text(BOXOBAN_SETS[task], choice)  # a bad choice fails here, not at reset
+
+    @classmethod
+    def key_bindings(cls) -> list[KeyBinding]:
+        return MiniHackAdapter.key_bindings()
+
+    def _accepted_actions(self, from_engine: list[str]) -> list[str]:
+        return valid_actions(self.env, self.task) or []
+
+    def make_tracker(self) -> ProgressionTracker:
+        return UnitRewardProgression()
+
+    def _level_for(self, seed: int) -> tuple[str | None, dict[str, Any]]:
+        level_set = BOXOBAN_SETS.get(self.task)
+        if level_set is None:
+            return None, {}
+        choice = str(self.options["boxoban_level"])
+        if choice == DRAW:
+            choice = draw_level(level_set, seed)
+        return level_text(level_set, choice), {"boxoban_level": choice}
+
+    def _terminal_outcome(self, reward: float, state: Mapping[str, Any]) -> RawOutcome:
+        status = str(state.get("end_status", ""))
+        if status == "TASK_SUCCESSFUL":
+            return RawOutcome(reward, terminated=True, won=True, detail="task solved")
+        if status == "DEATH":
+            return RawOutcome(reward, terminated=True, died=True, detail=describe_end(state["rows"]) or "died")
+        return RawOutcome(reward, terminated=True, detail=status.lower())
+
+
+def describe_end(rows: Sequence[str]) -> str:
+    from games.nethack.common import end_screen_text
+
+    return end_screen_text(np.array([list(row.encode("latin-1")) for row in rows], dtype=np.uint8))
+
+
+# ----- replaying logged 2024 episodes --------------------------------------------------
+def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
+    """Adapter options that replay one logged episode of a submission: the
+    clock at noon UTC of the submission day, the --More-- handling live then,
+    and for Boxoban the level whose walls and goals the first map shows."""
+    options: dict[str, Any] = {
+        "clock_utc": f"{submitted.isoformat()} 12:00:00",
+        "auto_more": AUTO_MORE_2024 if submitted < AUTO_MORE_CHANGED else AUTO_MORE_2025,
+    }
+    level_set = BOXOBAN_SETS.get(task)
+    if level_set is not None and observations:
+        found = find_level(level_set, observations[0])
+        if found is not None:
+            options["boxoban_level"] = found
+    return options
+
+
+def _map_rows(long_term: str) -> list[str]:
+    _head, _, tail = long_term.partition("\nmap:\n")
+    return tail.split("\n")
+
+
+def _signature(rows: Sequence[str], walls: str, goals: str) -> str | None:
+    """Wall and goal cells inside the walls' bounding box, as one string."""
+    cells = [(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if ch in walls]
+    if not cells:
+        return None
+    top, bottom = min(r for r, _ in cells), max(r for r, _ in cells)
+    left, right = min(c for _, c in cells), max(c for _, c in cells)
+    lines = []
+    for row in rows[top : bottom + 1]:
+        padded = row.ljust(right + 1)[left : right + 1]
+        lines.append("".join("#" if ch in walls else "." if ch in goals else " " for ch in padded))
+    return "\n".join(lines)
+
+
+def find_level(level_set: str, long_term: str) -> str | None:
+    """The level ("FILE:N") whose walls (iron bars, ``#``) and goals (fountains,
+    ``{``) the map shows; the first in sorted order when several fit."""
+    wanted = _signature(_map_rows(long_term), "#", "{")
+    if wanted is None:
+        return None
+    found = [
+        (name, index)
+        for name, text in _iter_files(level_set)
+        for index, level in enumerate(_split_levels(text))
+        if _signature(level.split("\n"), "#", ".") == wanted
+    ]
+    return "{}:{}".format(*min(found)) if found else None

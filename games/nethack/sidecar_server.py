@@ -1,0 +1,285 @@
+"""The NetHack/MiniHack engine of the BALROG reference, in a process of its own.
+
+Run by ``games.nethack.sidecar`` with the Python of ``.venv-nle09`` (made by
+``scripts/bootstrap.sh`` from ``requirements-nle09.txt``): balrog-nle 0.9.0,
+gym 0.23 and minihack 0.1.6, the packages the reference evaluator pins. They
+cannot live in the main venv, which has nle 1.3 under the same import name,
+and nle 1.3 does not build the same dungeons from a seed.
+
+Protocol: one JSON object a line on stdin, one answer a line on stdout, in
+order. ``{"op": "make", ...}``, ``{"op": "reset", "seed": N}``,
+``{"op": "step", "action": "north"}``; every answer is ``{"ok": true, ...}``
+or ``{"ok": false, "error": "..."}``. End of stdin ends the process, and so
+does the death of the parent (PR_SET_PDEATHSIG).
+
+What runs here, each as the reference does it (balrog-ai/BALROG@af7d1f1 and
+its first public commit fba89e2), in our own code around the packages:
+* env: ``gym.make(task, **kwargs)`` with BALROG's config kwargs, built anew
+  for every episode (the evaluator makes one env per episode, so the top-ten
+  list on the end screen holds this episode only);
+* seed: ``random.seed``/``np.random.seed`` then NetHack's core seed = the
+  episode seed, reseeding off (the reference's display seed is a random
+  draw; here it is the seed too, so runs repeat);
+* text: balrog-nle's ``NLELanguageObsv`` (message, glyphs, cursor, inventory)
+  assembled as the reference's "hybrid" prompt;
+* ``--More--``: "980e1e5" (March 2025 on) presses Enter under the language
+  wrapper while the message holds the marker, joining the pages with a
+  newline; "fba89e2" (the 2024 runs) presses it once through the language
+  wrapper (which recurses on the new screen) and joins with spaces;
+* Boxoban: the level is the one the client sends (the reference draws it with
+  ``random.choice``); minihack's own level loading is bypassed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import random
+import signal
+import sys
+import traceback
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+MORE = "--More--"
+STYLE_2025 = "980e1e5"
+STYLE_2024 = "fba89e2"
+MINIHACK_OBSERVATION_KEYS = ("glyphs", "blstats", "tty_chars", "inv_letters", "inv_strs", "tty_cursor", "tty_colors")
+NLE_KWARGS: dict[str, Any] = {
+    "character": "@",
+    "max_episode_steps": 100_000,
+    "no_progress_timeout": 150,
+    "savedir": None,
+    "save_ttyrec_every": 0,
+}
+MINIHACK_KWARGS: dict[str, Any] = {
+    "character": "@",
+    "max_episode_steps": 100,
+    "penalty_step": -0.01,
+    "penalty_time": 0.0,
+    "penalty_mode": "constant",
+    "savedir": None,
+    "save_ttyrec_every": 0,
+    "autopickup": False,
+}
+
+
+def package(name: str) -> Any:
+    """A module of the reference's packages (this venv's, not the main one's:
+    imported by name so the main venv's type checker leaves them alone)."""
+    return importlib.import_module(name)
+
+
+def die_with_parent() -> None:
+    # Not Linux: end of stdin still ends the process.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Boxoban:
+    """Hands minihack's Boxoban env the level the client chose."""
+
+    level = "##########\n#@  $  .#\n##########\n"
+
+    @classmethod
+    def install(cls) -> None:
+        boxohack = package("minihack.envs.boxohack")
+
+        # BoxoHack reads its level list through this module-level function,
+        # at construction; one level makes its random.choice pick that level.
+        boxohack.load_boxoban_levels = lambda _path: [cls.level]
+
+
+class Game:
+    """One episode of one task, wrapped as the reference wraps it."""
+
+    def __init__(self, env_key: str, task: str, style: str) -> None:
+        gym = package("gym")
+        nethack = package("nle.nethack")
+        wrappers = package("nle.language_wrapper.wrappers.nle_language_wrapper")
+
+        if style not in (STYLE_2025, STYLE_2024):
+            raise ValueError(f"unknown --More-- style {style!r}")
+        if env_key == "minihack":
+            package("minihack")  # registers the tasks
+
+            Boxoban.install()
+            self.kwargs = {**MINIHACK_KWARGS, "observation_keys": MINIHACK_OBSERVATION_KEYS}
+        else:
+            package("nle")  # registers NetHackChallenge-v0
+
+            self.kwargs = dict(NLE_KWARGS)
+        self.gym, self.task, self.style, self.env_key = gym, task, style, env_key
+        self.language = package("nle.nle_language_obsv").NLELanguageObsv()
+        self.wrapper_class = wrappers.NLELanguageWrapper
+        self.useful = nethack.USEFUL_ACTIONS
+        self.more_key = nethack.actions.MiscAction.MORE
+        self.env: Any = None
+        self.done = False
+        self._build()
+
+    # ----- the env -----------------------------------------------------------
+    def _build(self) -> None:
+        if self.env is not None:
+            self.env.close()
+        self.env = self.gym.make(self.task, **self.kwargs)
+        self.game = self.env.unwrapped
+        # balrog-nle's wrapper only maps action strings to indices here.
+        self.names = self.wrapper_class(self.env, use_language_action=True)
+        # Boxoban and the navigation tasks have no Enter: the reference then
+        # fails on a --More-- (never seen in its runs), and so does this.
+        keys = [int(key) for key in self.game.actions]
+        self.more_index = keys.index(int(self.more_key)) if int(self.more_key) in keys else None
+
+    def accepted(self) -> list[str]:
+        """The reference's accepted strings for NetHack: the first name of
+        every useful action, the letters, and the one- and two-digit strings."""
+        table = self.wrapper_class.all_nle_action_map
+        named = [names[0] for key, names in table.items() if key in self.useful]
+        letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+        return named + letters + [str(d) for d in range(10)] + [f"{d:02d}" for d in range(100)]
+
+    def runnable(self) -> list[str]:
+        return sorted(self.names.action_str_enum_map)
+
+    def reset(self, seed: int, level: str | None) -> dict[str, Any]:
+        np = package("numpy")
+        if level is not None:
+            Boxoban.level = level
+        self._build()
+        random.seed(seed)
+        np.random.seed(seed)
+        self.game.seed(core=seed, disp=seed, reseed=False)
+        obs = self.env.reset()
+        self.done = False
+        if self.style == STYLE_2024:
+            message, obs, _reward = self._old_message(obs)
+        else:
+            message = self._message(obs)
+        return self._state(obs, message, 0.0, False, "RUNNING")
+
+    def step(self, action: str) -> dict[str, Any]:
+        if action not in self.names.action_str_enum_map:
+            raise ValueError(f"the language wrapper does not run {action!r}")
+        index = self.names.action_enum_index_map[self.names.action_str_enum_map[action]]
+        if self.style == STYLE_2024:
+            obs, reward, done, info, message = self._old_step(index)
+        else:
+            obs, reward, done, info, message = self._new_step(index)
+        self.done = self.done or done
+        status = info["end_status"]
+        truncated = status == self.game.StepStatus.ABORTED
+        return self._state(obs, message, float(reward), self.done, str(getattr(status, "name", status)), truncated)
+
+    # ----- --More-- handling -----------------------------------------------------
+    def _message(self, obs: dict[str, Any]) -> str:
+        return str(self.language.text_message(obs["tty_chars"]).decode("latin-1"))
+
+    def _new_step(self, index: int) -> tuple[Any, float, bool, dict[str, Any], str]:
+        """980e1e5: press Enter under the language wrapper while the message
+        holds the marker; the marker becomes a newline, pages are joined."""
+        obs, reward, done, info = self.env.step(index)
+        message = self._message(obs)
+        while MORE in message and not done:
+            message = message.replace(MORE, "\n")
+            obs, more_reward, done, info = self.env.step(self._more())
+            message += self._message(obs)
+            reward += more_reward
+        return obs, reward, done, info, message
+
+    def _more(self) -> int:
+        if self.more_index is None:
+            raise ValueError("--More-- on screen, but this task has no Enter action")
+        return self.more_index
+
+    def _old_step(self, index: int) -> tuple[Any, float, bool, dict[str, Any], str]:
+        """fba89e2: the language wrapper's own step; its text pass may press
+        Enter once through this same step (and so recursively)."""
+        obs, reward, done, info = self.env.step(index)
+        message, obs, _more_reward = self._old_message(obs)
+        return obs, reward, done, info, message
+
+    def _old_message(self, obs: Any) -> tuple[str, Any, float]:
+        # The wrapper reads its done flag before it is updated for this step.
+        message = self._message(obs)
+        if MORE in message and not self.done:
+            message = message.replace(MORE, " ").replace("\n", " ")
+            obs, reward, done, _info, _inner = self._old_step(self._more())
+            self.done = self.done or done
+            message += self._message(obs)
+            return message, obs, reward
+        return message, obs, 0.0
+
+    # ----- what the client gets ---------------------------------------------------
+    def _state(
+        self, obs: Any, message: str, reward: float, done: bool, status: str, truncated: bool = False
+    ) -> dict[str, Any]:
+        lang = self.language
+        glyphs, blstats, cursor = obs["glyphs"], obs["blstats"], obs["tty_cursor"]
+        rows = [bytes(row).decode("latin-1") for row in obs["tty_chars"]]
+        cursor_text = lang.text_cursor(glyphs, blstats, cursor).decode("latin-1")
+        blocks = [
+            ("message", message),
+            ("language observation", lang.text_glyphs(glyphs, blstats).decode("latin-1")),
+            ("cursor", f"{cursor_text}\n(x={int(cursor[1])}, y={int(cursor[0])})"),
+            ("map", "\n".join(rows[1:]) + "\n"),
+        ]
+        inventory = lang.text_inventory(obs["inv_strs"], obs["inv_letters"]).decode("latin-1")
+        how_done = ""
+        if done and self.env_key == "nle":
+            how_done = str(getattr(self.game.nethack.how_done(), "name", ""))
+        return {
+            "long_term": "\n".join(f"{name}:\n{text}\n" for name, text in blocks),
+            "short_term": f"inventory:\n{inventory}\n",
+            "rows": rows,
+            "colors": ["".join("0123456789abcdef"[int(c) & 15] for c in row) for row in obs["tty_colors"]],
+            "cursor": [int(cursor[0]), int(cursor[1])],
+            "blstats": [int(v) for v in blstats],
+            "glyphs": [int(v) for v in glyphs.reshape(-1)],
+            "reward": reward,
+            "done": done,
+            "truncated": truncated,
+            "end_status": status,
+            "how_done": how_done,
+        }
+
+
+def handle(games: dict[str, Game], request: dict[str, Any]) -> dict[str, Any]:
+    op = request.get("op")
+    if op == "make":
+        game = Game(str(request["env"]), str(request["task"]), str(request["style"]))
+        games["game"] = game
+        return {"accepted": game.accepted(), "runnable": game.runnable()}
+    if "game" not in games:
+        raise RuntimeError("no game: send make first")
+    game = games["game"]
+    if op == "reset":
+        level = request.get("level")
+        return game.reset(int(request["seed"]), None if level is None else str(level))
+    if op == "step":
+        return game.step(str(request["action"]))
+    raise ValueError(f"unknown op {op!r}")
+
+
+def main() -> None:
+    # This file's folder holds games/nethack/nle.py: never let it shadow nle.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != here]
+    die_with_parent()
+    games: dict[str, Game] = {}
+    out = sys.stdout
+    sys.stdout = sys.stderr  # library prints never reach the protocol stream
+    for line in sys.stdin:
+        try:
+            answer = {"ok": True, **handle(games, json.loads(line))}
+        except Exception as error:  # every failure goes back to the client
+            answer = {"ok": False, "error": f"{type(error).__name__}: {error}", "trace": traceback.format_exc()}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
