@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import struct
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +38,7 @@ from games.babaisai.reference_levels import generate
 from games.babaisai.reference_render import TILE, render_png
 from games.babaisai.reference_world import ACTIONS, NAME, World
 from games.base import ModelObservation, RawAction, RawOutcome
+from games.progression import PositiveRewardProgression, ProgressionTracker
 
 RESTART_NOTICE = "[...] IS YOU rule was broken, environment reset"
 # Stand-ins for the memory addresses the reference's repr shows (masked in comparisons).
@@ -63,8 +65,26 @@ def reset_repr(text: str, world: World) -> str:
     )
 
 
+class WrapperProgression(PositiveRewardProgression):
+    """BALROG's wrapper sets progression 1 on a winning step, but a reset
+    written into that same step's text (the win move also broke ``is you``)
+    sets it back to 0; the episode still ends there."""
+
+    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+        if facts.get("restarted"):
+            self.value = 0.0
+            return self.value
+        return super().update(reward=reward, outcome=outcome, facts=facts)
+
+
 class ReferenceBabaIsAIAdapter(BabaIsAIAdapter):
     adapter_version: ClassVar[str] = "1"
+
+    def make_tracker(self) -> ProgressionTracker:
+        return WrapperProgression()
+
+    def _progress_facts(self) -> Mapping[str, Any]:
+        return {"restarted": bool(self._notice)}
 
     @classmethod
     def engine_version(cls) -> str:

@@ -157,6 +157,18 @@ def test_it_resets_to_a_new_level_when_is_you_breaks() -> None:
     assert not game.observation().long_term.startswith(RESTART_NOTICE)
 
 
+def test_it_ends_a_win_that_broke_is_you_with_progression_zero() -> None:
+    # The win move pushes "baba" out of "baba is you": the wrapper's reset zeroes its progression.
+    builder = room(("key", "win", 2, 5))
+    builder.world.put(2, 2, make_object("fkey"))
+    builder.put_rule("baba", "you", 2, 2)
+    builder.world.put(2, 3, make_object("baba"))
+    game = play_on(builder.world)
+    result = game.step("up")
+    assert result.reward > 0 and result.done and result.progression == 0.0
+    assert game.observation().long_term.startswith(RESTART_NOTICE)
+
+
 def test_it_ends_at_the_hundredth_step() -> None:
     game = reference()
     game.reset(5)
