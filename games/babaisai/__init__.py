@@ -6,5 +6,8 @@ where three words in a row, ``NOUN is PROPERTY``, form a rule that changes
 how objects behave. ``engine`` holds the grid and rules, ``levels`` the
 generators of BALROG's 40 task families (each with a verified solution),
 ``planner`` the search that finds those solutions, ``render`` the PNG and
-``adapter`` the GameAdapter.
+``adapter`` the GameAdapter. The "balrog" protocol plays the reference's own
+rules instead: ``reference_world`` (the package's world, quirks included),
+``reference_levels`` (its generators, draw for draw), ``reference_render``
+and ``reference`` (the adapter and BALROG's texts).
 """
