@@ -16,12 +16,16 @@ seed, agent, client. The CSV's Observation is the long-term observation
 the chain of thought (empty for the naive strategies).
 
 Imported episodes are marked ``replayable=False``: they have no action log
-to replay, only what the files say. Their files' own fields are kept, so an
-export of an import writes the same files back.
+to replay, only what the files say. Every file of the folder is kept as it
+was read (an episode's JSON and CSV in ``Episode.meta["balrog_files"]``, every
+other file, summaries, README and skipped episodes included, in
+``EvaluationRun.meta["files"]``), so exporting an import writes the folder
+back file for file: the same names and the same bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import json
@@ -38,7 +42,7 @@ from agents.aggregation import balrog_summary_json, env_summary_json, summarize
 from agents.config import STRATEGIES, AgentConfig
 from agents.evaluation import finished_scores
 from agents.models import EvaluationRun, RunEpisode
-from agents.prompts import invalid_note
+from agents.prompts import PastTurn, invalid_note, shown_observation
 from games.models import Episode, Step
 from games.registry import PROTOCOL_BALROG, adapter_class
 from games.services import GameError, check_task, rebuild_adapter
@@ -76,6 +80,33 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
 
 
+def stored_file(data: bytes) -> dict[str, str]:
+    """A file's bytes as JSON: its text when it is UTF-8 (and has no NUL, which
+    PostgreSQL's jsonb refuses), else base64."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\x00" not in text:
+        return {"text": text}
+    return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def file_bytes(stored: Mapping[str, str]) -> bytes:
+    if "base64" in stored:
+        return base64.b64decode(stored["base64"])
+    return str(stored["text"]).encode("utf-8")
+
+
+def _kept_files(root: Path, imported: set[Path]) -> dict[str, dict[str, str]]:
+    """Every file of the folder that no imported episode keeps, by path relative to it."""
+    return {
+        path.relative_to(root).as_posix(): stored_file(path.read_bytes())
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path not in imported
+    }
+
+
 def import_results(root: Path, model_name: str, strategy: str | None = None) -> ImportReport:
     if not root.is_dir():
         raise ResultsError(f"{root} is not a folder")
@@ -87,16 +118,19 @@ def import_results(root: Path, model_name: str, strategy: str | None = None) -> 
     if existing is not None:
         raise ResultsError(f"these results were already imported as run {existing.pk}")
     report = ImportReport(None)
+    kept: set[Path] = set()
     with transaction.atomic():
         report.run = _imported_run(root, model_name, strategy, files, digest)
         for env, path in files:
-            reason = _import_episode(report.run, env, path)
+            reason = _import_episode(report.run, env, path, root)
             if reason:
                 report.skipped.append(f"{path.relative_to(root)}: {reason}")
             else:
                 report.imported += 1
+                kept.update((path, path.with_suffix(".csv")))
         report.run.envs = sorted({slot.env for slot in report.run.planned.all()})
-        report.run.save(update_fields=["envs"])
+        report.run.meta = {**report.run.meta, "files": _kept_files(root, kept)}
+        report.run.save(update_fields=["envs", "meta"])
     return report
 
 
@@ -133,6 +167,7 @@ def _imported_run(
             "digest": digest,
             "agent": agent,
             "client": first.get("client") if isinstance(first.get("client"), dict) else {},
+            # read as the reference wrote it: "average_progress" (earlier exports here: "Final score")
             "summary": json.loads(summary_file.read_text()) if summary_file.is_file() else None,
         },
     )
@@ -152,7 +187,7 @@ def _agent_config(agent: dict[str, Any], strategy: str | None) -> AgentConfig:
         return AgentConfig(strategy=kind if kind in STRATEGIES else "naive")
 
 
-def _import_episode(run: EvaluationRun, env: str, path: Path) -> str:
+def _import_episode(run: EvaluationRun, env: str, path: Path, root: Path) -> str:
     """Import one episode file; returns why it was skipped ('' when imported)."""
     match = RUN_FILE.match(path.name)
     assert match is not None
@@ -180,7 +215,10 @@ def _import_episode(run: EvaluationRun, env: str, path: Path) -> str:
         progression=float(log.get("progression") or 0.0),
         episode_return=float(log.get("episode_return") or 0.0),
         end_detail="imported from a BALROG result folder",
-        meta={"balrog": {key: value for key, value in log.items() if key != "task"}},
+        meta={
+            "balrog": {key: value for key, value in log.items() if key != "task"},
+            "balrog_files": _episode_files_kept(path, root),
+        },
     )
     _import_steps(episode, path.with_suffix(".csv"))
     RunEpisode.objects.create(
@@ -194,6 +232,14 @@ def _import_episode(run: EvaluationRun, env: str, path: Path) -> str:
         output_tokens=int(log.get("output_tokens") or 0),
     )
     return ""
+
+
+def _episode_files_kept(path: Path, root: Path) -> dict[str, dict[str, str]]:
+    kept = {"json": {"path": path.relative_to(root).as_posix(), **stored_file(path.read_bytes())}}
+    csv_path = path.with_suffix(".csv")
+    if csv_path.is_file():
+        kept["csv"] = {"path": csv_path.relative_to(root).as_posix(), **stored_file(csv_path.read_bytes())}
+    return kept
 
 
 def _import_steps(episode: Episode, csv_path: Path) -> None:
@@ -226,21 +272,38 @@ def _float(text: str | None) -> float:
 
 # ----- export ----------------------------------------------------------------------------------------------
 def export_results(run: EvaluationRun, root: Path) -> int:
-    """Write the run's finished episodes and summaries; returns the episodes written."""
+    """Write the run's finished episodes and summaries; returns the episodes written.
+    An imported run's kept files are written back as they were read."""
     slots = RunEpisode.objects.filter(run=run, episode__status=Episode.Status.FINISHED).select_related("episode")
     client, agent = _configs(run)
     written = 0
     for slot in slots.order_by("env", "task", "index"):
         assert slot.episode is not None
+        if _write_kept(root, slot.episode.meta.get("balrog_files")):
+            written += 1
+            continue
         log = episode_log(slot, client, agent)
         _write_json(run_path(root, slot.env, slot.task, slot.index, ".json"), log)
         _write_csv(run_path(root, slot.env, slot.task, slot.index, ".csv"), step_rows(slot))
         written += 1
+    if _write_kept(root, run.meta.get("files") if isinstance(run.meta, dict) else None):
+        return written
     summary = summarize(finished_scores(run))
     for env, env_summary in summary.envs.items():
         _write_json(root / env / f"{env}_summary.json", env_summary_json(env_summary))
     _write_json(root / "summary.json", balrog_summary_json(summary, client, agent))
     return written
+
+
+def _write_kept(root: Path, kept: Any) -> bool:
+    """Write files kept at import ({name: {"path"?, "text" | "base64"}}); False when there are none."""
+    if not isinstance(kept, dict) or not kept:
+        return False
+    for name, stored in kept.items():
+        path = root / str(stored.get("path", name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(file_bytes(stored))
+    return True
 
 
 def _configs(run: EvaluationRun) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -300,6 +363,8 @@ def step_rows(slot: RunEpisode) -> list[list[Any]]:
     if not episode.replayable:
         return [_imported_row(row) for row in rows]
     config = slot.run.agent_config
+    if slot.run.protocol == PROTOCOL_BALROG:
+        return _reference_rows(episode, rows, config)
     default = adapter_class(episode.env).default_action
     observations_after = [str(row["meta"].get("model", {}).get("obs", "")) for row in rows[1:]]
     observations_after.append(_final_observation(episode) if rows else "")
@@ -308,6 +373,23 @@ def step_rows(slot: RunEpisode) -> list[list[Any]]:
         note = invalid_note(default) if not row["valid"] and config.feedback_on_invalid else ""
         reasoning = row["raw_input"] if config.is_cot else ""
         table.append([row["index"], row["action"], reasoning, note + after, row["reward"], row["done"]])
+    return table
+
+
+def _reference_rows(episode: Episode, rows: list[Mapping[str, Any]], config: AgentConfig) -> list[list[Any]]:
+    """The rows as the reference writes them: Action is the parsed answer (not the
+    action executed), Observation the long-term text shown next, its feedback line
+    included (the next step's recorded ``obs``; after the last step, rebuilt)."""
+    models = [row["meta"].get("model", {}) for row in rows]
+    observations_after = [str(model.get("obs", "")) for model in models[1:]]
+    if rows:
+        last = PastTurn(rows[-1]["index"], "", rows[-1]["action"], "", rows[-1]["valid"])
+        observations_after.append(shown_observation(_final_observation(episode), last, config))
+    table = []
+    for row, model, after in zip(rows, models, observations_after, strict=True):
+        reasoning = row["raw_input"] if config.is_cot else ""
+        output = str(model.get("candidate", row["action"]))
+        table.append([row["index"], output, reasoning, after, row["reward"], row["done"]])
     return table
 
 
