@@ -44,6 +44,7 @@ def played(make_endpoint: Any, make_run: Any, model: str = "drift", **config: An
 
 
 def steps_of(slot: RunEpisode) -> list[Step]:
+    assert slot.episode_id is not None
     return list(Step.objects.filter(episode_id=slot.episode_id).order_by("index"))
 
 
