@@ -31,7 +31,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, cast
 
-from games.registry import PROTOCOL_BALROG, REFERENCE_ADAPTER_PATHS, make_adapter
+from games.registry import PROTOCOL_BALROG, REFERENCE_ADAPTER_PATHS, check_protocol, make_adapter
 from reference.golden import mask
 from reference.prompts import feedback_prefix, legacy_feedback_prefix
 
@@ -87,6 +87,7 @@ class LogReport:
     submission: str
     submitted: date
     feedback: str  # FEEDBACK_MODES
+    protocol: str = PROTOCOL_BALROG
     episodes: list[EpisodeCheck] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -162,13 +163,19 @@ def env_module(env: str) -> Any:
     return import_module(REFERENCE_ADAPTER_PATHS[env].rsplit(".", 1)[0])
 
 
-def check_episode(logged: LoggedEpisode, submitted: date, feedback: str) -> EpisodeCheck:
+def check_episode(
+    logged: LoggedEpisode, submitted: date, feedback: str, protocol: str = PROTOCOL_BALROG
+) -> EpisodeCheck:
     check = EpisodeCheck(logged.env, logged.task, logged.name)
     module = env_module(logged.env)
     if getattr(module, "LOGS_FORMAT_ONLY", False):
         return _check_format(check, logged, module)
+    if protocol == PROTOCOL_BALROG:
+        options = {"protocol": protocol, **module.log_options(logged.task, logged.seed, logged.observations, submitted)}
+    else:  # another protocol has no knobs to pick: what its adapter plays for the seed
+        options = {"protocol": protocol}
     try:
-        _replay(check, logged, module, submitted, feedback)
+        _replay(check, logged, options, feedback)
     except Exception as exc:  # one broken episode is a finding, not the end of the check
         check.error = f"{type(exc).__name__}: {exc}"
     return check
@@ -183,11 +190,7 @@ def _check_format(check: EpisodeCheck, logged: LoggedEpisode, module: Any) -> Ep
     return check
 
 
-def _replay(check: EpisodeCheck, logged: LoggedEpisode, module: Any, submitted: date, feedback: str) -> None:
-    options = {
-        "protocol": PROTOCOL_BALROG,
-        **module.log_options(logged.task, logged.seed, logged.observations, submitted),
-    }
+def _replay(check: EpisodeCheck, logged: LoggedEpisode, options: dict[str, Any], feedback: str) -> None:
     adapter = make_adapter(logged.env, logged.task, options)
     try:
         adapter.reset(logged.seed)
@@ -251,14 +254,15 @@ def check_submission(
     envs: set[str] | None = None,
     tasks: set[str] | None = None,
     feedback: str | None = None,
+    protocol: str = PROTOCOL_BALROG,
 ) -> LogReport:
     started = time.monotonic()
     submitted = submission_date(path, given_date)
     mode = feedback or ("current" if submitted >= FEEDBACK_SINCE else "legacy")
-    report = LogReport(path.name, submitted, mode)
+    report = LogReport(path.name, submitted, mode, check_protocol(protocol))
     for logged in read_submission(path):
         if (envs and logged.env not in envs) or (tasks and logged.task not in tasks):
             continue
-        report.episodes.append(check_episode(logged, submitted, mode))
+        report.episodes.append(check_episode(logged, submitted, mode, protocol))
     report.seconds = time.monotonic() - started
     return report

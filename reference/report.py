@@ -52,6 +52,7 @@ def log_report_json(report: LogReport) -> dict[str, Any]:
         "submission": report.submission,
         "date": report.submitted.isoformat(),
         "feedback_line": report.feedback,
+        "protocol": report.protocol,
         "seconds": round(report.seconds, 1),
         "envs": {env: log_totals(c) for env, c in _grouped(report.episodes, "env").items()},
         "tasks": {task: log_totals(c) for task, c in _grouped(report.episodes, "task").items()},

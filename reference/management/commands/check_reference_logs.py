@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from games.registry import PROTOCOL_BALROG, PROTOCOLS
 from reference import report as tables
 from reference.golden import check_golden
 from reference.logs import FEEDBACK_MODES, LogError, check_submission
@@ -44,6 +45,12 @@ class Command(BaseCommand):
             default="auto",
             help="the invalid-answer line the log's evaluator wrote (auto: current from 2025-01-28, legacy before)",
         )
+        parser.add_argument(
+            "--protocol",
+            choices=PROTOCOLS,
+            default=PROTOCOL_BALROG,
+            help="replay on this protocol's adapters (balrogweb: what this project showed before; logs only)",
+        )
         parser.add_argument("--show", type=int, default=3, help="first differences to print")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -76,11 +83,19 @@ class Command(BaseCommand):
     ) -> tuple[dict[str, Any], list[str], list[str]]:
         feedback = None if options["feedback"] == "auto" else options["feedback"]
         try:
-            report = check_submission(path, given_date=options["date"], envs=envs, tasks=tasks, feedback=feedback)
+            report = check_submission(
+                path,
+                given_date=options["date"],
+                envs=envs,
+                tasks=tasks,
+                feedback=feedback,
+                protocol=options["protocol"],
+            )
         except LogError as exc:
             raise CommandError(str(exc)) from exc
         rows = [
-            f"{report.submission}: run on {report.submitted}, {len(report.episodes)} episodes, {report.seconds:.0f} s",
+            f"protocol {report.protocol}: {report.submission}: run on {report.submitted}, "
+            f"{len(report.episodes)} episodes, {report.seconds:.0f} s",
             *tables.log_rows(report),
         ]
         return tables.log_report_json(report), rows, tables.log_failures(report)
