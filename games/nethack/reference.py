@@ -51,6 +51,15 @@ AUTO_MORE_2024 = "fba89e2"
 AUTO_MORE_STYLES = (AUTO_MORE_2025, AUTO_MORE_2024)
 # The day the reference's --More-- handling changed (commit 980e1e5).
 AUTO_MORE_CHANGED = datetime.date(2025, 3, 6)
+# Logs do not record when their episodes ran, and NetHack's moon phase needs the
+# day. Found by replaying the public submissions (folder date -> run day): the
+# 2024-10-30 one replays (98.7 %) only with a new- or full-moon clock (69.4 % with
+# its own day), as the golden README says its runs' day was 2024-11-01; the
+# 2024-11-15 one replays 100 % with any day tried.
+RUN_DAYS: dict[datetime.date, datetime.date] = {
+    datetime.date(2024, 10, 30): datetime.date(2024, 11, 1),
+    datetime.date(2024, 11, 15): datetime.date(2024, 11, 1),
+}
 DRAW = "draw"
 _CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
@@ -330,10 +339,12 @@ def describe_end(rows: Sequence[str]) -> str:
 # ----- replaying logged 2024 episodes --------------------------------------------------
 def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
     """Adapter options that replay one logged episode of a submission: the
-    clock at noon UTC of the submission day, the --More-- handling live then,
-    and for Boxoban the level whose walls and goals the first map shows."""
+    clock at noon UTC of the run's day (``RUN_DAYS``, else the submission day),
+    the --More-- handling live then, and for Boxoban the level whose walls and
+    goals the first map shows."""
+    run_day = RUN_DAYS.get(submitted, submitted)
     options: dict[str, Any] = {
-        "clock_utc": f"{submitted.isoformat()} 12:00:00",
+        "clock_utc": f"{run_day.isoformat()} 12:00:00",
         "auto_more": AUTO_MORE_2024 if submitted < AUTO_MORE_CHANGED else AUTO_MORE_2025,
     }
     level_set = BOXOBAN_SETS.get(task)
@@ -366,13 +377,18 @@ def _signature(rows: Sequence[str], walls: str, goals: str) -> str | None:
 def find_level(level_set: str, long_term: str) -> str | None:
     """The level ("FILE:N") whose walls (iron bars, ``#``) and goals (fountains,
     ``{``) the map shows; the first in sorted order when several fit."""
-    wanted = _signature(_map_rows(long_term), "#", "{")
+    rows = _map_rows(long_term)
+    wanted, walls = _signature(rows, "#", "{"), _signature(rows, "#", "")
     if wanted is None:
         return None
-    found = [
-        (name, index)
-        for name, text in _iter_files(level_set)
-        for index, level in enumerate(_split_levels(text))
-        if _signature(level.split("\n"), "#", ".") == wanted
-    ]
+    exact: list[tuple[str, int]] = []
+    by_walls: list[tuple[str, int]] = []
+    for name, text in _iter_files(level_set):
+        for index, level in enumerate(_split_levels(text)):
+            level_rows = level.split("\n")
+            if _signature(level_rows, "#", ".") == wanted:
+                exact.append((name, index))
+            elif not exact and _signature(level_rows, "#", "") == walls:
+                by_walls.append((name, index))  # a goal may be under a boulder already
+    found = exact or by_walls
     return "{}:{}".format(*min(found)) if found else None
