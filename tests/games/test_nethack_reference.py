@@ -1,0 +1,113 @@
+"""NetHack and MiniHack on the reference protocol (games/nethack/reference.py)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import lzma
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from games.nethack import sidecar
+from games.nethack.reference import (
+    AUTO_MORE_2024,
+    AUTO_MORE_2025,
+    DEFAULT_CLOCK,
+    ReferenceMiniHackAdapter,
+    ReferenceNetHackAdapter,
+    draw_level,
+    find_level,
+    level_file,
+    log_options,
+)
+from reference.cases import play_case
+
+SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
+GOLDEN = SHARED / "balrog_oracle_golden" / "golden.jsonl.xz"
+needs_engine = pytest.mark.skipif(not sidecar.available(), reason="needs .venv-nle09 and libfaketime (bootstrap)")
+
+
+@pytest.fixture
+def nethack() -> Iterator[ReferenceNetHackAdapter]:
+    adapter = ReferenceNetHackAdapter("NetHackChallenge-v0", {"protocol": "balrog"})
+    yield adapter
+    adapter.close()
+
+
+def test_it_draws_boxoban_levels_as_the_reference() -> None:
+    # The golden cases' knobs: random.choice after random.seed(seed), files sorted.
+    assert draw_level("hard", 0) == "001.txt:577"
+    assert draw_level("hard", 1) == "000.txt:550"
+    assert draw_level("medium", 0) == "442.txt:720"
+
+
+def test_it_reads_levels_as_the_reference() -> None:
+    levels = level_file("hard", "000.txt")
+    assert len(levels) == 1000
+    assert all(len(level.splitlines()) == 10 and level.endswith("#\n") for level in levels)
+
+
+def test_it_pins_its_options_at_construction() -> None:
+    adapter = ReferenceMiniHackAdapter("MiniHack-Boxoban-Hard-v0", {"protocol": "balrog"})
+    assert adapter.options["clock_utc"] == DEFAULT_CLOCK
+    assert adapter.options["auto_more"] == AUTO_MORE_2025
+    assert adapter.options["boxoban_level"] == "draw"
+    with pytest.raises(ValueError):
+        ReferenceNetHackAdapter("NetHackChallenge-v0", {"clock_utc": "tomorrow"})
+
+
+def test_it_replays_2024_logs_with_the_handling_and_clock_of_then() -> None:
+    options = log_options("NetHackChallenge-v0", 3, [], datetime.date(2024, 10, 30))
+    assert options == {"clock_utc": "2024-11-01 12:00:00", "auto_more": AUTO_MORE_2024}
+    assert log_options("NetHackChallenge-v0", 3, [], datetime.date(2025, 6, 2))["auto_more"] == AUTO_MORE_2025
+
+
+@needs_engine
+def test_it_treats_digits_its_wrapper_cannot_run_as_invalid(nethack: ReferenceNetHackAdapter) -> None:
+    nethack.reset(0)
+    assert "73" in nethack.action_space()
+    assert not nethack.is_valid("73")
+    assert nethack.is_valid("esc") and nethack.is_valid("j")
+    result = nethack.step("73")
+    assert (result.valid, result.action, result.executed) == (False, "esc", ["esc"])
+
+
+@needs_engine
+def test_it_replays_recorded_steps_to_the_same_state(nethack: ReferenceNetHackAdapter) -> None:
+    nethack.reset(5)
+    executed = [nethack.step(action).executed for action in ("search", "north", "i", "esc")]
+    digest, frame = nethack.digest(), nethack.frame()
+    assert len(frame["rows"]) == 24 and nethack.render_png().startswith(b"\x89PNG")
+    again = ReferenceNetHackAdapter("NetHackChallenge-v0", nethack.options)
+    try:
+        again.reset(5)
+        for raw in executed:
+            again.replay(raw)
+        assert again.digest() == digest
+    finally:
+        again.close()
+
+
+@needs_engine
+def test_it_finds_a_boxoban_level_from_its_first_map() -> None:
+    adapter = ReferenceMiniHackAdapter("MiniHack-Boxoban-Hard-v0", {"boxoban_level": "002.txt:17"})
+    try:
+        adapter.reset(0)
+        assert find_level("hard", adapter.observation().long_term) == "002.txt:17"
+    finally:
+        adapter.close()
+
+
+@needs_engine
+@pytest.mark.skipif(not GOLDEN.exists(), reason="needs ../shared/data")
+def test_it_matches_every_golden_nethack_and_minihack_case() -> None:
+    with lzma.open(GOLDEN, "rt", encoding="utf-8") as lines:
+        cases = [case for case in map(json.loads, lines) if case["env"] in ("nle", "minihack")]
+    assert len(cases) == 50
+    for case in cases:
+        played = play_case(case)
+        assert played.instruction == case["instruction"], (case["task"], case["seed"])
+        assert played.observations == case["observations"], (case["task"], case["seed"])
