@@ -383,8 +383,11 @@ def find_level(level_set: str, long_term: str) -> str | None:
         return None
     exact: list[tuple[str, int]] = []
     by_walls: list[tuple[str, int]] = []
+    wall_count = wanted.count("#")
     for name, text in _iter_files(level_set):
         for index, level in enumerate(_split_levels(text)):
+            if level.count("#") != wall_count:
+                continue  # cheap first test: the number of wall cells
             level_rows = level.split("\n")
             if _signature(level_rows, "#", ".") == wanted:
                 exact.append((name, index))
