@@ -121,8 +121,21 @@ def episode_page(request: HttpRequest, episode_id: int) -> HttpResponse:
         "assets": static("crafter/"),
         "replayable": episode.replayable,
     }
-    context = {"slot": slot, "episode": episode, "info": _task_info(episode.env, episode.task), "client": client}
+    context = {
+        "slot": slot,
+        "episode": episode,
+        "info": _task_info(episode.env, episode.task),
+        "client": client,
+        "prompt_steps": _prompt_steps(episode.steps),
+    }
     return render(request, "agents/episode.html", context)
+
+
+def _prompt_steps(steps: int) -> list[int]:
+    """Direct links to the messages of the first steps and the last one (the turns list links each)."""
+    if steps <= 0:
+        return []
+    return sorted({*range(min(steps, 3)), steps - 1})
 
 
 @require_GET

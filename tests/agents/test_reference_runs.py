@@ -118,6 +118,8 @@ def test_it_shows_every_persona_the_messages_of_any_step(make_endpoint, make_run
     link = turns[2]["prompt"]
     assert link == reverse("agents:prompt", args=[slot.episode_id, 2])
     for name, client in personas.items():
+        page = client.get(reverse("agents:episode", args=[slot.episode_id])).content.decode()
+        assert reverse("agents:prompt", args=[slot.episode_id, 0]) in page, name
         response = client.get(link)
         assert response.status_code == 200, name
         html = response.content.decode()
