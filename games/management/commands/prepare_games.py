@@ -4,11 +4,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from games.registry import ENVS, adapter_class
+from games.registry import ENVS, PROTOCOLS, adapter_class
 
 
 class Command(BaseCommand):
-    help = "Build offline game assets (TextWorld game pools, generated Boxoban levels). Idempotent."
+    help = (
+        "Build offline game assets of both protocols (the reference's TextWorld games, ready to play; "
+        "generated TextWorld pools and Boxoban levels). Idempotent."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--env", choices=ENVS, action="append", help="only these envs (repeatable)")
@@ -16,8 +19,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         for env in options["env"] or ENVS:
-            cls = adapter_class(env)
-            for info in cls.tasks():
-                line = cls.prepare(info.task, force=options["force"])
-                if line:
-                    self.stdout.write(f"{env} {info.task}: {line}")
+            for protocol in PROTOCOLS:
+                self._prepare(env, protocol, options["force"])
+
+    def _prepare(self, env: str, protocol: str, force: bool) -> None:
+        cls = adapter_class(env, protocol)
+        for info in cls.tasks():
+            line = cls.prepare(info.task, force=force)
+            if line:
+                self.stdout.write(f"{env} {info.task} ({protocol}): {line}")
