@@ -340,9 +340,13 @@ def step_meta(answer: ModelTurn) -> dict[str, Any]:
 # ----- the end ------------------------------------------------------------------------------------
 def finish(setup: EpisodeSetup, token: str) -> None:
     """The episode ended: recount its totals from the log, free the lease, close the run if complete."""
-    recount_totals(setup.slot_id)
-    leases.release(setup.slot_id, token)
-    finish_run_if_done(setup.run_id)
+    _close_slot(setup.slot_id, setup.run_id, token)
+
+
+def _close_slot(slot_id: int, run_id: int, token: str) -> None:
+    recount_totals(slot_id)
+    leases.release(slot_id, token)
+    finish_run_if_done(run_id)
 
 
 def end_with_error(setup: EpisodeSetup, token: str, detail: str) -> None:
@@ -352,11 +356,17 @@ def end_with_error(setup: EpisodeSetup, token: str, detail: str) -> None:
 
 
 def record_crash(slot_id: int, token: str, error: str) -> None:
-    """An unexpected failure of the runner. The lease is kept so it goes
-    stale and the sweep retries; after BALROG_AGENT_MAX_CRASHES the episode
-    ends in the error state instead of crashing forever."""
+    """An unexpected failure of the runner. While the episode is still to
+    play, the lease is kept so it goes stale and the sweep retries; after
+    BALROG_AGENT_MAX_CRASHES the episode ends in the error state instead of
+    crashing forever. When the episode had already ended (the failure came
+    while closing it, e.g. the database under load), no sweep would ever
+    retry it (it is no open slot): it is closed here, run included."""
     RunEpisode.objects.filter(pk=slot_id).update(crashes=F("crashes") + 1)
     slot = RunEpisode.objects.select_related("episode").get(pk=slot_id)
+    if slot.episode is not None and not slot.episode.is_running:
+        _close_slot(slot_id, slot.run_id, token)
+        return
     if slot.crashes < settings.BALROG_AGENT_MAX_CRASHES:
         return
     detail = f"the runner failed {slot.crashes} times; last: {error}"

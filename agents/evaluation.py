@@ -13,6 +13,7 @@ finished episodes.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,12 +27,15 @@ from django.utils import timezone
 from agents import leases
 from agents.aggregation import EpisodeScore, Summary, summarize
 from agents.config import OWN_DEMONSTRATIONS, AgentConfig, uses_own_demonstrations
+from agents.episodes import finish_run_if_done
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import ensure_sweeper, local_runner
 from games.base import EndReason, TaskInfo
 from games.models import Episode
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS, UnknownEnv, adapter_class
 from games.services import EpisodeNotRunning, do_end_episode
+
+logger = logging.getLogger(__name__)
 
 MAX_EPISODES_PER_TASK = 1000
 SWEEP_BATCH = 1000
@@ -185,7 +189,9 @@ def ensure_local_sweep() -> None:
 
 def recover_stale() -> list[int]:
     """Dispatch again the open episodes whose runner died (stale heartbeat)
-    or whose dispatch never started; safe to run anywhere, any number of times."""
+    or whose dispatch never started, and close the runs left with nothing to
+    play; safe to run anywhere, any number of times."""
+    finish_runs_left_open()
     now = timezone.now()
     by_queue: dict[str, list[int]] = defaultdict(list)
     for slot in leases.stale_slots(now).select_related("run__endpoint")[:SWEEP_BATCH]:
@@ -194,6 +200,22 @@ def recover_stale() -> list[int]:
     for queue, ids in by_queue.items():
         dispatch(ids, queue)
     return [pk for ids in by_queue.values() for pk in ids]
+
+
+def finish_runs_left_open() -> list[int]:
+    """Mark finished the running runs with no open episode left. A runner
+    closes its run after the last episode ends; one killed between that
+    episode's end and the close (or failing again while recording its crash)
+    leaves the run "running" with no open episode, which the stale-lease
+    sweep never looks at."""
+    left_open = EvaluationRun.objects.filter(status=EvaluationRun.Status.RUNNING).exclude(
+        pk__in=leases.open_slots().values("run_id")
+    )
+    # finish_run_if_done checks again per run: a resume may have reopened it since.
+    closed = [run_id for run_id in left_open.values_list("pk", flat=True) if finish_run_if_done(run_id)]
+    if closed:
+        logger.warning("closed runs left running with nothing to play: %s", closed)
+    return closed
 
 
 # ----- progress and results ---------------------------------------------------------------
