@@ -24,12 +24,12 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from agents import leases
+from agents import leases, runtime
 from agents.aggregation import EpisodeScore, Summary, summarize
 from agents.config import OWN_DEMONSTRATIONS, AgentConfig, uses_own_demonstrations
 from agents.episodes import finish_run_if_done
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
-from agents.runtime import ensure_sweeper, local_runner
+from agents.runtime import local_runner
 from games.base import EndReason, TaskInfo
 from games.models import Episode
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS, UnknownEnv, adapter_class
@@ -184,7 +184,7 @@ def ensure_local_sweep() -> None:
     """On the embedded default no worker sweeps: this process does (after a
     restart, the first page view resumes the episodes it was playing)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        ensure_sweeper(recover_stale)
+        runtime.ensure_sweeper(recover_stale)
 
 
 def recover_stale() -> list[int]:

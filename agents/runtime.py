@@ -171,8 +171,44 @@ def local_runner() -> LocalRunner:
     return _runner.get()
 
 
+def wait_local_jobs(timeout: float | None = None) -> bool:
+    """True once this process's local runner, if it has one, has no job queued or running."""
+    runner = _runner.peek()
+    return runner is None or runner.wait_idle(timeout)
+
+
 # ----- the periodic sweep ------------------------------------------------------------------
-_sweeper: threading.Thread | None = None
+class Sweeper:
+    """Runs ``sweep`` (on the db pool) now, then every ``interval`` seconds
+    on a daemon thread, until stopped. The interval is fixed at start: a
+    settings change later (a test's override ending) never alters it."""
+
+    def __init__(self, sweep: Callable[[], object], interval: float) -> None:
+        self._sweep = sweep
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="agents-sweep", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopped.is_set()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """No sweep after this one; True once the thread has exited (a sweep in progress ends first)."""
+        self._stopped.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                db_call(self._sweep)
+            except Exception:
+                logger.exception("the model-episode recovery sweep failed")
+            self._stopped.wait(self._interval)
+
+
+_sweeper: Sweeper | None = None
 _sweeper_guard = threading.Lock()
 
 
@@ -180,16 +216,13 @@ def ensure_sweeper(sweep: Callable[[], object]) -> None:
     """Run ``sweep`` now and every BALROG_AGENT_SWEEP_SECONDS in a daemon thread (once per process)."""
     global _sweeper
     with _sweeper_guard:
-        if _sweeper is not None and _sweeper.is_alive():
-            return
-        _sweeper = threading.Thread(target=_sweep_forever, args=(sweep,), name="agents-sweep", daemon=True)
-        _sweeper.start()
+        if _sweeper is None or not _sweeper.alive():
+            _sweeper = Sweeper(sweep, settings.BALROG_AGENT_SWEEP_SECONDS)
 
 
-def _sweep_forever(sweep: Callable[[], object]) -> None:
-    while True:
-        try:
-            db_call(sweep)
-        except Exception:
-            logger.exception("the model-episode recovery sweep failed")
-        time.sleep(settings.BALROG_AGENT_SWEEP_SECONDS)
+def stop_sweeper(timeout: float | None = None) -> bool:
+    """Stop this process's periodic sweep, if any; True once none is left running."""
+    global _sweeper
+    with _sweeper_guard:
+        sweeper, _sweeper = _sweeper, None
+    return sweeper is None or sweeper.stop(timeout)

@@ -55,6 +55,10 @@ class ProcessSingleton(Generic[T]):
                 value = self._value
         return value
 
+    def peek(self) -> T | None:
+        """The object if it was built, without building it."""
+        return self._value
+
     def take(self) -> T | None:
         """Forget the object and return it (None if never built); the next
         ``get`` builds a new one."""

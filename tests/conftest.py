@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 
+from agents import runtime
 from games import registry
 from games.live import live_games
 from ops.outage import DatabaseBreaker
@@ -30,6 +31,21 @@ def fresh_live_games() -> Iterator[None]:
     live_games().clear()
     yield
     live_games().clear()
+
+
+@pytest.fixture(autouse=True)
+def no_background_model_sweep(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No periodic model-episode sweep behind a test's back. On the embedded
+    default the agents pages and every dispatch start one for the process
+    (agents.evaluation.ensure_local_sweep): started by one test, it would go
+    on sweeping every BALROG_AGENT_SWEEP_SECONDS through the tests after it,
+    dispatching again, at a moment set by the wall clock, the planned
+    episodes a test is playing itself (issue 24). Tests sweep by calling
+    agents.evaluation.recover_stale(); tests/agents/test_runtime.py checks
+    the sweeper itself."""
+    monkeypatch.setattr(runtime, "ensure_sweeper", lambda sweep: None)
+    yield
+    assert runtime.stop_sweeper(timeout=60), "a model-episode sweep outlived its test"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,7 @@ from agents.config import AgentConfig
 from agents.devserver import DevModelServer, start_dev_server
 from agents.evaluation import RunRequest, start_run
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
-from agents.runtime import close_db_pool
+from agents.runtime import close_db_pool, wait_local_jobs
 
 BABYAI_GOTO = "BabyAI-MixedTrainLocal-v0/goto"
 
@@ -29,15 +29,18 @@ def dev_server() -> Iterator[DevModelServer]:
 
 @pytest.fixture(autouse=True)
 def agent_threads(settings: Any) -> Iterator[None]:
-    """One database thread for the agents' work, and no periodic sweep during
-    a test. The embedded test database is SQLite in memory with a shared
-    cache, where two connections writing one table fail at once instead of
-    waiting (a file database in WAL mode, the embedded default, waits).
-    Pool threads hold database connections: they are closed after the test."""
+    """One database thread for the agents' work (the periodic sweep is off in
+    every test: tests/conftest.py). The embedded test database is SQLite in
+    memory with a shared cache, where two connections writing one table fail
+    at once instead of waiting (a file database in WAL mode, the embedded
+    default, waits). Pool threads hold database connections: they are closed
+    after the test, once the local runner has finished what the test
+    dispatched to it (a run can be marked finished a moment before its last
+    runner has freed its lease: that write must not land in the next test)."""
     settings.BALROG_AGENT_DB_THREADS = 1
-    settings.BALROG_AGENT_SWEEP_SECONDS = 3600.0
     close_db_pool()
     yield
+    assert wait_local_jobs(timeout=300), "a local runner job outlived its test"
     close_db_pool()
     forget_clients()
 
