@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.play.test_browser import ROOT, Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "staff-password-123"
+ENDPOINT_DEADLINE_SECONDS = 180
 
 # The play app's fixtures: the real server (manage.py serve) on the embedded default,
 # Chromium, a page that fails on JavaScript errors.
@@ -92,10 +94,11 @@ def test_it_watches_a_model_play_live(page: Any, server: Server, model_server: s
 
 
 def _wait_for_endpoint(page: Any, server: Server) -> None:
-    """The dev server registers its endpoints once it starts; reload until they are listed."""
-    for _ in range(100):
-        if server.query("SELECT count(*) FROM agents_modelendpoint WHERE name = 'dev-solver'")[0][0]:
-            page.reload()
-            return
+    """The dev server registers its endpoints once it starts; reload until they are listed.
+    The deadline only stops a dev server that never starts: a process starting on a
+    busy machine may take many seconds (it was 20 s, issue 24)."""
+    deadline = time.monotonic() + ENDPOINT_DEADLINE_SECONDS
+    while not server.query("SELECT count(*) FROM agents_modelendpoint WHERE name = 'dev-solver'")[0][0]:
+        assert time.monotonic() < deadline, "the dev model server did not register its endpoints"
         page.wait_for_timeout(200)
-    raise AssertionError("the dev model server did not register its endpoints")
+    page.reload()

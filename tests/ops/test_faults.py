@@ -171,7 +171,10 @@ def start_redis(port: int, directory: Path) -> None:
          "--daemonize", "yes", "--dir", str(directory), "--logfile", str(directory / "redis.log")],
         check=True, timeout=10,
     )  # fmt: skip
-    for _ in range(100):
+    # Until it answers; the deadline only stops a redis that never starts (it was 5 s:
+    # short for a busy machine, issue 24).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if (
             subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
             == "PONG"
