@@ -22,6 +22,7 @@ from typing import Any
 from games.base import GameAdapter
 from games.models import Episode, Step
 from play.replay import replay_cursors
+from reference.view import model_view
 
 MAX_WINDOW_STEPS = 200
 MAX_WINDOW_BYTES = 2_000_000
@@ -31,7 +32,7 @@ ROW_FIELDS = ("index", "action", "raw_input", "valid", "executed", "reward", "pr
 
 
 def state_view(adapter: GameAdapter) -> dict[str, Any]:
-    return {"frame": adapter.frame(), "hud": adapter.hud(), "observation": adapter.observation().text}
+    return {"frame": adapter.frame(), "hud": adapter.hud(), "observation": model_view(adapter)}
 
 
 def step_window(episode: Episode, start: int, count: int) -> dict[str, Any]:

@@ -117,6 +117,8 @@ class _Counters:
     end_reason: EndReason | None = None
     end_detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    last_action: str = ""  # the language action the last step executed
+    last_valid: bool = True  # whether the answer behind it was valid
 
 
 class GameAdapter(ABC):
@@ -287,6 +289,7 @@ class GameAdapter(ABC):
         c = self._c
         c.steps += 1
         c.episode_return += reward
+        c.last_action, c.last_valid = action, valid
         after = self.tracker.update(reward=reward, outcome=outcome, facts=self._progress_facts())
         marker = self._progress_marker()
         c.steps_since_progress = 0 if marker != c.progress_marker else c.steps_since_progress + 1
@@ -332,6 +335,12 @@ class GameAdapter(ABC):
     @property
     def done(self) -> bool:
         return self._c.done
+
+    @property
+    def last_step(self) -> tuple[str, bool]:
+        """(the action the last step executed, whether the answer was valid);
+        after a reset ("", True)."""
+        return self._c.last_action, self._c.last_valid
 
     @property
     def end_reason(self) -> EndReason | None:

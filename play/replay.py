@@ -27,6 +27,7 @@ from games.live import live_games
 from games.models import Episode, Step
 from games.services import rebuild_adapter
 from games.threads import ProcessSingleton
+from reference.view import model_view
 
 MAX_WINDOW_FRAMES = 500
 MAX_WINDOW_BYTES = 2_000_000
@@ -46,7 +47,7 @@ def adapter_view(adapter: GameAdapter, with_observation: bool) -> dict[str, Any]
         "actions": adapter.action_space(),
     }
     if with_observation:
-        view["observation"] = adapter.observation().text
+        view["observation"] = model_view(adapter)
     return view
 
 

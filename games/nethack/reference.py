@@ -180,8 +180,8 @@ class _ReferenceNLEFamily(GameAdapter):
         return f"balrog-nle-0.9.0+{cls.env}-reference-adapter-{cls.adapter_version}"
 
     # ----- the engine ---------------------------------------------------------------
-    def _engine(self) -> frozenset[str]:
-        if self._runnable is None:
+    def _engine(self, fresh: bool = False) -> frozenset[str]:
+        if self._runnable is None or fresh:
             made = self._sidecar.call("make", env=self.env, task=self.task, style=self.options["auto_more"])
             self._runnable = frozenset(made["runnable"])
             self._accepted = self._accepted_actions(list(made["accepted"]))
@@ -194,7 +194,7 @@ class _ReferenceNLEFamily(GameAdapter):
         return None, {}
 
     def _reset(self, seed: int) -> dict[str, Any]:
-        self._engine()
+        self._engine(fresh=True)  # a reset may follow an engine that died: it starts one
         level, facts = self._level_for(seed)
         self._state = self._sidecar.call("reset", seed=seed, level=level)
         return {"core_seed": seed, "disp_seed": seed, "clock_utc": self.options["clock_utc"], **facts}

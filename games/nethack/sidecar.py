@@ -90,6 +90,11 @@ class Sidecar:
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
+                if op != "make":
+                    # A new engine holds no game: never step one silently; the caller
+                    # rebuilds the episode from its log (games.services) instead.
+                    self._process = None
+                    raise SidecarError("the reference NetHack engine is not running: the episode must be rebuilt")
                 self._process = self._start()
             process = self._process
             assert process.stdin is not None and process.stdout is not None

@@ -9,8 +9,10 @@ and nle 1.3 does not build the same dungeons from a seed.
 Protocol: one JSON object a line on stdin, one answer a line on stdout, in
 order. ``{"op": "make", ...}``, ``{"op": "reset", "seed": N}``,
 ``{"op": "step", "action": "north"}``; every answer is ``{"ok": true, ...}``
-or ``{"ok": false, "error": "..."}``. End of stdin ends the process, and so
-does the death of the parent (PR_SET_PDEATHSIG).
+or ``{"ok": false, "error": "..."}``. End of stdin ends the process: the
+parent closing it, or dying (the kernel closes its pipes). Not
+PR_SET_PDEATHSIG: that fires when the *thread* that started us exits, and web
+and worker processes start engines from pool threads that come and go.
 
 What runs here, each as the reference does it (balrog-ai/BALROG@af7d1f1 and
 its first public commit fba89e2), in our own code around the packages:
@@ -32,18 +34,14 @@ its first public commit fba89e2), in our own code around the packages:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib
 import json
 import os
 import random
-import signal
 import sys
 import traceback
 from typing import Any
 
-PR_SET_PDEATHSIG = 1
 MORE = "--More--"
 STYLE_2025 = "980e1e5"
 STYLE_2024 = "fba89e2"
@@ -71,12 +69,6 @@ def package(name: str) -> Any:
     """A module of the reference's packages (this venv's, not the main one's:
     imported by name so the main venv's type checker leaves them alone)."""
     return importlib.import_module(name)
-
-
-def die_with_parent() -> None:
-    # Not Linux: end of stdin still ends the process.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Boxoban:
@@ -268,7 +260,6 @@ def main() -> None:
     # This file's folder holds games/nethack/nle.py: never let it shadow nle.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != here]
-    die_with_parent()
     games: dict[str, Game] = {}
     out = sys.stdout
     sys.stdout = sys.stderr  # library prints never reach the protocol stream

@@ -177,7 +177,8 @@ def test_it_serves_step_windows_to_the_assignments_annotator(
     assert response.status_code == 200
     data = response.json()
     assert (data["start"], data["total"], [s["index"] for s in data["steps"]], data["final"]) == (0, 6, [0, 1, 2], None)
-    assert data["steps"][0]["observation"].startswith("Mission: go to")
+    # The model's view: the reference's current-observation message (new episodes play its protocol).
+    assert data["steps"][0]["observation"].startswith("Current Observation:\na wall")
     end = anna.client.get(f"/annotations/assignments/{mine.pk}/steps.json?start=3&count=50").json()
     assert end["steps"][1]["raw_input"] == XSS and end["final"]["index"] == 6
     assert anna.client.get(f"/annotations/assignments/{mine.pk}/steps.json?start=x").status_code == 400

@@ -26,6 +26,7 @@ import pytest
 from django.conf import settings
 
 from games.registry import adapter_class, make_adapter
+from reference.view import model_view
 from tests.browser import launch, playwright_sync_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -257,16 +258,17 @@ def test_it_shows_the_models_view(page: Any, server: Server) -> None:
     wait_version(page, 1)
     assert page.is_hidden("#observation")
     page.check("#model-view-toggle")
-    expected: Any = make_adapter("babyai", BABYAI_TASK)
+    expected: Any = make_adapter("babyai", BABYAI_TASK, {"protocol": "balrog"})  # new episodes' protocol
     expected.reset(server.episode(episode_id)["seed"])
     expected.step("turn left")
     page.wait_for_function("document.getElementById('observation').textContent.length > 0")
-    assert page.text_content("#observation") == expected.observation().text
+    assert page.text_content("#observation") == model_view(expected)
+    assert model_view(expected).startswith("Current Observation:\n")  # what the reference sends a model
     press(page, "ArrowUp")
     wait_version(page, 2)
     expected.step("go forward")
     page.wait_for_function(
-        "text => document.getElementById('observation').textContent === text", arg=expected.observation().text
+        "text => document.getElementById('observation').textContent === text", arg=model_view(expected)
     )
 
 
