@@ -41,7 +41,7 @@ from games.base import GameAdapter, KeyBinding, ModelObservation, RawAction, Raw
 from games.nethack.common import render_terminal_png
 from games.nethack.minihack import MiniHackAdapter
 from games.nethack.nle import NetHackAdapter, progress_facts
-from games.nethack.sidecar import Sidecar
+from games.nethack.sidecar import EngineGame
 from games.progression import NetHackProgression, ProgressionTracker, UnitRewardProgression
 from reference.prompts import instruction, valid_actions
 
@@ -166,7 +166,7 @@ class _ReferenceNLEFamily(GameAdapter):
         style = str(self.options.setdefault("auto_more", AUTO_MORE_2025))
         if style not in AUTO_MORE_STYLES:
             raise ValueError(f"auto_more must be one of {AUTO_MORE_STYLES}, not {style!r}")
-        self._sidecar = Sidecar(clock)
+        self._sidecar = EngineGame(clock)
         self._runnable: frozenset[str] | None = None
         self._accepted: list[str] = []
         self._state: dict[str, Any] | None = None

@@ -7,9 +7,13 @@ cannot live in the main venv, which has nle 1.3 under the same import name,
 and nle 1.3 does not build the same dungeons from a seed.
 
 Protocol: one JSON object a line on stdin, one answer a line on stdout, in
-order. ``{"op": "make", ...}``, ``{"op": "reset", "seed": N}``,
-``{"op": "step", "action": "north"}``; every answer is ``{"ok": true, ...}``
-or ``{"ok": false, "error": "..."}``. End of stdin ends the process: the
+order. One process holds many games (one per live episode), each named by
+the client: ``{"op": "make", "game": ID, ...}``, ``{"op": "reset", "game": ID,
+"seed": N}``, ``{"op": "step", "game": ID, "action": "north"}``,
+``{"op": "close", "game": ID}``; every answer is ``{"ok": true, ...}`` or
+``{"ok": false, "error": "..."}``. Requests run one at a time, so a reset's
+global seeding (``random``, ``numpy``) and the Boxoban level handed over
+belong to that game alone. End of stdin ends the process: the
 parent closing it, or dying (the kernel closes its pipes). Not
 PR_SET_PDEATHSIG: that fires when the *thread* that started us exits, and web
 and worker processes start engines from pool threads that come and go.
@@ -240,20 +244,30 @@ class Game:
 
 
 def handle(games: dict[str, Game], request: dict[str, Any]) -> dict[str, Any]:
-    op = request.get("op")
+    op, name = request.get("op"), str(request.get("game", ""))
     if op == "make":
+        _close(games, name)
         game = Game(str(request["env"]), str(request["task"]), str(request["style"]))
-        games["game"] = game
+        games[name] = game
         return {"accepted": game.accepted(), "runnable": game.runnable()}
-    if "game" not in games:
-        raise RuntimeError("no game: send make first")
-    game = games["game"]
+    if op == "close":
+        _close(games, name)
+        return {}
+    if name not in games:
+        raise LookupError(f"no game {name!r} here: send make first")
+    game = games[name]
     if op == "reset":
         level = request.get("level")
         return game.reset(int(request["seed"]), None if level is None else str(level))
     if op == "step":
         return game.step(str(request["action"]))
     raise ValueError(f"unknown op {op!r}")
+
+
+def _close(games: dict[str, Game], name: str) -> None:
+    game = games.pop(name, None)
+    if game is not None and game.env is not None:
+        game.env.close()
 
 
 def main() -> None:

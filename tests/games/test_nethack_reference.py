@@ -116,6 +116,29 @@ def test_it_keeps_its_engine_when_the_thread_that_started_it_ends() -> None:
 @needs_engine
 def test_it_refuses_to_step_an_engine_that_died(nethack: ReferenceNetHackAdapter) -> None:
     nethack.reset(3)
-    nethack._sidecar.close()  # as if the engine process had been killed
+    nethack._sidecar.engine.close()  # as if the engine process had been killed
     with pytest.raises(sidecar.SidecarError, match="must be rebuilt"):
         nethack.step("south")
+
+
+@needs_engine
+def test_it_plays_many_games_in_one_engine_without_mixing_them() -> None:
+    alone = ReferenceNetHackAdapter("NetHackChallenge-v0", {"protocol": "balrog"})
+    alone.reset(7)
+    alone.step("south")
+    expected = alone.observation()
+    alone.close()
+    games = [ReferenceNetHackAdapter("NetHackChallenge-v0", {"protocol": "balrog"}) for _ in range(3)]
+    try:
+        for seed, game in zip((7, 8, 7), games, strict=True):
+            game.reset(seed)
+        for game in games:  # interleaved: each step goes to its own game
+            game.step("south")
+        assert games[0].observation() == expected == games[2].observation() != games[1].observation()
+        engines = {game._sidecar.engine.pid() for game in games}
+        assert len(engines) <= sidecar.engines_per_clock()  # games share processes
+        games[0].close()
+        assert games[2].step("north").valid  # closing one game leaves the others playing
+    finally:
+        for game in games:
+            game.close()
