@@ -30,7 +30,7 @@ import json
 import random
 import re
 import tarfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -151,6 +151,20 @@ def level_text(level_set: str, choice: str) -> str:
 
 
 # ----- the adapters -----------------------------------------------------------------
+class _AcceptedKeyBindings:
+    """``key_bindings()`` on the class lists every key of the game; on an
+    adapter, only the keys whose action it accepts: a key for another action
+    would play the default action instead."""
+
+    def __init__(self, every: Callable[[], list[KeyBinding]]) -> None:
+        self.every = every
+
+    def __get__(self, adapter: GameAdapter | None, owner: type) -> Callable[[], list[KeyBinding]]:
+        if adapter is None:
+            return self.every
+        return lambda: [binding for binding in self.every() if adapter.is_valid(binding.action)]
+
+
 class _ReferenceNLEFamily(GameAdapter):
     """Shared by both: the sidecar, the texts, the frames."""
 
@@ -274,9 +288,9 @@ class ReferenceNetHackAdapter(_ReferenceNLEFamily):
     default_action = "esc"
     base = NetHackAdapter
 
-    @classmethod
-    def key_bindings(cls) -> list[KeyBinding]:
-        return NetHackAdapter.key_bindings()
+    # NetHack's keys, on an adapter only those the reference accepts ("minus",
+    # "apos" and "travel" are not among its strings: they would play "esc").
+    key_bindings = _AcceptedKeyBindings(NetHackAdapter.key_bindings)
 
     def make_tracker(self) -> ProgressionTracker:
         return NetHackProgression()
@@ -302,9 +316,8 @@ class ReferenceMiniHackAdapter(_ReferenceNLEFamily):
             if choice != DRAW:
                 level_text(BOXOBAN_SETS[task], choice)  # a bad choice fails here, not at reset
 
-    @classmethod
-    def key_bindings(cls) -> list[KeyBinding]:
-        return MiniHackAdapter.key_bindings()
+    # Every MiniHack key; on an adapter only its task's (Boxoban: four moves).
+    key_bindings = _AcceptedKeyBindings(MiniHackAdapter.key_bindings)
 
     def _accepted_actions(self, from_engine: list[str]) -> list[str]:
         return valid_actions(self.env, self.task) or []

@@ -21,12 +21,11 @@ from PIL import Image
 from games.babaisai.reference import RESTART_NOTICE, ReferenceBabaIsAIAdapter, level_text, log_options
 from games.babaisai.reference_levels import Builder, generate
 from games.babaisai.reference_world import World, make_object, make_word
-from games.base import EndReason, GameAdapter
+from games.base import EndReason
 from games.registry import PROTOCOL_BALROG, make_adapter
 from reference.cases import play_case
 from reference.golden import mask
 from reference.prompts import default_action, valid_actions
-from tests.games import test_contract as contract
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
 GOLDEN = SHARED / "balrog_oracle_golden" / "golden.jsonl.xz"
@@ -39,28 +38,6 @@ def reference(task: str = GOTO) -> ReferenceBabaIsAIAdapter:
     adapter = make_adapter("babaisai", task, {"protocol": PROTOCOL_BALROG})
     assert isinstance(adapter, ReferenceBabaIsAIAdapter)
     return adapter
-
-
-# ----- the adapter contract (tests/games/test_contract.py) on this adapter -----
-@pytest.fixture
-def adapter() -> Iterator[GameAdapter]:
-    game = reference()
-    game.reset(11)
-    yield game
-    game.close()
-
-
-test_it_keeps_the_contracts_default_action = contract.test_it_uses_balrogs_default_actions
-test_it_keeps_the_contracts_views = contract.test_it_describes_the_state_for_models_and_people
-test_it_keeps_the_contracts_key_bindings = contract.test_it_binds_keys_to_valid_actions
-test_it_keeps_the_contracts_logs_and_digests = contract.test_it_logs_json_raw_actions_and_stable_digests
-test_it_keeps_the_contracts_invalid_answers = contract.test_it_executes_the_default_action_for_an_invalid_answer
-
-
-def test_it_reports_the_same_reset_for_the_same_seed(adapter: GameAdapter) -> None:
-    twin = reference()
-    assert twin.reset(11) == adapter.reset(11)
-    assert twin.digest() == adapter.digest()
 
 
 # ----- hand-built worlds -----------------------------------------------------------

@@ -21,11 +21,9 @@ from PIL import Image
 
 from games.babyai.refdescribe import descriptions, long_term
 from games.babyai.reference import FORK_NUM_DISTS, ReferenceBabyAIAdapter, log_options
-from games.base import GameAdapter
 from games.registry import PROTOCOL_BALROG, make_adapter
 from reference.cases import play_case
 from reference.prompts import default_action, instruction, valid_actions
-from tests.games import test_contract as contract
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
 GOLDEN = SHARED / "balrog_oracle_golden" / "golden.jsonl.xz"
@@ -42,23 +40,6 @@ def reference(task: str = GOTO, **options: Any) -> ReferenceBabyAIAdapter:
     adapter = make_adapter("babyai", task, {"protocol": PROTOCOL_BALROG, **options})
     assert isinstance(adapter, ReferenceBabyAIAdapter)
     return adapter
-
-
-# ----- the adapter contract (tests/games/test_contract.py) on this adapter -----
-@pytest.fixture
-def adapter() -> Iterator[GameAdapter]:
-    game = reference()
-    game.reset(11)
-    yield game
-    game.close()
-
-
-test_it_keeps_the_contracts_default_action = contract.test_it_uses_balrogs_default_actions
-test_it_keeps_the_contracts_views = contract.test_it_describes_the_state_for_models_and_people
-test_it_keeps_the_contracts_key_bindings = contract.test_it_binds_keys_to_valid_actions
-test_it_keeps_the_contracts_logs_and_digests = contract.test_it_logs_json_raw_actions_and_stable_digests
-test_it_keeps_the_contracts_invalid_answers = contract.test_it_executes_the_default_action_for_an_invalid_answer
-test_it_keeps_the_contracts_resets = contract.test_it_reports_the_same_reset_for_the_same_seed
 
 
 # ----- the fork's descriptions --------------------------------------------------

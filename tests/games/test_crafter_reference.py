@@ -31,13 +31,6 @@ from games.crafter.reference import (
 from games.registry import PROTOCOL_BALROG, make_adapter
 from reference.golden import compare_case, read_cases
 from reference.prompts import feedback_prefix, instruction, valid_actions
-from tests.games.test_contract import (
-    test_it_binds_keys_to_valid_actions,
-    test_it_describes_the_state_for_models_and_people,
-    test_it_executes_the_default_action_for_an_invalid_answer,
-    test_it_logs_json_raw_actions_and_stable_digests,
-    test_it_uses_balrogs_default_actions,
-)
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
 GOLDEN = SHARED_DATA / "balrog_oracle_golden" / "golden.jsonl.xz"
@@ -45,16 +38,6 @@ LOGS = SHARED_DATA / "balrog_reference_logs"
 DUSK = 148  # crafter renders noise from this step on (daylight < 0.5, until step 272)
 STEPS_INTO_NIGHT = DUSK + 20
 ACTION_NAMES = ReferenceCrafterAdapter.actions
-
-# The shared adapter contract (tests/games/test_contract.py), run on this adapter.
-__all__ = [
-    "test_it_binds_keys_to_valid_actions",
-    "test_it_describes_the_state_for_models_and_people",
-    "test_it_executes_the_default_action_for_an_invalid_answer",
-    "test_it_logs_json_raw_actions_and_stable_digests",
-    "test_it_uses_balrogs_default_actions",
-]
-
 
 def reference_adapter(**options: Any) -> GameAdapter:
     return make_adapter("crafter", "default", {"protocol": PROTOCOL_BALROG, **options})

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from games.base import EndReason, GameAdapter
+from games.base import EndReason
 from games.registry import PROTOCOL_BALROG, make_adapter
 from games.textworld import tw_games
 from games.textworld.reference import GAME_INDEX_OPTION, ReferenceTextWorldAdapter, log_options
 from reference.cases import play_case
-from tests.games import test_contract as contract
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
 GOLDEN = SHARED / "balrog_oracle_golden" / "golden.jsonl.xz"
@@ -32,21 +31,6 @@ def reference(task: str = "coin_collector", **options: Any) -> ReferenceTextWorl
     adapter = make_adapter("textworld", task, {"protocol": PROTOCOL_BALROG, **options})
     assert isinstance(adapter, ReferenceTextWorldAdapter)
     return adapter
-
-
-# ----- the adapter contract (tests/games/test_contract.py) on this adapter -----
-@pytest.fixture
-def adapter() -> Iterator[GameAdapter]:
-    game = reference("treasure_hunter")
-    game.reset(11)
-    yield game
-    game.close()
-
-
-test_it_keeps_the_contracts_default_action = contract.test_it_uses_balrogs_default_actions
-test_it_keeps_the_contracts_views = contract.test_it_describes_the_state_for_models_and_people
-test_it_keeps_the_contracts_key_bindings = contract.test_it_binds_keys_to_valid_actions
-test_it_keeps_the_contracts_logs_and_digests = contract.test_it_logs_json_raw_actions_and_stable_digests
 
 
 # ----- the games ---------------------------------------------------------------
