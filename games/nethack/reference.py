@@ -38,10 +38,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from games.base import GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome, TaskInfo
-from games.nethack.common import render_terminal_png
 from games.nethack.minihack import MiniHackAdapter
 from games.nethack.nle import NetHackAdapter, progress_facts
 from games.nethack.sidecar import EngineGame
+from games.nethack.tiles import tile_png
 from games.progression import NetHackProgression, ProgressionTracker, UnitRewardProgression
 from reference.prompts import instruction, valid_actions
 
@@ -254,16 +254,9 @@ class _ReferenceNLEFamily(GameAdapter):
         state = self._require_state()
         return {"rows": list(state["rows"]), "colors": list(state["colors"]), "cursor": list(state["cursor"])}
 
-    def _tty_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        state = self._require_state()
-        chars = np.array([list(row.encode("latin-1")) for row in state["rows"]], dtype=np.uint8)
-        colors = np.array([[int(code, 16) for code in row] for row in state["colors"]], dtype=np.int8)
-        return chars, colors
-
     def render_png(self) -> bytes:
-        chars, colors = self._tty_arrays()
-        cursor = self._require_state()["cursor"]
-        return render_terminal_png(chars, colors, (int(cursor[0]), int(cursor[1])))
+        """The reference's VLM image: the glyph map in 16x16 tiles (games.nethack.tiles)."""
+        return tile_png(self._require_state()["glyphs"])
 
     def state_bytes(self) -> bytes:
         state = self._require_state()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import io
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.conf import settings
+from PIL import Image
 
 from games.nethack import sidecar
 from games.nethack.reference import (
@@ -142,3 +145,20 @@ def test_it_plays_many_games_in_one_engine_without_mixing_them() -> None:
     finally:
         for game in games:
             game.close()
+
+
+@needs_engine
+def test_it_draws_the_references_tile_image_for_vision_models(nethack: ReferenceNetHackAdapter) -> None:
+    from minihack.tiles import glyph2tile
+
+    from games.nethack.tiles import _atlas, tile_image
+
+    nethack.reset(3)
+    glyphs = nethack._require_state()["glyphs"]
+    image = Image.open(io.BytesIO(nethack.render_png()))
+    assert image.size == (1264, 336)  # 79 x 21 tiles of 16 px, as the reference's render_rgb
+    pixels = tile_image(glyphs)
+    row, column = divmod(max(range(len(glyphs)), key=lambda i: glyphs[i] != glyphs[0]), 79)
+    tile = _atlas()[glyph2tile[glyphs[row * 79 + column]]]
+    assert (pixels[row * 16 : row * 16 + 16, column * 16 : column * 16 + 16] == tile).all()
+    assert (np.asarray(image.convert("RGB")) == pixels).all()
