@@ -290,6 +290,9 @@ BALROG_WS_MESSAGES_PER_SECOND = env_float("BALROG_WS_MESSAGES_PER_SECOND", 60.0,
 BALROG_WS_MESSAGE_BURST = env_int("BALROG_WS_MESSAGE_BURST", 120, minimum=1)
 BALROG_WS_QUEUE_MAX = env_int("BALROG_WS_QUEUE_MAX", 64, minimum=1)
 BALROG_WS_RECHECK_SECONDS = env_float("BALROG_WS_RECHECK_SECONDS", 30.0, minimum=0.0)
+# Origins (scheme://host[:port]) websockets may come from besides the handshake's own Host, e.g. the
+# public https origin when a proxy forwards neither X-Forwarded-Proto nor Host (ops.websocket.OriginCheck).
+BALROG_WS_TRUSTED_ORIGINS = env_list("BALROG_WS_TRUSTED_ORIGINS", [])
 # The ASGI server (manage.py serve): open connections past which it answers 503,
 # and the proxies whose X-Forwarded-* headers it trusts (with --proxy-headers).
 BALROG_SERVER_MAX_CONNECTIONS = env_int("BALROG_SERVER_MAX_CONNECTIONS", 4096, minimum=16)

@@ -32,12 +32,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 from ops import context, metrics
 from ops.outage import BREAKER
@@ -58,6 +60,89 @@ CLOSE_TOO_BIG = 1009  # message too big
 CLOSE_SERVICE_RESTART = 1012  # service restart: reconnect
 CLOSE_TRY_AGAIN_LATER = 1013  # the database is unreachable (ops.outage)
 _SENSITIVE = ('"action"', '"abandon"')
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class OriginCheck:
+    """The handshake's Origin must be a trusted origin, compared by scheme, host
+    and port as Django compares CSRF origins: the site's own (the handshake's
+    Host, when it is one of ALLOWED_HOSTS, with http for ws and https for wss)
+    or one of BALROG_WS_TRUSTED_ORIGINS and CSRF_TRUSTED_ORIGINS (a deployment
+    behind a proxy that rewrites Host or the scheme names its public origin
+    there). No Origin, ``null`` or anything else: refused with HTTP 403 before
+    a session is read. (Channels' AllowedHostsOriginValidator compares the host
+    only, so ``http://host:1`` passed for an ``http://host:8000`` site.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") == "websocket" and not check_origin(scope):
+            await refuse_handshake(scope, receive, send, 403)
+            return
+        await self.app(scope, receive, send)
+
+
+def check_origin(scope: Scope) -> bool:
+    headers = _headers(scope)
+    origin = normalize_origin(headers.get("origin", ""))
+    if origin is None:
+        return False
+    trusted = [*settings.BALROG_WS_TRUSTED_ORIGINS, *getattr(settings, "CSRF_TRUSTED_ORIGINS", [])]
+    if origin in _normalized(trusted):
+        return True
+    host = headers.get("host", "")
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return origin == normalize_origin(f"{scheme}://{host}")
+
+
+def normalize_origin(text: str) -> str | None:
+    """``scheme://host:port`` with the default port made explicit; None for
+    anything that is not an http(s) origin."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:  # a port out of range or not a number
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return None
+    return f"{parts.scheme}://{parts.hostname}:{port or DEFAULT_PORTS[parts.scheme]}"
+
+
+def _normalized(origins: Iterable[str]) -> set[str | None]:
+    return {normalize_origin(origin) for origin in origins}
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin1").lower(): value.decode("latin1") for name, value in scope.get("headers", ())}
+
+
+async def refuse_handshake(scope: Scope, receive: Receive, send: Send, status: int) -> None:
+    """Refuse a websocket before accepting it: the server answers the handshake
+    with ``status`` when it supports the ASGI websocket.http.response extension,
+    else with 403 (a close before the accept)."""
+    message = await receive()  # the websocket.connect that a refusal answers
+    if message.get("type") != "websocket.connect":
+        return
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send({"type": "websocket.http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+        await send({"type": "websocket.http.response.body", "body": b""})
+        return
+    await send({"type": "websocket.close", "code": 1008})
+
+
+async def unrouted(scope: Scope, receive: Receive, send: Send) -> None:
+    """The last websocket route: a path no consumer serves is refused at the
+    handshake (HTTP 403) instead of raising in the router (an HTTP 500 and a
+    logged traceback)."""
+    await refuse_handshake(scope, receive, send, 404)
 
 
 class WebsocketSession:

@@ -4,7 +4,6 @@ pool, send its reply. Protocol: docs/websocket-protocol.md."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -19,7 +18,7 @@ from ops.outage import BREAKER
 from play import services
 from play.executor import run_blocking, submit_blocking
 from play.limits import action_limiter
-from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, parse
+from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, encode, parse
 from play.sweeper import ensure_sweeper
 
 logger = logging.getLogger(__name__)
@@ -39,6 +38,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     actions: tuple[str, ...] = ()
     ended: bool = False  # the end was sent; later "ended" events are repeats
     protocol: int = 1  # the hello's: 2 sends each action's frame before its ack
+    owner: bool = False  # this connection's player started the episode: after its end, not_running
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As channels' own, minus its ``aclose_old_connections()`` before every
@@ -95,7 +95,8 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, Options):
             await self._options(message)
         elif isinstance(message, Abandon):
-            self._require_player("abandon")
+            if not await self._check_player("abandon", None):
+                return
             text = await run_blocking(services.abandon_json, *self._identity(), self.episode_id)
             self.role, self.ended = "viewer", True
             await self.send(text_data=text)
@@ -120,6 +121,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.role, self.version, self.actions = opened.role, opened.version, opened.actions
+        self.owner = opened.owner
         self.with_observation, self.protocol = hello.observation, hello.protocol
         if self.role == "player":
             # The player's own steps would come back as events (a round trip
@@ -132,7 +134,8 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
 
     async def _action(self, action: Action, received: float) -> None:
-        self._require_player("send actions")
+        if not await self._check_player("send actions", action.seq):
+            return
         if not action_limiter().allow(self.episode_id):
             raise ProtocolError("rate_limited", "too many actions per second; this one was not applied")
         try:
@@ -212,9 +215,18 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     def _identity(self) -> tuple[Any, Any]:
         return self.scope.get("user"), self.scope.get("session")
 
-    def _require_player(self, what: str) -> None:
-        if self.role != "player":
+    async def _check_player(self, what: str, seq: int | None) -> bool:
+        """True for the player of the running episode. Its own player, once it
+        has ended (here or elsewhere), gets not_running and the end again;
+        anyone else is forbidden."""
+        if self.role == "player":
+            return True
+        if not self.owner:
             raise services.Forbidden(f"only the player of a running episode can {what}; you are watching")
+        await self._error("not_running", "the episode has ended; nothing was applied", seq)
+        self.ended = True
+        await self.send(text_data=await run_blocking(services.ended_message, self.episode_id))
+        return False
 
     async def _error(self, code: str, message: str, seq: int | None) -> None:
         payload: dict[str, Any] = {"type": "error", "code": code, "message": message, "version": self.version}
@@ -223,7 +235,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         await self._send(payload)
 
     async def _send(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+        await self.send(text_data=encode(payload))
 
 
 class FrameHandoff:

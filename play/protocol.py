@@ -9,6 +9,7 @@ stack trace) without changing the episode.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,18 +74,80 @@ def parse(text: str | None) -> ClientMessage:
         raise ProtocolError("bad_message", "binary frames are not part of the protocol; send JSON text")
     if len(text) > MAX_MESSAGE_CHARS:
         raise ProtocolError("bad_message", f"messages are limited to {MAX_MESSAGE_CHARS} characters")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", "the message is not valid JSON") from None
+    data = decode(text)
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "a message must be a JSON object")
+    check_strings(data)
     kind = data.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
         known = ", ".join(_PARSERS)
         raise ProtocolError("unknown_type", f"unknown message type {str(kind)[:40]!r}; known: {known}")
     return parser(data)
+
+
+def decode(text: str) -> Any:
+    """Strict JSON: no NaN, Infinity or numbers that overflow a float (which
+    Python's json accepts), no nesting deeper than the parser's stack."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # ValueError covers JSONDecodeError and ints past 4,300 digits
+        raise ProtocolError("bad_json", "the message is not valid JSON (numbers must be finite)") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal[:20]} does not fit a float")
+    return value
+
+
+def check_strings(data: Any) -> None:
+    """Every string (keys too) must be encodable as UTF-8: JSON's ``\\ud800``
+    escapes decode to lone surrogates, which no database, log or socket can
+    carry. Iterative: nesting depth is bounded by the message size only."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not is_utf8(value):
+            raise ProtocolError("bad_message", "strings must be valid Unicode (no lone surrogates)")
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def encode(payload: Any) -> str:
+    """Every outgoing message: compact, strict JSON (RFC 8259 has no NaN or
+    Infinity). A non-finite number from a game becomes null rather than
+    breaking the reply."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(payload), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _hello(data: dict[str, Any]) -> Hello:

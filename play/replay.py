@@ -12,7 +12,6 @@ MAX_WINDOW_BYTES of JSON.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from games.live import live_games
 from games.models import Episode, Step
 from games.services import rebuild_adapter
 from games.threads import ProcessSingleton
+from play.protocol import encode
 from reference.view import model_view
 
 MAX_WINDOW_FRAMES = 500
@@ -35,7 +35,7 @@ STEP_FIELDS = ("index", "action", "raw_input", "valid", "reward", "progression",
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return encode(value)  # strict JSON: no NaN or Infinity (play.protocol)
 
 
 def adapter_view(adapter: GameAdapter, with_observation: bool) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from games.base import EndReason, GameAdapter, KeyBinding, TaskInfo
 from games.live import live_games
 from games.models import Episode, Step
-from games.registry import ENVS, adapter_class
+from games.registry import ENVS, adapter_class, protocol_of
 from games.services import (
     EpisodeNotFound,
     EpisodeNotRunning,
@@ -44,7 +44,7 @@ from games.services import (
 from play.executor import database_write_slot
 from play.limits import creation_refusal
 from play.models import PlayRecord
-from play.protocol import Action
+from play.protocol import MAX_ACTION_CHARS, Action
 from play.replay import adapter_view, dumps, replay_cursors, step_record, step_rows, view_at
 
 logger = logging.getLogger(__name__)
@@ -255,6 +255,7 @@ class Opened:
     status: str
     messages: tuple[str, ...]  # encoded: welcome, then snapshot
     actions: tuple[str, ...]
+    owner: bool = False  # this connection's player started the episode (running or not)
 
 
 def open_connection(
@@ -270,7 +271,8 @@ def open_connection(
     has none, e.g. after a restart)."""
     episode = get_episode(episode_id)
     player = player_from(user, session)
-    role = "player" if episode.is_running and owns(player, episode_id) else "viewer"
+    owner = owns(player, episode_id)
+    role = "player" if episode.is_running and owner else "viewer"
     welcome = dumps(
         {
             "type": "welcome",
@@ -284,7 +286,7 @@ def open_connection(
     else:
         view = view_at(episode, episode.steps, with_observation)
     snapshot = snapshot_message(episode, view, since)
-    return Opened(role, view["version"], episode.status, (welcome, dumps(snapshot)), tuple(view["actions"]))
+    return Opened(role, view["version"], episode.status, (welcome, dumps(snapshot)), tuple(view["actions"]), owner)
 
 
 def resync(episode_id: int, since: int, with_observation: bool) -> tuple[int, str]:
@@ -504,7 +506,18 @@ def _episode_facts(episode: Episode) -> dict[str, Any]:
         "status": episode.status,
         "steps": episode.steps,
         "accepts_free_text": accepts_free_text(episode.env),
+        "command_limits": command_limits(episode),
     }
+
+
+def command_limits(episode: Episode) -> dict[str, int | None]:
+    """What an ``action`` may hold, in one place for the parser (``chars``:
+    play.protocol), the game (``utf8_bytes``: a TextWorld command must fit
+    Jericho's input buffer; null when the game has no such limit) and the
+    browser's command line, which checks both before sending (the doc's
+    examples are tested against these)."""
+    cls = adapter_class(episode.env, protocol_of(episode.options))
+    return {"chars": MAX_ACTION_CHARS, "utf8_bytes": getattr(cls, "max_command_bytes", None)}
 
 
 # ----- queries ------------------------------------------------------------------------

@@ -192,6 +192,8 @@ class TextWorldAdapter(GameAdapter):
     default_action: ClassVar[str] = "help"
     adapter_version: ClassVar[str] = "1"
     accepts_free_text: ClassVar[bool] = True
+    # Told to the browser (play.services.command_limits), which checks a typed command before sending it.
+    max_command_bytes: ClassVar[int | None] = MAX_COMMAND_BYTES
 
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(task, options)

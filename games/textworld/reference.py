@@ -64,6 +64,7 @@ REQUEST_INFOS = textworld.EnvInfos(
 
 class ReferenceTextWorldAdapter(TextWorldAdapter):
     adapter_version: ClassVar[str] = "ref1"
+    max_command_bytes: ClassVar[int | None] = None  # the reference's action space is every string
 
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
         given = dict(options or {})

@@ -32,7 +32,7 @@ from balrogweb.asgi import application
 from balrogweb.routing import websocket_urlpatterns
 from games.models import Episode
 from games.services import do_apply_action, do_start_episode
-from tests.play.conftest import ORIGIN, Persona
+from tests.play.conftest import HOST, ORIGIN, Persona
 
 PERSONAS = ("anonymous", "player", "other", "annotator", "other_annotator", "reviewer", "manager", "admin")
 STAFF = {"annotator", "other_annotator", "reviewer", "manager", "admin"}
@@ -401,9 +401,8 @@ async def test_it_gives_the_player_role_on_the_websocket_to_the_player_only(
         key = await database_sync_to_async(session_for)(world.users[persona])
         # The player's running episode, and a model episode nobody plays from a browser.
         for episode, player in ((world.play_episode, "player"), (world.model_episode, None)):
-            comm = WebsocketCommunicator(
-                application, f"/ws/episodes/{episode.pk}/", headers=[ORIGIN, (b"cookie", f"sessionid={key}".encode())]
-            )
+            headers = [ORIGIN, HOST, (b"cookie", f"sessionid={key}".encode())]
+            comm = WebsocketCommunicator(application, f"/ws/episodes/{episode.pk}/", headers=headers)
             connected, _ = await comm.connect()
             assert connected
             await comm.send_json_to({"type": "hello", "protocol": 1, "version": None})

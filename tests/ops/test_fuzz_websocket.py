@@ -1,16 +1,20 @@
 """10,000+ hostile websocket messages through the full ASGI application (Origin,
-sessions, the guard, the consumer): invalid JSON, wrong types, unknown types
-and fields, oversized frames, binary frames, actions on another player's
-episode, replayed and out-of-order sequence numbers, unencodable strings.
+sessions, the guard, the consumer), from a seeded generator: invalid JSON,
+wrong types, unknown types and fields, oversized frames, binary frames,
+actions on another player's episode, replayed and out-of-order sequence
+numbers, lone surrogates in any string or key, NaN/Infinity and numbers past
+a float or past Python's integer-string limit, deep nesting.
 
 Asserted for every message: exactly one reply, of the expected kind, a
-documented error code (never ``server_error``, never a traceback), UTF-8
-encodable (the server encodes every text frame). At the end: both consumers
-still alive, and neither episode changed."""
+documented error code (never ``server_error``, never a traceback), strict
+JSON (no NaN/Infinity) that is UTF-8 encodable. At the end: both consumers
+still alive, neither episode changed, both still verify by replay, and not one
+error was logged. The counts are printed (issue 17)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections import Counter
@@ -23,6 +27,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from games.models import Episode, Step
+from games.services import verify_episode
 from play.limits import reset_action_limiter
 from tests.play.conftest import Persona, communicator
 
@@ -88,18 +93,53 @@ def fuzz_cases(rng: random.Random) -> Callable[[], Case]:
         return "out_of_order", json.dumps({"type": "action", "seq": seq, "action": "right"}), "out_of_order"
 
     def invalid_action() -> Case:
-        action = rng.choice(["jump", "RIGHT", " right", "\ud800", "<script>alert(1)</script>", "é" * 255, "\tjump"])
+        action = rng.choice(["jump", "RIGHT", " right", "<script>alert(1)</script>", "é" * 255, "\tjump", "🐉" * 255])
         return "invalid_action", json.dumps({"type": "action", "seq": 2, "action": action}), "invalid_action"
 
     def second_hello() -> Case:
         return "second_hello", json.dumps({"type": "hello", "protocol": 1, "version": 0}), "already_greeted"
 
     def ping() -> Case:
-        token = rng.choice([None, 0, -5, 1e300, "t", "é" * 64, "\ud800"])
+        token = rng.choice([None, 0, -5, 1e300, -1e300, 2**70, "t", "é" * 64, "🐉" * 64])
         return "ping", json.dumps({"type": "ping", "t": token, "junk": [1] * 10}), "pong"
 
+    def surrogates() -> Case:
+        # A lone surrogate, escaped as JSON allows, in any string: a value or a key, of any message type.
+        lone = rng.choice(["\\ud800", "\\udfff", "a\\udc00b", "\\ud83d"])
+        kind = rng.choice(["action", "hello", "ping", "sync", "options", "abandon"])
+        where = rng.choice(["action", "input", "source", "t", "key", "type"])
+        fields = {"type": f'"{kind}"', "seq": "2", "action": '"right"', "version": "0", "protocol": "2"}
+        if where == "key":
+            fields[lone] = "1"
+        else:
+            fields[where] = f'"{lone}"'
+        text = "{" + ",".join(f'"{name}":{value}' for name, value in fields.items()) + "}"
+        return "surrogates", text, "bad_message"
+
+    def non_finite() -> Case:
+        number = rng.choice(["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1" + "0" * 4000 + ".5", "-" + "9" * 4000 + "e10"])
+        kind, field = rng.choice([("ping", "t"), ("action", "seq"), ("sync", "version"), ("hello", "version")])
+        text = f'{{"type":"{kind}","{field}":{number},"action":"right"}}'
+        return "non_finite", text, "bad_json"
+
+    def huge_numbers() -> Case:
+        number = rng.choice([10**40, 2**64, 10**4000, -(2**63), 1e308, -0.0, 0.5])
+        field = rng.choice(["seq", "version"])
+        kind = "action" if field == "seq" else "sync"
+        text = json.dumps({"type": kind, field: number, "action": "right"})
+        if isinstance(number, float) or number < 0:
+            return "huge_numbers", text, "bad_message"
+        return "huge_numbers", text, "out_of_order" if kind == "action" else "snapshot"
+
+    def deep_nesting() -> Case:
+        depth = rng.choice([50, 900, 1500, 2000])
+        nested = "[" * depth + "]" * depth
+        text = rng.choice([nested, f'{{"type":"ping","t":{nested}}}', f'{{"type":"action","seq":{nested}}}'])
+        return "deep_nesting", text, "bad_json|bad_message"
+
     makers = [invalid_json, not_an_object, unknown_type, wrong_types, unknown_fields, huge_text, binary,
-              replayed_seq, out_of_order, invalid_action, second_hello, ping]  # fmt: skip
+              replayed_seq, out_of_order, invalid_action, second_hello, ping, surrogates, non_finite,
+              huge_numbers, deep_nesting]  # fmt: skip
     return lambda: rng.choice(makers)()
 
 
@@ -133,14 +173,18 @@ async def exchange(comm: WebsocketCommunicator, frame: str | bytes) -> dict[str,
     assert output["type"] == "websocket.send", output
     text = output["text"]
     text.encode("utf-8")  # what the server does with every text frame: must not raise
-    reply: dict[str, Any] = json.loads(text)
+    reply: dict[str, Any] = json.loads(text, parse_constant=_not_json)  # strict: no NaN or Infinity out
     return reply
+
+
+def _not_json(name: str) -> Any:
+    raise AssertionError(f"the server sent {name}, which is not JSON")
 
 
 def check_reply(case: Case, reply: dict[str, Any]) -> None:
     category, _, expected = case
-    if expected == "pong":
-        assert reply["type"] == "pong", (category, reply)
+    if expected in ("pong", "snapshot"):  # a sync ahead of the episode gets the current state
+        assert reply["type"] == expected, (category, reply)
     elif expected == "duplicate":
         assert (reply["type"], reply["duplicate"], reply["version"]) == ("ack", True, len(PLAYED)), (category, reply)
     else:
@@ -170,7 +214,7 @@ async def greet(comm: WebsocketCommunicator) -> None:
     BALROG_PLAY_ACTION_BURST=10**9,
 )
 async def test_it_survives_ten_thousand_hostile_messages_without_a_state_change(
-    toy_game: str, pat: Persona, olga: Persona
+    toy_game: str, pat: Persona, olga: Persona, caplog: pytest.LogCaptureFixture
 ) -> None:
     reset_action_limiter()
     mine = await database_sync_to_async(pat.start)("toy", "corridor")
@@ -186,11 +230,13 @@ async def test_it_survives_ten_thousand_hostile_messages_without_a_state_change(
     rng = random.Random(20261121)
     next_case = fuzz_cases(rng)
     seen: Counter[str] = Counter()
+    replies: Counter[str] = Counter()
     started = time.perf_counter()
     for _ in range(MESSAGES):
         on_intruder = rng.random() < 0.1
         case = intruder_case(rng) if on_intruder else next_case()
         reply = await exchange(intruder if on_intruder else player, case[1])
+        replies[reply.get("code", reply["type"])] += 1
         check_reply(case, reply)
         seen[case[0]] += 1
     elapsed = time.perf_counter() - started
@@ -200,7 +246,16 @@ async def test_it_survives_ten_thousand_hostile_messages_without_a_state_change(
         assert (await exchange(comm, json.dumps({"type": "ping", "t": "end"})))["t"] == "end"
     assert (await episode_state(mine), await episode_state(theirs)) == before
     assert before == ((len(PLAYED), "running", len(PLAYED)), (0, "running", 0))
-    assert sum(seen.values()) == MESSAGES and len(seen) >= 14, seen
-    print(f"\n{MESSAGES} fuzzed messages in {elapsed:.1f} s ({MESSAGES / elapsed:.0f}/s): {dict(seen)}")
+    assert sum(seen.values()) == MESSAGES and len(seen) >= 18, seen
+    verified = [await database_sync_to_async(verify_episode)(episode) for episode in (mine, theirs)]
+    assert all(report.ok for report in verified), verified
+    errors_logged = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert replies["server_error"] == 0 and not errors_logged, (replies, errors_logged[:3])
+    print(f"\n{MESSAGES} fuzzed messages in {elapsed:.1f} s ({MESSAGES / elapsed:.0f}/s)")
+    print(f"by case: {dict(sorted(seen.items()))}")
+    print(f"by reply: {dict(sorted(replies.items()))}")
+    print(
+        f"server_error: {replies['server_error']}, error logs: {len(errors_logged)}, episodes verified: {len(verified)}"
+    )
     await player.disconnect()
     await intruder.disconnect()

@@ -4,6 +4,7 @@ session re-check, and its counters. Nothing it refuses changes an episode."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from unittest import mock
 
@@ -18,8 +19,9 @@ from balrogweb.asgi import application
 from games.models import Episode, Step
 from ops import metrics
 from ops.outage import DatabaseBreaker
+from ops.websocket import unrouted
 from tests.conftest import FakeDatabase
-from tests.play.conftest import ORIGIN, Persona, communicator
+from tests.play.conftest import HOST, ORIGIN, Persona, communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -59,12 +61,22 @@ async def outputs_until_close(comm: WebsocketCommunicator) -> tuple[list[dict[st
 @pytest.mark.parametrize(
     ("headers", "accepted"),
     [
-        ([], False),  # no Origin at all
-        ([(b"origin", b"http://evil.example")], False),
-        ([(b"origin", b"http://testserver.evil.example")], False),
-        ([(b"origin", b"null")], False),
-        ([ORIGIN], True),
-        ([(b"origin", b"http://localhost:8000")], True),
+        ([HOST], False),  # no Origin at all
+        ([HOST, (b"origin", b"http://evil.example")], False),
+        ([HOST, (b"origin", b"http://testserver.evil.example")], False),
+        ([HOST, (b"origin", b"null")], False),
+        ([HOST, ORIGIN], True),
+        ([HOST, (b"origin", b"http://testserver:80")], True),
+        ([ORIGIN], False),  # no Host: nothing to compare with
+        # Scheme, host and port all count (issue 17): not the host alone.
+        ([(b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")], True),
+        ([(b"host", b"localhost:8000"), (b"origin", b"http://localhost:1")], False),
+        ([(b"host", b"localhost:8000"), (b"origin", b"https://localhost:8000")], False),
+        ([(b"host", b"localhost:8000"), (b"origin", b"https://localhost")], False),
+        ([(b"host", b"localhost:8000"), (b"origin", b"http://localhost")], False),
+        ([(b"host", b"evil.example"), (b"origin", b"http://evil.example")], False),  # not an allowed host
+        ([HOST, (b"origin", b"http://testserver/path")], False),
+        ([HOST, (b"origin", b"http://testserver:99999")], False),
     ],
 )
 async def test_it_accepts_only_allowed_origins(
@@ -75,6 +87,59 @@ async def test_it_accepts_only_allowed_origins(
     connected, _ = await comm.connect()
     assert connected is accepted
     await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "origin", "accepted"),
+    [("wss", b"https://testserver", True), ("wss", b"http://testserver", False), ("ws", b"https://testserver", False)],
+)
+async def test_it_takes_the_sites_scheme_from_the_handshake(
+    toy_game: str, pat: Persona, scheme: str, origin: bytes, accepted: bool
+) -> None:
+    episode = await start_toy(pat)
+    comm = WebsocketCommunicator(
+        application, f"/ws/episodes/{episode.pk}/", headers=[HOST, (b"origin", origin), pat.cookie]
+    )
+    comm.scope["scheme"] = scheme
+    connected, _ = await comm.connect()
+    assert connected is accepted
+    await comm.disconnect()
+
+
+@override_settings(BALROG_WS_TRUSTED_ORIGINS=["https://play.example.org"])
+async def test_it_accepts_a_trusted_origin_behind_a_proxy(toy_game: str, pat: Persona) -> None:
+    # The proxy forwards neither the public Host nor the scheme: the setting names the public origin.
+    episode = await start_toy(pat)
+    for origin, accepted in ((b"https://play.example.org", True), (b"http://play.example.org", False)):
+        headers = [(b"host", b"127.0.0.1:8000"), (b"origin", origin), pat.cookie]
+        comm = WebsocketCommunicator(application, f"/ws/episodes/{episode.pk}/", headers=headers)
+        connected, _ = await comm.connect()
+        assert connected is accepted, origin
+        await comm.disconnect()
+
+
+async def test_it_refuses_an_unrouted_path_at_the_handshake_without_an_error_log(
+    pat: Persona, caplog: pytest.LogCaptureFixture
+) -> None:
+    for path in ("/ws/nothing/", "/ws/episodes/x/", "/ws/", "/other"):
+        comm = WebsocketCommunicator(application, path, headers=[HOST, ORIGIN, pat.cookie])
+        connected, _ = await comm.connect()
+        assert not connected, path
+        await comm.disconnect()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_it_answers_an_unrouted_path_with_a_404_where_the_server_can() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await unrouted({"type": "websocket", "extensions": {"websocket.http.response": {}}}, receive, send)
+    assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 404
 
 
 @override_settings(BALROG_WS_MAX_MESSAGE_BYTES=1024)

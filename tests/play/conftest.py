@@ -27,6 +27,7 @@ from play.limits import reset_action_limiter
 from play.replay import replay_cursors
 
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")  # the origin is compared with the handshake's Host (ops.websocket.OriginCheck)
 
 
 @dataclass
@@ -98,5 +99,5 @@ def fresh_play_state() -> Iterator[None]:
 
 
 def communicator(episode_id: int, persona: Persona | None = None) -> WebsocketCommunicator:
-    headers = [ORIGIN] + ([persona.cookie] if persona is not None else [])
+    headers = [ORIGIN, HOST] + ([persona.cookie] if persona is not None else [])
     return WebsocketCommunicator(application, f"/ws/episodes/{episode_id}/", headers=headers)

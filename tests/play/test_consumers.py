@@ -369,8 +369,12 @@ async def test_it_ends_the_episode_when_the_player_abandons(toy_game: str, pat: 
     assert (ended["type"], ended["end"]["status"], ended["end"]["steps"]) == ("ended", "abandoned", 1)
     seen = await watcher.receive_json_from(timeout=TIMEOUT)
     assert (seen["type"], seen["status"]) == ("ended", "abandoned")
+    # After its end, the player's own action is not_running, then the end again (the doc's rule);
+    # someone else's is forbidden.
     refused = await act(player, 1, "right")
-    assert refused["code"] == "forbidden"
+    assert (refused["code"], refused["seq"]) == ("not_running", 1)
+    assert (await player.receive_json_from(timeout=TIMEOUT))["type"] == "ended"
+    assert (await act(watcher, 1, "right"))["code"] == "forbidden"
     await player.disconnect()
     await watcher.disconnect()
 

@@ -13,10 +13,13 @@ const bindings = new Map(config.bindings.map((b) => [b.key, b.action]));
 const keysOf = new Map();
 for (const b of config.bindings) if (!keysOf.has(b.action)) keysOf.set(b.action, b.key);
 
-const state = { role: "", actions: [], lastVersion: null, commands: [], commandAt: 0 };
+const state = { role: "", actions: [], lastVersion: null, commands: [], commandAt: 0, limits: null };
 
 const socket = new EpisodeSocket(config.socket, {
-  onRole: (role) => setRole(role),
+  onRole: (role, welcome) => {
+    if (welcome?.episode?.command_limits) state.limits = welcome.episode.command_limits;
+    setRole(role);
+  },
   onState: (message) => drawState(message),
   onConfirm: (message) => {
     notice("");
@@ -171,12 +174,31 @@ $("command-form").addEventListener("submit", (event) => {
   const input = $("command-input");
   const command = input.value.trim();
   if (!command) return;
+  const refusal = commandRefusal(command, state.limits);
+  if (refusal) {
+    notice(refusal, "error");
+    return;
+  }
   send(command, command, "text");
   state.commands.push(command);
   if (state.commands.length > 200) state.commands.shift();
   state.commandAt = state.commands.length;
   input.value = "";
 });
+
+/** The server's limits from the welcome (play.services.command_limits): characters
+ * as the server counts them (code points, not UTF-16 units) and, for a game with
+ * an input buffer, UTF-8 bytes. */
+function commandRefusal(command, limits) {
+  if (!limits) return "";
+  const chars = [...command].length;
+  if (chars > limits.chars) return `Commands are limited to ${limits.chars} characters (this one has ${chars}).`;
+  const bytes = new TextEncoder().encode(command).length;
+  if (limits.utf8_bytes != null && bytes > limits.utf8_bytes) {
+    return `This game reads at most ${limits.utf8_bytes} bytes of a command (this one has ${bytes}; accented letters count 2).`;
+  }
+  return "";
+}
 
 $("command-input").addEventListener("keydown", (event) => {
   if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
