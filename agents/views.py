@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from agents import pages
 from agents.evaluation import RunError, cancel_run, ensure_local_sweep, resume_run, start_run
@@ -22,6 +22,7 @@ from agents.publishing import PublishError, can_publish_runs, check_publish_runs
 from agents.sent import NoPrompt, message_images, message_text, sent_prompt
 from agents.services import can_manage_runs, check_manage_runs
 from games.services import check_task
+from ops.methods import json_methods
 from play.views import RENDERERS
 
 
@@ -38,7 +39,7 @@ def run_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., Htt
     return wrapped
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     ensure_local_sweep()
     context = {
@@ -51,7 +52,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @run_manager_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def new_run(request: HttpRequest) -> HttpResponse:
     form = NewRunForm(request.POST or None, initial={"endpoint": request.GET.get("endpoint")})
     if request.method == "POST" and form.is_valid():
@@ -64,7 +65,7 @@ def new_run(request: HttpRequest) -> HttpResponse:
     return render(request, "agents/new_run.html", {"form": form})
 
 
-@require_GET
+@require_safe
 def run_page(request: HttpRequest, pk: int) -> HttpResponse:
     ensure_local_sweep()
     run = get_object_or_404(EvaluationRun.objects.select_related("endpoint"), pk=pk)
@@ -77,7 +78,7 @@ def run_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "agents/run.html", context)
 
 
-@require_GET
+@json_methods("GET")
 def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(EvaluationRun.objects.select_related("endpoint"), pk=pk)
     return JsonResponse(pages.progress_json(run))
@@ -105,7 +106,7 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("agents:run", pk)
 
 
-@require_GET
+@require_safe
 def episode_page(request: HttpRequest, episode_id: int) -> HttpResponse:
     slot = pages.model_episode(episode_id)
     if slot is None or slot.episode is None:
@@ -138,7 +139,7 @@ def _prompt_steps(steps: int) -> list[int]:
     return sorted({*range(min(steps, 3)), steps - 1})
 
 
-@require_GET
+@json_methods("GET")
 def turns(request: HttpRequest, episode_id: int) -> JsonResponse:
     slot = pages.model_episode(episode_id)
     if slot is None or slot.episode is None:
@@ -150,7 +151,7 @@ def turns(request: HttpRequest, episode_id: int) -> JsonResponse:
     return JsonResponse(pages.turns_json(slot, since))
 
 
-@require_GET
+@require_safe
 def prompt_page(request: HttpRequest, episode_id: int, index: int) -> HttpResponse:
     """The exact messages the model was sent at one step (rebuilt from the log, digest-checked)."""
     try:
@@ -170,7 +171,7 @@ def prompt_page(request: HttpRequest, episode_id: int, index: int) -> HttpRespon
     return render(request, "agents/prompt.html", context)
 
 
-@require_GET
+@json_methods("GET")
 def prompt_json(request: HttpRequest, episode_id: int, index: int) -> JsonResponse:
     try:
         prompt = sent_prompt(episode_id, index)

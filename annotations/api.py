@@ -13,7 +13,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from annotations.access import check_reviewer
 from annotations.exports import csv_lines, episode_records, export_episodes, jsonl_lines
@@ -21,6 +21,7 @@ from annotations.filters import EpisodeFilter
 from annotations.forms import ExportForm
 from annotations.services import AnnotationError
 from annotations.views import json_errors, page
+from ops.methods import json_methods
 
 API_MAX_LIMIT = 100
 
@@ -36,7 +37,7 @@ def _all_steps(request: HttpRequest) -> bool:
     return request.GET.get("steps", "all") != "annotated"
 
 
-@require_GET
+@require_safe
 @page(check_reviewer)
 def export_page(request: HttpRequest) -> HttpResponse:
     form = ExportForm(request.GET or None)
@@ -46,12 +47,12 @@ def export_page(request: HttpRequest) -> HttpResponse:
     return render(request, "annotations/export.html", {"form": form, "count": count, "query": request.GET.urlencode()})
 
 
-@require_GET
+@json_methods("GET")
 def export_jsonl(request: HttpRequest) -> HttpResponseBase:
     return json_errors(lambda: _stream(request, "jsonl"), request.user)
 
 
-@require_GET
+@json_methods("GET")
 def export_csv(request: HttpRequest) -> HttpResponseBase:
     return json_errors(lambda: _stream(request, "csv"), request.user)
 
@@ -67,7 +68,7 @@ def _stream(request: HttpRequest, kind: str) -> HttpResponseBase:
     return response
 
 
-@require_GET
+@json_methods("GET")
 def api_episodes(request: HttpRequest) -> HttpResponseBase:
     def call() -> HttpResponseBase:
         check_reviewer(request.user)

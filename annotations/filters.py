@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from annotations.models import Assignment, QueueItem
+from balrogweb.ids import parse_id
 from games.models import Episode
 
 OUTCOMES: dict[str, str] = {
@@ -50,7 +51,7 @@ class EpisodeFilter:
             if raw in (None, ""):
                 continue
             if field.name in ("run", "queue"):
-                values[field.name] = int(raw)
+                values[field.name] = parse_id(raw, field.name)  # BadId: a ValueError with a readable message
             elif field.name in ("unlabelled", "labelled"):
                 values[field.name] = raw is True or str(raw).lower() in ("1", "true", "on", "yes")
             else:

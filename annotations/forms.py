@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 
 from annotations.filters import OUTCOMES, EpisodeFilter
 from annotations.services import MAX_QUEUE_ITEMS, QUEUE_ORDERS, QueueSpec, eligible_annotators
+from balrogweb.ids import IdField
 from games.models import Episode
 from games.registry import ENVS
 
@@ -23,7 +24,7 @@ class EpisodeFilterForm(forms.Form):
     )
     model = forms.CharField(max_length=128, required=False, help_text="the evaluation run's model name contains")
     agent = forms.CharField(max_length=128, required=False, help_text="the episode's agent contains")
-    run = forms.IntegerField(label="Evaluation run id", min_value=1, required=False)
+    run = IdField(label="Evaluation run id", required=False)
     outcome = forms.ChoiceField(choices=list(OUTCOMES.items()), required=False)
 
     def episode_filter(self, **extra: Any) -> EpisodeFilter:
@@ -65,5 +66,5 @@ class AssignForm(forms.Form):
 
 
 class ExportForm(EpisodeFilterForm):
-    queue = forms.IntegerField(min_value=1, required=False, help_text="only episodes of this queue")
+    queue = IdField(required=False, help_text="only episodes of this queue")
     labelled = forms.BooleanField(label="Only episodes with submitted work", required=False, initial=True)

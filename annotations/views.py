@@ -22,7 +22,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from annotations import services
 from annotations.access import check_access, check_own_assignment, check_reviewer, is_annotator, is_reviewer
@@ -36,6 +36,7 @@ from annotations.services import AnnotationError
 from annotations.taxonomy import load_taxonomy
 from games.models import Episode
 from games.services import GameError
+from ops.methods import json_methods
 from play.executor import run_blocking
 
 View = Callable[..., HttpResponseBase]
@@ -96,7 +97,7 @@ def _window_args(request: HttpRequest) -> tuple[int, int]:
 
 
 # ----- home ---------------------------------------------------------------------------------
-@require_GET
+@require_safe
 @page()
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -114,7 +115,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 # ----- queues (reviewers) ---------------------------------------------------------------------
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @page(check_reviewer)
 def queue_new(request: HttpRequest) -> HttpResponse:
     form = QueueForm(request.POST or None)
@@ -133,14 +134,12 @@ def queue_new(request: HttpRequest) -> HttpResponse:
     return render(request, "annotations/queue_new.html", {"form": form, "preview": preview})
 
 
-@require_GET
+@require_safe
 @page(check_reviewer)
 def queue_detail(request: HttpRequest, pk: int) -> HttpResponse:
     queue = get_object_or_404(Queue, pk=pk)
     items = queue.items.select_related("episode").prefetch_related("assignments__annotator")
-    return render(
-        request, "annotations/queue.html", {"queue": queue, "items": items, "assign_form": AssignForm()}
-    )
+    return render(request, "annotations/queue.html", {"queue": queue, "items": items, "assign_form": AssignForm()})
 
 
 @require_POST
@@ -173,14 +172,14 @@ def assignment_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("annotations:queue", assignment.item.queue_id)
 
 
-@require_GET
+@require_safe
 @page(check_reviewer)
 def queue_agreement_page(request: HttpRequest, pk: int) -> HttpResponse:
     queue = get_object_or_404(Queue, pk=pk)
     return render(request, "annotations/agreement.html", {"queue": queue, "figures": queue_agreement(queue)})
 
 
-@require_GET
+@require_safe
 @page(check_reviewer)
 def queue_disagreements(request: HttpRequest, pk: int) -> HttpResponse:
     queue = get_object_or_404(Queue, pk=pk)
@@ -198,7 +197,7 @@ def queue_disagreements(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ----- the annotate console (the assignment's annotator only) ------------------------------------------
-@require_GET
+@require_safe
 @page()
 def console(request: HttpRequest, pk: int) -> HttpResponse:
     assignment = check_own_assignment(request.user, pk)
@@ -211,8 +210,6 @@ async def steps_endpoint(request: HttpRequest, find_episode: Callable[[Any], Epi
     """A window of steps by replay. Authorized first (quick, Django's thread
     for sync code); the replay runs in browser play's bounded step pool, so a
     long replay holds neither the event loop nor that one shared thread."""
-    if request.method != "GET":
-        return JsonResponse({"error": "use GET"}, status=405)
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse({"error": "log in first"}, status=401)
@@ -224,11 +221,12 @@ async def steps_endpoint(request: HttpRequest, find_episode: Callable[[Any], Epi
     return await run_blocking(json_errors, lambda: JsonResponse(step_window(episode, start, count)), user)
 
 
+@json_methods("GET")
 async def assignment_steps(request: HttpRequest, pk: int) -> HttpResponseBase:
     return await steps_endpoint(request, lambda user: check_own_assignment(user, pk).item.episode)
 
 
-@require_POST
+@json_methods("POST")
 def assignment_save(request: HttpRequest, pk: int) -> HttpResponseBase:
     def call() -> HttpResponseBase:
         assignment = check_own_assignment(request.user, pk)
@@ -240,7 +238,7 @@ def assignment_save(request: HttpRequest, pk: int) -> HttpResponseBase:
     return json_errors(call, request.user)
 
 
-@require_POST
+@json_methods("POST")
 def assignment_submit(request: HttpRequest, pk: int) -> HttpResponseBase:
     def call() -> HttpResponseBase:
         assignment = check_own_assignment(request.user, pk)
@@ -264,7 +262,7 @@ def _queued_episode(pk: int) -> Episode:
     return get_object_or_404(Episode, pk=pk)
 
 
-@require_GET
+@require_safe
 @page(check_reviewer)
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     episode = _queued_episode(pk)
@@ -277,11 +275,12 @@ def _reviewable_episode(user: Any, pk: int) -> Episode:
     return _queued_episode(pk)
 
 
+@json_methods("GET")
 async def review_steps(request: HttpRequest, pk: int) -> HttpResponseBase:
     return await steps_endpoint(request, lambda user: _reviewable_episode(user, pk))
 
 
-@require_POST
+@json_methods("POST")
 def review_save(request: HttpRequest, pk: int) -> HttpResponseBase:
     def call() -> HttpResponseBase:
         check_reviewer(request.user)

@@ -1,12 +1,17 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 
+from balrogweb.ids import IdConverter
 from ops.static import serve_static
 
 # A database outage answers 503 with Retry-After, not a bare 500 (ops.errors).
 handler500 = "ops.errors.server_error"
+
+# <id:...> for every id in a URL, registered before the apps' URLconfs load: an id beyond
+# the database's range matches no route (404) instead of reaching a query (balrogweb/ids.py).
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", include("ops.urls")),  # /healthz, /readyz, /metrics (ops)

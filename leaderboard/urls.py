@@ -11,7 +11,7 @@ urlpatterns: list[URLPattern] = [
     path("leaderboard/leaderboard.csv", views.csv_download, name="csv"),
     path("leaderboard/entries/<slug:key>/", views.entry_page, name="entry"),
     path("leaderboard/entries/<slug:key>/summary.json", views.submission, name="submission"),
-    path("leaderboard/compare/<int:left>/<int:right>/", views.compare, name="compare"),
+    path("leaderboard/compare/<id:left>/<id:right>/", views.compare, name="compare"),
     path("api/leaderboard", views.api, name="api"),
     path("api/leaderboard/openapi.json", views.openapi, name="openapi"),
 ]

@@ -7,13 +7,14 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from games.models import Episode
 from games.registry import ENVS
 from leaderboard import api as api_data
 from leaderboard import detail, pairing, services
 from leaderboard.services import Entry
+from ops.methods import json_methods
 
 
 def _listing(request: HttpRequest) -> tuple[str, str, bool, list[Entry], services.Board]:
@@ -28,7 +29,7 @@ def _listing(request: HttpRequest) -> tuple[str, str, bool, list[Entry], service
     return tab, sort, descending, entries, board
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     tab, sort, descending, entries, board = _listing(request)
     context: dict[str, Any] = {
@@ -41,7 +42,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "leaderboard/index.html", context)
 
 
-@require_GET
+@json_methods("GET")
 def api(request: HttpRequest) -> JsonResponse:
     tab, sort, _descending, entries, board = _listing(request)
     response = JsonResponse(api_data.board_json(entries, tab, sort, board.version))
@@ -49,12 +50,12 @@ def api(request: HttpRequest) -> JsonResponse:
     return response
 
 
-@require_GET
+@json_methods("GET")
 def openapi(request: HttpRequest) -> JsonResponse:
     return JsonResponse(api_data.openapi_document(reverse("leaderboard:api")))
 
 
-@require_GET
+@require_safe
 def csv_download(request: HttpRequest) -> HttpResponse:
     tab, _sort, _descending, entries, _board = _listing(request)
     response = HttpResponse(api_data.board_csv(entries), content_type="text/csv; charset=utf-8")
@@ -69,7 +70,7 @@ def _entry_or_404(key: str) -> Entry:
     return entry
 
 
-@require_GET
+@require_safe
 def entry_page(request: HttpRequest, key: str) -> HttpResponse:
     entry = _entry_or_404(key)
     context = services.cached(f"entry:{entry.key}", lambda: _entry_context(entry))
@@ -91,7 +92,7 @@ def _entry_context(entry: Entry) -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe
 def submission(request: HttpRequest, key: str) -> JsonResponse:
     entry = _entry_or_404(key)
     if entry.kind != "model":
@@ -107,7 +108,7 @@ def _public_episode_or_404(pk: int) -> Episode:
     return Episode.objects.get(pk=pk)
 
 
-@require_GET
+@require_safe
 def compare(request: HttpRequest, left: int, right: int) -> HttpResponse:
     first, second = _public_episode_or_404(left), _public_episode_or_404(right)
     refusal = pairing.check_comparable(first, second)

@@ -11,12 +11,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from games.base import KeyBinding, TaskInfo
 from games.models import Episode
 from games.registry import ENVS
 from games.services import GameError
+from ops.methods import json_methods
 from play import services
 from play.executor import run_blocking
 from play.forms import SignupForm, StartForm
@@ -42,12 +43,12 @@ def _client_ip(request: HttpRequest) -> str | None:
     return address or None
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "play/home.html", {"games": services.catalogue()})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def new_episode(request: HttpRequest, env: str) -> HttpResponse:
     game = _game_or_404(env)
     form = StartForm(
@@ -93,7 +94,7 @@ def _start_context(request: HttpRequest, game: services.GameEntry, form: StartFo
     }
 
 
-@require_GET
+@require_safe
 def episode_page(request: HttpRequest, pk: int) -> HttpResponse:
     episode = _episode_or_404(pk)
     bindings = services.key_bindings(episode.env)
@@ -118,7 +119,7 @@ def abandon(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("play:episode", pk)
 
 
-@require_GET
+@require_safe
 def replay_page(request: HttpRequest, pk: int) -> HttpResponse:
     episode = _episode_or_404(pk)
     if episode.is_running:
@@ -136,13 +137,12 @@ def replay_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "play/replay.html", context)
 
 
+@json_methods("GET")
 async def frames(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Frames of versions start..start+count-1 of an episode, computed in one
     replay pass off the event loop. Running episodes too (up to their current
     version): a spectator sees those frames anyway, and a reloaded TextWorld
     page rebuilds its transcript from them."""
-    if request.method != "GET":
-        return JsonResponse({"error": "use GET"}, status=405)
     try:
         start = max(0, int(request.GET.get("start", "0")))
         count = max(1, min(MAX_WINDOW_FRAMES, int(request.GET.get("count", DEFAULT_WINDOW))))
@@ -161,13 +161,13 @@ def _frames_body(pk: int, start: int, count: int, with_observation: bool) -> str
 
 
 @login_required
-@require_GET
+@require_safe
 def profile(request: HttpRequest) -> HttpResponse:
     episodes = services.episodes_of(_player(request))[:200]
     return render(request, "play/profile.html", {"episodes": episodes})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
