@@ -11,7 +11,8 @@ from agents.aggregation import Stat, balrog_summary_json
 from agents.models import EvaluationRun
 from games.registry import ENVS, PROTOCOLS
 from leaderboard.coverage import Coverage
-from leaderboard.services import SORT_KEYS, Entry
+from leaderboard.query import ALLOWED, DIRECTIONS
+from leaderboard.services import SORT_KEYS, TABS, Entry
 
 API_VERSION = "2"  # 2: protocol, ranked, apart and coverage per entry
 BOARD_FIELDS = ("api_version", "data_version", "tab", "sort", "units", "games", "entries")
@@ -181,14 +182,14 @@ def openapi_document(base_path: str) -> dict[str, Any]:
         "additionalProperties": False,
     }
     params = [
-        {"name": "tab", "in": "query", "schema": {"type": "string", "enum": ["llm", "vlm"], "default": "llm"}},
+        {"name": "tab", "in": "query", "schema": {"type": "string", "enum": list(TABS), "default": "llm"}},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORT_KEYS), "default": "rank"}},
         {
-            "name": "sort",
+            "name": "dir",
             "in": "query",
-            "description": "unknown keys sort by rank",
-            "schema": {"type": "string", "default": "rank", "examples": list(SORT_KEYS)},
+            "description": "default: descending, except by name",
+            "schema": {"type": "string", "enum": list(DIRECTIONS)},
         },
-        {"name": "dir", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
     ]
     return {
         "openapi": "3.1.0",
@@ -208,7 +209,7 @@ def openapi_document(base_path: str) -> dict[str, Any]:
                                         "properties": {
                                             "api_version": {"type": "string", "const": API_VERSION},
                                             "data_version": {"type": "string"},
-                                            "tab": {"type": "string", "enum": ["llm", "vlm"]},
+                                            "tab": {"type": "string", "enum": list(TABS)},
                                             "sort": {"type": "string", "enum": list(SORT_KEYS)},
                                             "units": {"type": "string"},
                                             "games": {"type": "array", "items": {"type": "string", "enum": list(ENVS)}},
@@ -219,9 +220,27 @@ def openapi_document(base_path: str) -> dict[str, Any]:
                                     }
                                 }
                             },
-                        }
+                        },
+                        "400": {
+                            "description": "a parameter outside its enum: which one, and its allowed values",
+                            "content": {"application/json": {"schema": _bad_query_schema()}},
+                        },
+                        "405": {"description": "a method other than GET or HEAD (the Allow header lists them)"},
                     },
                 }
             }
         },
+    }
+
+
+def _bad_query_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string"},
+            "parameter": {"type": "string", "enum": list(ALLOWED)},
+            "allowed": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["error", "parameter", "allowed"],
+        "additionalProperties": False,
     }

@@ -13,20 +13,16 @@ from games.models import Episode
 from games.registry import ENVS
 from leaderboard import api as api_data
 from leaderboard import detail, pairing, services
+from leaderboard.query import BadQuery, check_board_query
 from leaderboard.services import Entry
 from ops.methods import json_methods
 
 
-def _listing(request: HttpRequest) -> tuple[str, str, bool, list[Entry], services.Board]:
-    tab = request.GET.get("tab", "llm")
-    tab = tab if tab in services.TABS else "llm"
-    sort = request.GET.get("sort", "rank")
-    sort = sort if sort in services.SORT_KEYS else "rank"
-    direction = request.GET.get("dir")
-    descending = services.default_descending(sort) if direction not in ("asc", "desc") else direction == "desc"
+def _listing(request: HttpRequest, strict: bool = False) -> tuple[str, str, bool, list[Entry], services.Board]:
+    query = check_board_query(request.GET, strict)
     board = services.board()
-    entries = services.sorted_entries(services.tab_entries(board.entries, tab), sort, descending)
-    return tab, sort, descending, entries, board
+    entries = services.sorted_entries(services.tab_entries(board.entries, query.tab), query.sort, query.descending)
+    return query.tab, query.sort, query.descending, entries, board
 
 
 @require_safe
@@ -44,7 +40,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @json_methods("GET")
 def api(request: HttpRequest) -> JsonResponse:
-    tab, sort, _descending, entries, board = _listing(request)
+    try:
+        tab, sort, _descending, entries, board = _listing(request, strict=True)
+    except BadQuery as exc:
+        return JsonResponse(exc.to_json(), status=400)
     response = JsonResponse(api_data.board_json(entries, tab, sort, board.version))
     response["Cache-Control"] = "public, max-age=30"
     return response
@@ -57,7 +56,10 @@ def openapi(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 def csv_download(request: HttpRequest) -> HttpResponse:
-    tab, _sort, _descending, entries, _board = _listing(request)
+    try:
+        tab, _sort, _descending, entries, _board = _listing(request, strict=True)
+    except BadQuery as exc:
+        return JsonResponse(exc.to_json(), status=400)
     response = HttpResponse(api_data.board_csv(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="balrogweb-leaderboard-{tab}.csv"'
     return response
