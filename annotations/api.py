@@ -16,7 +16,16 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from annotations.access import check_reviewer
-from annotations.exports import csv_lines, episode_records, export_episodes, jsonl_lines
+from annotations.exports import (
+    csv_error,
+    csv_lines,
+    episode_records,
+    export_episodes,
+    guarded,
+    jsonl_error,
+    jsonl_lines,
+    records_of,
+)
 from annotations.filters import EpisodeFilter
 from annotations.forms import ExportForm
 from annotations.services import AnnotationError
@@ -33,8 +42,14 @@ def _filter(request: HttpRequest) -> EpisodeFilter:
         raise AnnotationError(f"bad filter: {exc}") from None
 
 
+STEPS = ("all", "annotated")
+
+
 def _all_steps(request: HttpRequest) -> bool:
-    return request.GET.get("steps", "all") != "annotated"
+    steps = request.GET.get("steps", "all")
+    if steps not in STEPS:
+        raise AnnotationError(f"steps must be one of {', '.join(STEPS)}")
+    return steps == "all"
 
 
 @require_safe
@@ -58,12 +73,18 @@ def export_csv(request: HttpRequest) -> HttpResponseBase:
 
 
 def _stream(request: HttpRequest, kind: str) -> HttpResponseBase:
+    """Everything that can be checked is checked before the first byte (a 400 or the usual
+    error page); a failure after that ends the file with an error line (docs/annotations.md)."""
     check_reviewer(request.user)
-    records = episode_records(export_episodes(_filter(request)), _all_steps(request))
+    spec, all_steps = _filter(request), _all_steps(request)
+    ids = list(export_episodes(spec).values_list("pk", flat=True))
+    records = records_of(ids, all_steps)
     if kind == "csv":
-        response = StreamingHttpResponse(csv_lines(records), content_type="text/csv; charset=utf-8")
+        lines = guarded(csv_lines(records), csv_error)
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     else:
-        response = StreamingHttpResponse(jsonl_lines(records), content_type="application/x-ndjson; charset=utf-8")
+        lines = guarded(jsonl_lines(records), jsonl_error)
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="annotations.{kind}"'
     return response
 

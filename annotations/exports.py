@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -21,14 +22,41 @@ from annotations.finals import EpisodeWork, FinalLabel, episode_work, final_epis
 from annotations.models import QueueItem
 from games.models import Episode, Step
 
+logger = logging.getLogger(__name__)
+
 BATCH = 100
+# The key of the last line of an export that failed part-way (docs/annotations.md): the headers
+# and a 200 went out with the first byte, so this line is how a client learns the file is incomplete.
+ERROR_KEY = "export_error"
 EPISODE_FIELDS = (
-    "id", "env", "task", "seed", "player_kind", "agent", "nickname", "status", "end_reason", "progression", "steps",
+    "id",
+    "env",
+    "task",
+    "seed",
+    "player_kind",
+    "agent",
+    "nickname",
+    "status",
+    "end_reason",
+    "progression",
+    "steps",
 )
 STEP_FIELDS = ("index", "action", "raw_input", "valid", "reward", "progression", "done")
 CSV_HEADER = (
-    "episode_id", "env", "task", "player_kind", "agent", "end_reason", "progression",
-    "scope", "step_index", "annotator", "source", "label", "value", "note",
+    "episode_id",
+    "env",
+    "task",
+    "player_kind",
+    "agent",
+    "end_reason",
+    "progression",
+    "scope",
+    "step_index",
+    "annotator",
+    "source",
+    "label",
+    "value",
+    "note",
 )
 
 
@@ -39,7 +67,12 @@ def export_episodes(spec: EpisodeFilter) -> QuerySet[Episode]:
 
 
 def episode_records(episodes: QuerySet[Episode], all_steps: bool = True) -> Iterator[dict[str, Any]]:
-    ids = list(episodes.values_list("pk", flat=True))
+    yield from records_of(list(episodes.values_list("pk", flat=True)), all_steps)
+
+
+def records_of(ids: Sequence[int], all_steps: bool = True) -> Iterator[dict[str, Any]]:
+    """The records of these episodes, a batch at a time. Streamed exports list the ids
+    before answering, so a bad query fails before the first byte."""
     for start in range(0, len(ids), BATCH):
         yield from _batch_records(ids[start : start + BATCH], all_steps)
 
@@ -104,6 +137,29 @@ def csv_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
     for record in records:
         writer.writerows(_csv_rows(record))
         yield _drain(buffer)
+
+
+def jsonl_error(message: str) -> str:
+    return json.dumps({ERROR_KEY: message}) + "\n"
+
+
+def csv_error(message: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([ERROR_KEY, *[""] * (len(CSV_HEADER) - 2), message])
+    return buffer.getvalue()
+
+
+def guarded(lines: Iterable[str], error_line: Callable[[str], str]) -> Iterator[str]:
+    """The lines of a streamed export; a failure after the headers went out is logged and
+    ends the file with an error line (a 500 can no longer be sent), never a silent cut."""
+    sent = 0
+    try:
+        for line in lines:
+            yield line
+            sent += 1
+    except Exception:
+        logger.exception("annotation export failed after %d chunks", sent)
+        yield error_line("the export failed part-way: this file is incomplete")
 
 
 def _drain(buffer: io.StringIO) -> str:
