@@ -265,6 +265,27 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "ops.security.ContentSecurityPolicyMiddleware",
 )
+# /static/ (BALROG_PLAY_SERVE_STATIC) through ServeStatic (ops/static.py). After `collectstatic` with
+# hashed names (the image; BALROG_STATIC_HASHED=1, the default once STATIC_ROOT holds a manifest),
+# pages link content-hashed files, precompressed (gzip), cached for a year; without it (a
+# fresh clone) the finders' files keep their names and a short cache.
+BALROG_STATIC_HASHED = env_bool("BALROG_STATIC_HASHED", (STATIC_ROOT / "staticfiles.json").is_file())
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "ops.static.HashedStaticFilesStorage"
+        if BALROG_STATIC_HASHED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+SERVESTATIC_USE_MANIFEST = BALROG_STATIC_HASHED
+SERVESTATIC_USE_FINDERS = not BALROG_STATIC_HASHED
+SERVESTATIC_AUTOREFRESH = False  # the files are listed once per process, not looked up per request
+if BALROG_PLAY_SERVE_STATIC:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "servestatic.middleware.ServeStaticMiddleware",
+    )
 
 BALROG_PRODUCTION = env_bool("BALROG_PRODUCTION", False)
 # Scripts only from our origin as ES modules (no inline script anywhere; json_script

@@ -1,5 +1,11 @@
-"""/static/ served by the app (BALROG_PLAY_SERVE_STATIC): staticfiles' own view,
-answered whole instead of streamed.
+"""/static/ served by the app (BALROG_PLAY_SERVE_STATIC).
+
+ServeStatic's middleware (settings: SERVESTATIC_*) answers every file it
+knows: after ``collectstatic`` with BALROG_STATIC_HASHED=1 (the image), the
+content-hashed names pages link to, precompressed, with a year's immutable
+cache (HashedStaticFilesStorage below); on a fresh clone, the finders' files
+under their own names. What it does not know falls through to the view below:
+staticfiles' own view, answered whole instead of streamed.
 
 Django's ``serve`` answers a ``FileResponse``, which streams the file through a
 synchronous iterator. Under ASGI, Django must then drain that iterator in a
@@ -16,9 +22,26 @@ from collections.abc import Iterator
 from typing import cast
 
 from django.contrib.staticfiles.views import serve
+from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from servestatic.storage import CompressedManifestStaticFilesStorage
 
 MAX_WHOLE_BYTES = 4 * 1024 * 1024
+
+
+class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
+    """Hashed, gzipped names, with the play scripts' ES module imports
+    (``import ... from "./socket.js"``) rewritten to the hashed names too, so a
+    deploy can never mix one release's modules with another's. A directory's
+    URL (``static("crafter/")``: the renderer appends texture names) has no
+    hash and stays as it is."""
+
+    support_js_module_import_aggregation = True
+
+    def url(self, name: str | None, force: bool = False) -> str:
+        if name and name.endswith("/"):
+            return FileSystemStorage.url(self, name)
+        return super().url(name, force)
 
 
 def serve_static(request: HttpRequest, path: str) -> HttpResponseBase:
