@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
+from balrogweb.ids import IdField
 from games.base import TaskInfo
 from play.services import NICKNAME_MAX
 
@@ -15,10 +16,26 @@ class StartForm(forms.Form):
 
     SEED_CHOICES = [("random", "A random seed"), ("model", "The same seed as model episode…")]
 
-    task = forms.ChoiceField(widget=forms.HiddenInput)
+    # The task is a hidden field (chosen on the home page): its errors say what to do instead.
+    task = forms.ChoiceField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "No task was chosen: pick one from the list of games.",
+            "invalid_choice": "This game does not offer the task %(value)s (any more): pick one from the games.",
+        },
+    )
     nickname = forms.CharField(max_length=NICKNAME_MAX, required=False, strip=True)
-    seed = forms.ChoiceField(choices=SEED_CHOICES, initial="random", widget=forms.RadioSelect)
-    model_episode = forms.IntegerField(min_value=1, required=False, label="Model episode number")
+    seed = forms.ChoiceField(
+        choices=SEED_CHOICES,
+        initial="random",
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose a random seed or the seed of a model episode."},
+    )
+    model_episode = IdField(
+        required=False,
+        label="Model episode number",
+        error_messages={"max_value": "There is no model episode with this number."},
+    )
 
     def __init__(self, *args: Any, tasks: list[TaskInfo], anonymous: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -66,6 +66,11 @@ class PlayRefused(GameError):
     code = "refused"
 
 
+class SeedRefused(PlayRefused):
+    """The seed asked for is not there: no such model episode, or one of another task
+    (the start form shows it next to the model episode field)."""
+
+
 # ----- players -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Player:
@@ -233,9 +238,9 @@ def _seed_for(request: StartRequest) -> tuple[int, Episode | None]:
         return secrets.randbelow(RANDOM_SEED_BOUND), None
     source = Episode.objects.filter(pk=request.seed_from, player_kind=Episode.PlayerKind.MODEL).first()
     if source is None:
-        raise PlayRefused(f"there is no model episode {request.seed_from}")
+        raise SeedRefused(f"there is no model episode {request.seed_from}")
     if (source.env, source.task) != (request.env, request.task):
-        raise PlayRefused(f"model episode {source.pk} is a {source.env} {source.task} episode, not this task")
+        raise SeedRefused(f"model episode {source.pk} is a {source.env} {source.task} episode, not this task")
     return source.seed, source
 
 

@@ -75,7 +75,8 @@ def _start(request: HttpRequest, env: str, form: StartForm) -> HttpResponse | No
     try:
         episode, resumed = services.start_or_resume(_player(request, create_token=True), start, _client_ip(request))
     except GameError as exc:
-        form.add_error(None, exc.message)
+        # A seed problem belongs next to the model episode field; a rate limit to the whole form.
+        form.add_error("model_episode" if isinstance(exc, services.SeedRefused) else None, exc.message)
         return None
     if resumed:
         messages.info(request, "You already have this task in progress: here it is. Abandon it to start over.")

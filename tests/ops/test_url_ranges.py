@@ -17,7 +17,10 @@ from tests.play.conftest import Persona
 
 HUGE = (2**63, 2**70)
 # Query parameters and form fields the views read as numbers or ids (and a few enums).
-QUERY = ("run", "queue", "since", "start", "count", "limit", "offset", "seed", "endpoint", "overlap", "tab", "index")
+QUERY = (
+    "run", "queue", "since", "start", "count", "limit", "offset", "seed", "model_episode", "endpoint", "overlap",
+    "index", "tab",
+)  # fmt: skip
 
 
 def out_of_range(route: Route, value: int) -> str:

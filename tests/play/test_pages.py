@@ -209,3 +209,25 @@ def test_it_serves_frames_of_an_episode_by_replay(toy_game: str, pat: Persona) -
     assert data["frames"][0]["step"]["index"] == 0 and data["frames"][0]["step"]["input"] == " "
     assert data["frames"][1]["observation"].startswith("You are at cell")
     assert Client().get(f"/episodes/{episode.pk}/frames.json?start=x").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"task": "BabyAI-MixedTrainLocal-v0/no-such-task"}, "task", "does not offer the task"),
+        ({"task": ""}, "task", "No task was chosen"),
+        ({"seed": "lucky"}, "seed", "Choose a random seed or the seed of a model episode"),
+        ({"seed": "model", "model_episode": "abc"}, "model_episode", "Enter a whole number"),
+        ({"seed": "model", "model_episode": str(2**63)}, "model_episode", "There is no model episode with this number"),
+        ({"seed": "model", "model_episode": "999999"}, "model_episode", "there is no model episode 999999"),
+    ],
+)
+def test_it_shows_a_bad_start_request_next_to_its_field(data: dict[str, str], field: str, message: str) -> None:
+    """Never a silent re-render: an unknown or stale task and a bad seed are errors the page shows."""
+    response = Client().post(f"/play/babyai/?task={BABYAI_TASK}", {"task": BABYAI_TASK, "nickname": "Zed", **data})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert any(message in error for error in form.errors[field]), form.errors
+    html = response.content.decode()
+    assert 'class="errorlist' in html and message.split(" (")[0] in html.replace("&#x27;", "'")
+    assert Episode.objects.count() == 0
