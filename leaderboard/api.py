@@ -144,11 +144,19 @@ def openapi_document(base_path: str) -> dict[str, Any]:
             "modality": {"type": "string", "enum": ["LLM", "VLM", "human"]},
             "rank": {
                 "type": ["integer", "null"],
-                "description": "within the main ranking, entries whose 95% intervals overlap share a rank; "
-                "null for entries listed apart",
+                "description": "within the main ranking: 1 + the entries better with 95% confidence (Welch's t "
+                "on the difference of overall scores), never above an entry scoring higher; null for entries "
+                "listed apart",
             },
             "overall": _cell_schema(),
-            "interval95": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "interval95": {
+                "type": ["array", "null"],
+                "items": {"type": "number"},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "95% interval of the overall (Student's t, Welch-Satterthwaite degrees of freedom); "
+                "null with too few episodes (an env with fewer than two)",
+            },
             "episodes": {"type": "integer"},
             "games": {
                 "type": "object",

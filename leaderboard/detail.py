@@ -16,7 +16,7 @@ from games.models import Episode, Step
 from games.registry import ENVS
 from leaderboard.plots import Bar, Series, bar_chart, line_chart
 from leaderboard.services import HUMANS_KEY, Board, Entry, human_episodes, model_slots, player_episodes
-from leaderboard.stats import human_normalized
+from leaderboard.stats import normalized_score, sample_se
 
 EPISODE_LIST_LIMIT = 500
 
@@ -38,6 +38,7 @@ class Usage:
 class Normalized:
     env: str
     value: float | None  # None: undefined ("n/a")
+    reason: str = ""  # why it is undefined
 
 
 def entry_episodes(entry: Entry) -> QuerySet[Episode]:
@@ -79,16 +80,20 @@ def episode_list(entry: Entry) -> list[Episode]:
 
 
 def normalized_scores(entry: Entry, board: Board) -> list[Normalized]:
-    """(model - random) / (human - random) per game, against the human row."""
+    """(model - random) / (human - random) per game, against the human row;
+    undefined unless the humans are clearly above the floor (stats.normalized_score)."""
     humans = next((other for other in board.entries if other.key == HUMANS_KEY), None)
     result = []
     for env in ENVS:
         mine = entry.summary.envs.get(env)
         human = humans.summary.envs.get(env) if humans else None
-        value = human_normalized(
-            mine.stat.mean if mine else None, human.stat.mean if human else None, board.random_floor.get(env)
+        score = normalized_score(
+            mine.stat.mean if mine else None,
+            human.stat.mean if human else None,
+            board.random_floor.get(env),
+            sample_se(human.stat.se, human.stat.n) if human else None,
         )
-        result.append(Normalized(env, value))
+        result.append(Normalized(env, score.value, score.reason))
     return result
 
 

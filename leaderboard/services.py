@@ -37,7 +37,7 @@ from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode
 from games.registry import ENVS, PROTOCOL_BALROG
 from leaderboard.coverage import Coverage, coverage_of, ranking_refusal
-from leaderboard.stats import Interval, bootstrap_overall, seed_for, tied_ranks
+from leaderboard.stats import TOO_FEW, Estimate, Interval, confident_ranks, overall_estimate
 from play.models import PlayRecord
 from play.services import human_baseline_episodes
 
@@ -93,6 +93,8 @@ class Entry:
     coverage: Coverage | None = None
     #: why the entry is listed apart from the main ranking ("" when it is ranked)
     apart: str = ""
+    #: the overall with its standard error and degrees of freedom (None: too few episodes)
+    estimate: Estimate | None = None
 
     @property
     def ranked(self) -> bool:
@@ -189,7 +191,7 @@ def board() -> Board:
     all rebuilding at once (a rebuild takes a second or two at 100,000
     episodes)."""
     version = current_version()
-    key = f"leaderboard:board:v1:{version}"
+    key = f"leaderboard:board:v2:{version}"  # v2: entries carry their estimate
     cached = cache.get(key)
     if isinstance(cached, Board):
         return cached
@@ -380,15 +382,19 @@ def _entry(
     key: str, groups: Sequence[Group], protocol: str = PROTOCOL_BALROG, own_demonstrations: bool = False, **kwargs: Any
 ) -> Entry:
     coverage = coverage_of(groups)
+    estimate = overall_estimate(_values_by_env(groups))
+    # An entry without an interval cannot be compared with confidence: it is listed apart.
+    apart = ranking_refusal(protocol, coverage, own_demonstrations) or ("" if estimate else TOO_FEW)
     return Entry(
         key=key,
         summary=summary_of_groups(groups),
-        interval=bootstrap_overall(_values_by_env(groups), seed_for(key)),
+        interval=estimate.interval() if estimate else None,
         verified=all(group.verified == group.count for group in groups),
         imported=any(group.unreplayable for group in groups),
         protocol=protocol,
         coverage=coverage,
-        apart=ranking_refusal(protocol, coverage, own_demonstrations),
+        apart=apart,
+        estimate=estimate,
         **kwargs,
     )
 
@@ -433,9 +439,11 @@ def _values_by_env(groups: Iterable[Group]) -> dict[str, list[float]]:
 
 
 def assign_ranks(entries: list[Entry]) -> None:
-    """Ranks within the main ranking; entries listed apart get none."""
-    intervals = [entry.interval if entry.ranked else None for entry in entries]
-    for entry, rank in zip(entries, tied_ranks(intervals), strict=True):
+    """Ranks within the main ranking (leaderboard.stats.confident_ranks: 1 +
+    the entries better with 95 % confidence, monotone in the overall score);
+    entries listed apart get none."""
+    estimates = [entry.estimate if entry.ranked else None for entry in entries]
+    for entry, rank in zip(entries, confident_ranks(estimates), strict=True):
         entry.rank = rank
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import template
 
 from agents.aggregation import Stat
-from leaderboard.stats import Interval
+from leaderboard.stats import TOO_FEW, Interval
 
 register = template.Library()
 
@@ -18,9 +18,10 @@ def pm(stat: Stat | None) -> str:
 
 @register.filter
 def interval_text(interval: Interval | None) -> str:
+    """An interval never shows zero-width: below the minimum data there is none."""
     if interval is None:
-        return "no episodes"
-    return f"95% bootstrap interval {100 * interval.low:.1f}–{100 * interval.high:.1f}"
+        return TOO_FEW
+    return f"95% interval {100 * interval.low:.1f}–{100 * interval.high:.1f}"
 
 
 @register.filter

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from agents.models import EvaluationRun
-from leaderboard.stats import Interval, bootstrap_overall, human_normalized, tied_ranks
+from leaderboard.stats import Estimate, confident_ranks, normalized_score, overall_estimate
 from tests.leaderboard.conftest import (
     SECRET_EMAIL,
     SECRET_ENV_VAR,
@@ -97,13 +97,15 @@ def test_it_counts_human_baselines_honouring_the_override(client: Client) -> Non
     assert humans["games"]["babyai"] == pytest.approx({"mean": 50.0, "se": 50 / math.sqrt(2), "episodes": 2})
 
 
-def test_it_ranks_overlapping_intervals_as_ties(client: Client) -> None:
+def test_it_ranks_by_confident_differences(client: Client) -> None:
     full_coverage(make_run("best"), {"babyai": [1.0] * 9 + [0.0]})
     full_coverage(make_run("close"), {"babyai": [1.0] * 8 + [0.0] * 2})
     full_coverage(make_run("worst"))
     entries = api(client)["entries"]
+    # best (babyai 90 %) and close (80 %) cannot be told apart; both are confidently above worst.
     assert [(e["name"], e["rank"]) for e in entries] == [("best", 1), ("close", 1), ("worst", 3)]
-    assert entries[2]["interval95"] == [0.0, 0.0]
+    low, high = entries[2]["interval95"]
+    assert low == 0.0 and high > 0  # every episode failed: still an interval, never zero-width
     assert all(e["ranked"] and e["coverage"]["complete"] and e["protocol"] == "balrog" for e in entries)
 
 
@@ -149,43 +151,93 @@ def test_it_keeps_one_humans_row_per_protocol(client: Client) -> None:
     ]
 
 
-def test_it_ranks_by_hand_built_intervals() -> None:
-    intervals = [Interval(0.5, 0.7), Interval(0.6, 0.8), Interval(0.1, 0.2), None, Interval(0.15, 0.55)]
-    # 0.15-0.55 overlaps 0.5-0.7 and 0.1-0.2 but lies below 0.6-0.8: one entry is clearly better;
-    # 0.1-0.2 lies below the first two only (it overlaps 0.15-0.55).
-    assert tied_ranks(intervals) == [1, 1, 3, None, 2]
+def z_estimate(mean: float, low: float, high: float) -> Estimate:
+    """An estimate whose 95 % interval (large df) is [low, high]."""
+    return Estimate(mean, (high - low) / 2 / 1.959964, 1e9)
 
 
-def test_it_bootstraps_with_a_seed_and_stays_stable(client: Client) -> None:
-    values = {"babyai": [1.0, 0.0, 1.0, 0.0, 1.0], "crafter": [0.1, 0.3, 0.2]}
-    first = bootstrap_overall(values, seed=7)
-    assert first == bootstrap_overall(values, seed=7)
-    assert first is not None and first.low < (0.6 + 0.2) / 2 < first.high
-    assert bootstrap_overall({"babyai": []}, seed=7) is None
+def test_it_ranks_in_the_order_of_the_scores() -> None:
+    # The issue's case: overlap-based ranks gave 1 / 2 / 1 for means .90 / .80 / .75.
+    estimates = [z_estimate(0.90, 0.85, 0.95), z_estimate(0.80, 0.79, 0.81), z_estimate(0.75, 0.30, 0.99)]
+    assert confident_ranks(estimates) == [1, 2, 2]
+    # A one-sided 95 % test, not "no overlap": 0.5 vs 0.4 with SE 0.03 each overlap yet differ
+    # (z = 0.1 / 0.0424 = 2.36 > 1.96).
+    assert confident_ranks([Estimate(0.5, 0.03, 1e9), Estimate(0.4, 0.03, 1e9), None]) == [1, 2, None]
+    assert confident_ranks([Estimate(0.5, 0.05, 1e9), Estimate(0.4, 0.05, 1e9)]) == [1, 1]  # z = 1.41
+    # equal scores share a rank
+    assert confident_ranks([Estimate(0.9, 0.01, 99), Estimate(0.5, 0.01, 99), Estimate(0.5, 0.2, 99)]) == [1, 2, 2]
+
+
+def test_it_estimates_the_overall_with_t_and_welch_degrees_of_freedom() -> None:
+    values = {"babyai": [0.2, 0.4, 0.9, 0.5, 0.6], "crafter": [0.1, 0.3, 0.2]}
+    estimate = overall_estimate(values)
+    assert estimate is not None
+    assert estimate.mean == pytest.approx((0.52 + 0.2) / 2)
+    v1, v2 = 0.067 / 5, 0.01 / 3  # sample variances / n
+    assert estimate.se == pytest.approx(math.sqrt(v1 + v2) / 2)
+    assert estimate.df == pytest.approx((v1 + v2) ** 2 / (v1**2 / 4 + v2**2 / 2))
+    shuffled = {"crafter": [0.3, 0.2, 0.1], "babyai": [0.9, 0.5, 0.2, 0.6, 0.4]}
+    assert overall_estimate(shuffled) == estimate  # same data, same numbers, whatever the order
+    assert overall_estimate({"babyai": [0.4]}) is None  # one episode: too few
+    assert overall_estimate({"babyai": [0.4, 0.4]}) is None  # zero variance: too few
+    failed = overall_estimate({"babyai": [0.0] * 5})  # every episode failed: still uncertain
+    assert failed is not None and failed.interval().low == 0.0 and failed.interval().high > 0.1
+
+
+def test_it_lists_entries_with_too_few_episodes_apart(client: Client) -> None:
+    full_coverage(make_run("measured"), {"babyai": [0.5, 0.7], "crafter": [0.1, 0.2]})
+    full_coverage(make_run("constant"), {"crafter": [0.3]})  # every Crafter episode 30 %: no variance to go on
+    model_episodes(make_run("single"), "babyai", [0.4])
+    entries = by_name(api(client))
+    assert entries["measured"]["rank"] == 1 and entries["measured"]["interval95"] is not None
+    constant = entries["constant"]
+    assert constant["rank"] is None and not constant["ranked"] and constant["interval95"] is None
+    assert constant["apart"] == "too few episodes for an interval" and constant["coverage"]["complete"]
+    assert entries["single"]["interval95"] is None  # one episode
+    html = client.get("/leaderboard/").content.decode()
+    assert constant["key"] in html.split('id="apart"')[1]
+    assert "too few episodes for an interval" in html
+
+
+def test_it_stays_stable_across_loads(client: Client) -> None:
     model_episodes(make_run("alpha"), "babyai", [1.0, 0.0, 1.0, 0.0, 1.0])
     before = api(client)["entries"][0]["interval95"]
+    assert before is not None and before[0] < before[1]
     cache.clear()
     assert api(client)["entries"][0]["interval95"] == before
 
 
 def test_it_normalizes_by_human_and_random() -> None:
-    assert human_normalized(0.5, 0.9, 0.1) == pytest.approx(0.5)
-    assert human_normalized(0.5, 0.1, 0.1) is None  # human no better than random: undefined
-    assert human_normalized(0.5, None, 0.1) is None
-    assert human_normalized(0.5, 0.9, None) is None
+    assert normalized_score(0.5, 0.9, 0.1, 0.05).value == pytest.approx(0.5)
+    assert normalized_score(0.5, 0.1, 0.1, 0.05).reason == "humans no better than random"
+    assert normalized_score(0.5, 0.9, None, 0.05).value is None
+    assert normalized_score(float("nan"), 0.9, 0.1, 0.05).reason == "no model score"
+    assert normalized_score(0.5, None, 0.1, 0.05).reason == "no human baseline"
+    # A gap within the humans' own standard error: the ratio would explode (0.4 / 1e-3 = 400).
+    barely = normalized_score(0.5, 0.101, 0.1, 0.05)
+    assert barely.value is None and "not clearly above random" in barely.reason
+    assert normalized_score(0.5, 0.9, 0.1, None).reason == "one human episode: no standard error"
 
 
 def test_it_shows_normalized_scores_on_the_entry_page(client: Client) -> None:
     run = make_run("alpha")
     model_episodes(run, "babyai", [1.0, 0.0])  # 0.5
     model_episodes(run, "crafter", [0.3])
-    human_episode("babyai", 1.0, user=player())  # 1.0
+    model_episodes(run, "nle", [0.3])
+    user = player()
+    human_episode("babyai", 1.0, seed=1, user=user)
+    human_episode("babyai", 0.9, seed=2, user=user)  # 0.95, sample SE 0.05
+    human_episode("nle", 0.2, seed=1, user=user)
+    human_episode("nle", 0.0, seed=2, user=user)  # 0.1, sample SE 0.1: not clearly above a 0.05 floor
     random_episode("babyai", 0.0)
-    random_episode("babyai", 0.5)  # floor 0.25: (0.5 - .25) / (1 - .25) = 1/3
+    random_episode("babyai", 0.5)  # floor 0.25: (0.5 - .25) / (.95 - .25) = 35.7 %
+    random_episode("nle", 0.05)
     key = by_name(api(client))["alpha"]["key"]
     html = client.get(f"/leaderboard/entries/{key}/").content.decode()
     normalized = html.split('id="normalized"')[1].split("</table>")[0]
-    assert "33.3" in normalized and "n/a" in normalized  # crafter: no human, no floor
+    assert "35.7" in normalized and "n/a" in normalized  # crafter: no human, no floor
+    assert "no human baseline, no random floor" in normalized
+    assert "humans not clearly above random" in normalized
 
 
 def test_it_reports_usage_and_links_replays(client: Client) -> None:
@@ -299,7 +351,7 @@ def test_it_shows_the_tab_rank_on_the_entry_page(client: Client) -> None:
     full_coverage(make_run("text-strong"), {"babyai": [1.0]})  # another tab: does not outrank "vision"
     key = by_name(api(client, tab="vlm"))["vision"]["key"]
     html = " ".join(client.get(f"/leaderboard/entries/{key}/").content.decode().split())
-    assert "rank 1 ·" in html
+    assert ">rank 1</span>" in html
 
 
 def test_it_serves_the_previous_board_while_another_request_rebuilds(client: Client) -> None:

@@ -24,16 +24,44 @@ def test_it_pairs_only_identical_env_task_and_seed(client: Client) -> None:
     assert pairs == [pairing.Pair(("babyai", TASKS["babyai"], 7), on_7.pk, same.pk, 1.0)]
 
 
-def test_it_counts_wins_losses_ties_with_a_stable_interval() -> None:
-    game = ("babyai", TASKS["babyai"], 1)
-    pairs = [pairing.Pair(game, 1, 2, d) for d in (1.0, -1.0, 0.0, 1.0)]
+def test_it_reduces_each_game_to_one_difference() -> None:
+    def game(seed: int) -> pairing.GameKey:
+        return ("babyai", TASKS["babyai"], seed)
+
+    # Game 1: 2 model x 2 human episodes (4 pairs) still counts once: (0.5 + 1) / 2 - (0 + 0.5) / 2 = 0.5.
+    pairs = [pairing.Pair(game(1), m, h, dm - dh) for m, dm in ((1, 0.5), (2, 1.0)) for h, dh in ((3, 0.0), (4, 0.5))]
+    pairs += [pairing.Pair(game(2), 5, 6, -0.25), pairing.Pair(game(3), 7, 8, 0.0), pairing.Pair(game(4), 9, 10, 0.25)]
     summary = pairing.summarize_pairs(pairs, "m-x")
-    assert (summary.wins, summary.losses, summary.ties) == (2, 1, 1)
-    assert summary.mean_difference == pytest.approx(0.25)
-    assert summary.interval == pairing.summarize_pairs(pairs, "m-x").interval
-    assert summary.interval is not None and summary.interval.low <= 0.25 <= summary.interval.high
+    assert [g.difference for g in summary.games] == pytest.approx([0.5, -0.25, 0.0, 0.25])
+    assert (summary.games[0].model_episodes, summary.games[0].human_episodes) == (2, 2)
+    assert (summary.wins, summary.losses, summary.ties) == (2, 1, 1)  # per game, not per pair
+    assert summary.mean_difference == pytest.approx(0.125)
+    # Student's t over the four game differences: SD 0.3227, SE 0.1614, t(3) 3.182
+    assert summary.interval is not None
+    assert (summary.interval.low, summary.interval.high) == pytest.approx((0.125 - 0.5135, 0.125 + 0.5135), abs=1e-3)
+    # The figures do not depend on the order the pairs come in.
+    shuffled = pairing.summarize_pairs(list(reversed(pairs)), "m-x")
+    assert (shuffled.mean_difference, shuffled.interval, shuffled.wins) == (
+        summary.mean_difference, summary.interval, summary.wins,
+    )  # fmt: skip
     empty = pairing.summarize_pairs([], "m-x")
     assert empty.mean_difference is None and empty.interval is None
+
+
+def test_it_gives_the_paired_difference_by_game() -> None:
+    games = {
+        "a": ([0.5, 0.7], [0.2]),  # 0.6 - 0.2 = 0.4
+        "b": ([0.1], [0.3, 0.1, 0.2]),  # 0.1 - 0.2 = -0.1
+        "c": ([0.9], [0.6]),  # 0.3
+        "d": ([0.4], []),  # no human: left out
+    }
+    estimate, interval = pairing.paired_difference(games, seed=1)
+    assert estimate == pytest.approx(0.2)
+    assert interval is not None and interval.low < 0.2 < interval.high
+    assert pairing.paired_difference(dict(reversed(games.items())), seed=99) == (estimate, interval)
+    assert pairing.paired_difference({"a": ([0.5], [0.2])}, seed=1) == (pytest.approx(0.3), None)  # one game
+    assert pairing.paired_difference({"a": ([0.5], [0.2]), "b": ([0.4], [0.1])}, seed=1)[1] is None  # all equal
+    assert pairing.paired_difference({}, seed=1) == (None, None)
 
 
 def test_it_shows_pairs_on_the_entry_page(client: Client) -> None:
@@ -42,7 +70,8 @@ def test_it_shows_pairs_on_the_entry_page(client: Client) -> None:
     human = human_episode("babyai", 1.0, seed=3, user=player())
     key = next(e["key"] for e in client.get("/api/leaderboard").json()["entries"] if e["name"] == "alpha")
     html = " ".join(client.get(f"/leaderboard/entries/{key}/").content.decode().split())
-    assert "0 wins, 1 loss, 0 ties over 1 pair" in html
+    assert "0 wins, 1 loss, 0 ties over 1 game (1 pair of episodes)" in html
+    assert "too few games for an interval" in html
     assert f"/leaderboard/compare/{model.pk}/{human.pk}/" in html
 
 

@@ -1,0 +1,236 @@
+"""Coverage of the leaderboard's intervals, measured by simulation.
+
+    .venv/bin/python bench/stats_coverage.py [--datasets 1000] [--seed 23] [--no-bca]
+
+For each case it draws ``--datasets`` data sets from a distribution whose mean
+is known, builds each method's "95 %" interval and prints how often the
+interval holds the true mean (coverage; a missing interval counts as a miss),
+its mean width, and how many data sets got no interval or a zero-width one.
+
+- one mean (``mean``): normal, Beta(2, 5), success/fail (p = 0.3) and a
+  zero-heavy progression (0 with probability 0.6, else Beta(2, 3)), at
+  n = 5, 10, 30; methods: the old percentile bootstrap (``old``), scipy's BCa
+  bootstrap (``bca``, for comparison) and ``leaderboard.stats.mean_interval``
+  (``new``);
+- the paired model-vs-human comparison (``paired``): games share a
+  difficulty (both sides move with it), the model's edge varies by game
+  around 0.10 (the true mean difference); 5 and 10 games with a few model
+  and human episodes each; old: every model x human pair bootstrapped as if
+  independent; new: ``leaderboard.pairing.paired_difference``;
+- the overall (``overall``): six envs of a BALROG-like mix (success/fail,
+  zero-heavy and continuous scores, 5-12 episodes each); old: the stratified
+  percentile bootstrap the board used, new: ``leaderboard.stats.overall_estimate``.
+
+The output is the table in docs/statistics.md. The same functions back the
+fast coverage tests (tests/leaderboard/test_stats_coverage.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "balrogweb.settings")
+
+from leaderboard.stats import Interval, mean_interval, overall_estimate
+
+Rng = np.random.Generator
+Method = Callable[[np.ndarray, int], Interval | None]
+REPLICATES = 2000
+
+
+# ----- distributions with a known mean ------------------------------------------------------
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    mean: float
+    draw: Callable[[Rng, int], np.ndarray]
+
+
+def _zero_heavy(rng: Rng, n: int) -> np.ndarray:
+    return np.where(rng.random(n) < 0.6, 0.0, rng.beta(2, 3, n))
+
+
+DISTRIBUTIONS = (
+    Distribution("normal", 0.5, lambda rng, n: rng.normal(0.5, 0.15, n)),
+    Distribution("beta(2,5)", 2 / 7, lambda rng, n: rng.beta(2, 5, n)),
+    Distribution("success/fail p=.3", 0.3, lambda rng, n: (rng.random(n) < 0.3).astype(float)),
+    Distribution("zero-heavy", 0.4 * 0.4, _zero_heavy),
+)
+
+
+# ----- the methods ----------------------------------------------------------------------------
+def old_percentile(values: np.ndarray, seed: int) -> Interval | None:
+    """The board's former ``bootstrap_mean``: 2,000 percentile resamples, in input order."""
+    if not len(values):
+        return None
+    picks = np.random.default_rng(seed).integers(0, len(values), size=(REPLICATES, len(values)))
+    low, high = np.percentile(values[picks].mean(axis=1), [2.5, 97.5])
+    return Interval(float(low), float(high))
+
+
+def bca(values: np.ndarray, seed: int) -> Interval | None:
+    if len(values) < 2 or np.all(values == values[0]):
+        return None
+    result = scipy_stats.bootstrap((values,), np.mean, method="BCa", n_resamples=999, rng=seed)
+    low, high = result.confidence_interval
+    return None if not np.isfinite(low) or not np.isfinite(high) else Interval(float(low), float(high))
+
+
+def new_mean(values: np.ndarray, seed: int) -> Interval | None:
+    return mean_interval(values.tolist(), seed=seed)
+
+
+# ----- measuring --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    case: str
+    method: str
+    coverage: float
+    width: float  # mean over the intervals given
+    missing: int  # data sets without an interval
+    zero_width: int
+
+    def line(self) -> str:
+        return (
+            f"| {self.case} | {self.method} | {self.coverage:.3f} | {self.width:.3f} | {self.missing} "
+            f"| {self.zero_width} |"
+        )
+
+
+def measure(case: str, method: str, truth: float, intervals: Sequence[Interval | None]) -> Row:
+    given = [i for i in intervals if i is not None]
+    hits = sum(1 for i in given if i.low <= truth <= i.high)
+    return Row(
+        case=case, method=method, coverage=hits / len(intervals),
+        width=float(np.mean([i.width for i in given])) if given else float("nan"),
+        missing=len(intervals) - len(given), zero_width=sum(1 for i in given if i.width == 0),
+    )  # fmt: skip
+
+
+def mean_rows(dist: Distribution, n: int, datasets: int, seed: int, methods: dict[str, Method]) -> list[Row]:
+    rng = np.random.default_rng([seed, n, DISTRIBUTIONS.index(dist)])
+    samples = [dist.draw(rng, n) for _ in range(datasets)]
+    case = f"mean {dist.name} n={n}"
+    return [
+        measure(case, name, dist.mean, [method(sample, k) for k, sample in enumerate(samples)])
+        for name, method in methods.items()
+    ]
+
+
+# ----- the paired comparison ----------------------------------------------------------------
+EDGE = 0.10  # the model's true mean advantage over games
+
+
+def draw_games(rng: Rng, games: int, model_n: int, human_n: int) -> dict[int, tuple[list[float], list[float]]]:
+    """Games share a difficulty (both sides move with it); the model's edge varies by game."""
+    drawn = {}
+    for game in range(games):
+        difficulty = rng.normal(0.0, 0.15)
+        edge = EDGE + rng.normal(0.0, 0.10)
+        model = 0.5 + difficulty + edge + rng.normal(0.0, 0.15, model_n)
+        human = 0.5 + difficulty + rng.normal(0.0, 0.15, human_n)
+        drawn[game] = (model.tolist(), human.tolist())
+    return drawn
+
+
+def old_paired(games: dict[int, tuple[list[float], list[float]]], seed: int) -> Interval | None:
+    """The former summarize_pairs: every model x human pair, bootstrapped as independent."""
+    pairs = np.array([m - h for model, human in games.values() for m in model for h in human])
+    return old_percentile(pairs, seed)
+
+
+def paired_rows(shape: tuple[int, int, int], datasets: int, seed: int) -> list[Row]:
+    from leaderboard.pairing import paired_difference
+
+    games, model_n, human_n = shape
+    rng = np.random.default_rng([seed, *shape])
+    drawn = [draw_games(rng, games, model_n, human_n) for _ in range(datasets)]
+    case = f"paired {games} games x {model_n} model x {human_n} human"
+    return [
+        measure(case, "old", EDGE, [old_paired(g, k) for k, g in enumerate(drawn)]),
+        measure(case, "new", EDGE, [paired_difference(g, seed=k)[1] for k, g in enumerate(drawn)]),
+    ]
+
+
+PAIRED_SHAPES = ((5, 1, 4), (5, 3, 3), (10, 2, 5), (10, 1, 1))
+
+
+# ----- the overall ----------------------------------------------------------------------------
+OVERALL_ENVS = (  # env -> (distribution, episodes): a BALROG-like mix at small counts
+    ("babyai", DISTRIBUTIONS[2], 10),
+    ("crafter", DISTRIBUTIONS[1], 10),
+    ("textworld", DISTRIBUTIONS[3], 6),
+    ("babaisai", DISTRIBUTIONS[2], 12),
+    ("minihack", DISTRIBUTIONS[2], 8),
+    ("nle", DISTRIBUTIONS[3], 5),
+)
+
+
+def old_overall(values_by_env: dict[str, list[float]], seed: int) -> Interval | None:
+    """The board's former ``bootstrap_overall`` (stratified percentile bootstrap)."""
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(REPLICATES)
+    for values in values_by_env.values():
+        distinct, counts = np.unique(np.asarray(values), return_counts=True)
+        picks = rng.multinomial(len(values), counts / len(values), size=REPLICATES)
+        totals += picks @ distinct / len(values)
+    low, high = np.percentile(totals / len(values_by_env), [2.5, 97.5])
+    return Interval(float(low), float(high))
+
+
+def overall_rows(datasets: int, seed: int) -> list[Row]:
+    rng = np.random.default_rng([seed, 6])
+    truth = float(np.mean([dist.mean for _env, dist, _n in OVERALL_ENVS]))
+    drawn = [{env: dist.draw(rng, n).tolist() for env, dist, n in OVERALL_ENVS} for _ in range(datasets)]
+    case = "overall of 6 envs (5-12 episodes each)"
+    new = [overall_estimate(values) for values in drawn]
+    return [
+        measure(case, "old", truth, [old_overall(values, k) for k, values in enumerate(drawn)]),
+        measure(case, "new", truth, [estimate.interval() if estimate else None for estimate in new]),
+    ]
+
+
+# ----- the table --------------------------------------------------------------------------------
+def all_rows(datasets: int, seed: int, with_bca: bool) -> list[Row]:
+    methods: dict[str, Method] = {"old": old_percentile, "new": new_mean}
+    if with_bca:
+        methods = {"old": old_percentile, "bca": bca, "new": new_mean}
+    rows: list[Row] = []
+    for dist in DISTRIBUTIONS:
+        for n in (5, 10, 30):
+            rows += mean_rows(dist, n, datasets, seed, methods)
+    for shape in PAIRED_SHAPES:
+        rows += paired_rows(shape, datasets, seed)
+    return rows + overall_rows(datasets, seed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--no-bca", action="store_true", help="skip scipy's BCa bootstrap (the slowest column)")
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    started = time.perf_counter()
+    print(f"{args.datasets} data sets per row, seed {args.seed}; nominal level 0.95")
+    print("| case | method | coverage | mean width | no interval | zero-width |")
+    print("|---|---|---|---|---|---|")
+    for row in all_rows(args.datasets, args.seed, not args.no_bca):
+        print(row.line(), flush=True)
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
