@@ -189,10 +189,18 @@ def check_save(assignment: Assignment, data: Any, taxonomy: Taxonomy) -> SavePat
     note = episode.get("note")
     if note is not None:
         note = _check_note(note)
-    position = data.get("position")
-    if position is not None and (not isinstance(position, int) or not 0 <= position <= n_steps):
-        raise AnnotationError("position is out of range")
-    return SavePatch(steps, values, note, position)
+    return SavePatch(steps, values, note, _check_position(data.get("position"), n_steps))
+
+
+def _check_position(position: Any, n_steps: int) -> int | None:
+    # bool is an int in Python: {"position": true} must not be read as position 1.
+    if position is None:
+        return None
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise AnnotationError(f"position must be a whole number from 0 to {n_steps}")
+    if not 0 <= position <= n_steps:
+        raise AnnotationError(f"position {position} is out of range (0 to {n_steps})")
+    return position
 
 
 def _check_steps(raw: Any, n_steps: int, codes: frozenset[str]) -> tuple[StepPatch, ...]:
@@ -214,10 +222,10 @@ def _check_steps(raw: Any, n_steps: int, codes: frozenset[str]) -> tuple[StepPat
 
 
 def _step_index(key: Any, n_steps: int) -> int:
-    try:
-        index = int(key)
-    except (TypeError, ValueError):
-        raise AnnotationError(f"{str(key)[:20]!r} is not a step index") from None
+    # Digits only: int() would also take " 1", "+1" and "1_0" (step 10).
+    if not isinstance(key, str) or not key.isascii() or not key.isdigit():
+        raise AnnotationError(f"{str(key)[:20]!r} is not a step index")
+    index = int(key)
     if not 0 <= index < n_steps:
         raise AnnotationError(f"step {index} is not in this episode (it has {n_steps} steps)")
     return index

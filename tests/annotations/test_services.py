@@ -188,6 +188,11 @@ def test_it_saves_step_labels_notes_and_episode_values(assigned: Any, anna: Pers
         ({"episode": {"values": {"quality": "7"}}}, "not one of its values"),
         ({"episode": {"values": {"invalid-format": "1"}}}, "unknown episode label"),
         ({"position": 999}, "out of range"),
+        ({"position": True}, "position must be a whole number"),  # not position 1
+        ({"position": 1.0}, "position must be a whole number"),
+        ({"position": "1"}, "position must be a whole number"),
+        ({"steps": {"1_0": {"labels": []}}}, "not a step index"),  # int() would read step 10
+        ({"steps": {" 1": {"labels": []}}}, "not a step index"),
         ([], "expected a JSON object"),
     ],
 )
