@@ -6,8 +6,9 @@ balancer stops sending traffic to a process that cannot serve it.
 
 /metrics is Prometheus text. It is protected: a request with
 ``Authorization: Bearer <BALROG_METRICS_TOKEN>`` (for the scraper), or a
-logged-in staff user (for a person); anyone else gets 404, so its existence
-is not advertised.
+logged-in superuser (for a person: staff accounts include annotators and
+reviewers, who have no business reading the operations' numbers); anyone else
+gets 404, so its existence is not advertised.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _may_read_metrics(request: HttpRequest) -> bool:
     if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
         return True
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and user.is_staff)
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
 
 
 def _database_gauges() -> list[str]:

@@ -35,11 +35,10 @@ from games.services import do_apply_action, do_start_episode
 from tests.play.conftest import HOST, ORIGIN, Persona
 
 PERSONAS = ("anonymous", "player", "other", "annotator", "other_annotator", "reviewer", "manager", "admin")
-STAFF = {"annotator", "other_annotator", "reviewer", "manager", "admin"}
 LEVELS: dict[str, set[str]] = {
     "public": set(PERSONAS),
     "login": set(PERSONAS) - {"anonymous"},
-    "staff": STAFF,  # /metrics without a token: any staff account
+    "superuser": {"admin"},  # /metrics without a token: superusers only
     # agents.manage_evaluationrun: not in the annotators' or reviewers' groups.
     "runs": {"manager", "admin"},
     "publish": {"admin"},  # agents.publish_evaluationrun
@@ -52,7 +51,7 @@ LEVELS: dict[str, set[str]] = {
 ACCESS: dict[str, str] = {
     "healthz": "public",
     "readyz": "public",
-    "metrics": "staff",
+    "metrics": "superuser",
     "login": "public",
     "logout": "public",
     "agents:index": "public",

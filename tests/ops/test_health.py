@@ -87,9 +87,15 @@ def test_it_hides_metrics_from_anonymous_and_ordinary_users() -> None:
     assert client.get("/metrics").status_code == 404
 
 
-def test_it_shows_metrics_to_staff(staff: User) -> None:
+def test_it_hides_metrics_from_staff_who_are_not_superusers(staff: User) -> None:
     client = Client()
     client.force_login(staff)
+    assert client.get("/metrics").status_code == 404
+
+
+def test_it_shows_metrics_to_a_superuser() -> None:
+    client = Client()
+    client.force_login(User.objects.create_superuser("ops-root", password="pw-ops-root-123"))
     response = client.get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
