@@ -80,7 +80,7 @@ class OriginCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") == "websocket" and not check_origin(scope):
-            await refuse_handshake(scope, receive, send, 403)
+            await refuse_handshake(receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -124,25 +124,21 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin1").lower(): value.decode("latin1") for name, value in scope.get("headers", ())}
 
 
-async def refuse_handshake(scope: Scope, receive: Receive, send: Send, status: int) -> None:
-    """Refuse a websocket before accepting it: the server answers the handshake
-    with ``status`` when it supports the ASGI websocket.http.response extension,
-    else with 403 (a close before the accept)."""
+async def refuse_handshake(receive: Receive, send: Send) -> None:
+    """Refuse a websocket before accepting it: a close before the accept, which
+    the server answers with HTTP 403. (Not the websocket.http.response
+    extension: uvicorn 0.54 logs "ASGI callable returned without completing
+    handshake" as an error after every such response.)"""
     message = await receive()  # the websocket.connect that a refusal answers
-    if message.get("type") != "websocket.connect":
-        return
-    if "websocket.http.response" in (scope.get("extensions") or {}):
-        await send({"type": "websocket.http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
-        await send({"type": "websocket.http.response.body", "body": b""})
-        return
-    await send({"type": "websocket.close", "code": 1008})
+    if message.get("type") == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008})
 
 
 async def unrouted(scope: Scope, receive: Receive, send: Send) -> None:
     """The last websocket route: a path no consumer serves is refused at the
     handshake (HTTP 403) instead of raising in the router (an HTTP 500 and a
     logged traceback)."""
-    await refuse_handshake(scope, receive, send, 404)
+    await refuse_handshake(receive, send)
 
 
 class WebsocketSession:

@@ -19,7 +19,6 @@ from balrogweb.asgi import application
 from games.models import Episode, Step
 from ops import metrics
 from ops.outage import DatabaseBreaker
-from ops.websocket import unrouted
 from tests.conftest import FakeDatabase
 from tests.play.conftest import HOST, ORIGIN, Persona, communicator
 
@@ -127,19 +126,6 @@ async def test_it_refuses_an_unrouted_path_at_the_handshake_without_an_error_log
         assert not connected, path
         await comm.disconnect()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-
-
-async def test_it_answers_an_unrouted_path_with_a_404_where_the_server_can() -> None:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    await unrouted({"type": "websocket", "extensions": {"websocket.http.response": {}}}, receive, send)
-    assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 404
 
 
 @override_settings(BALROG_WS_MAX_MESSAGE_BYTES=1024)
