@@ -72,6 +72,8 @@ def test_it_shows_pairs_on_the_entry_page(client: Client) -> None:
     html = " ".join(client.get(f"/leaderboard/entries/{key}/").content.decode().split())
     assert "0 wins, 1 loss, 0 ties over 1 game (1 pair of episodes)" in html
     assert "too few games for an interval" in html
+    games = html.split('id="paired-games"')[1].split("</table>")[0]
+    assert "-100.0" in games  # the one game: model 0 - human 1
     assert f"/leaderboard/compare/{model.pk}/{human.pk}/" in html
 
 
