@@ -11,7 +11,8 @@ its mean width, and how many data sets got no interval or a zero-width one.
   zero-heavy progression (0 with probability 0.6, else Beta(2, 3)), at
   n = 5, 10, 30; methods: the old percentile bootstrap (``old``), scipy's BCa
   bootstrap (``bca``, for comparison) and ``leaderboard.stats.mean_interval``
-  (``new``);
+  (``new``: Wilson for success/fail, Wilson with an effective sample size for
+  other scores in [0, 1], Student's t beyond);
 - the paired model-vs-human comparison (``paired``): games share a
   difficulty (both sides move with it), the model's edge varies by game
   around 0.10 (the true mean difference); 5 and 10 games with a few model
