@@ -8,3 +8,8 @@ class OpsConfig(AppConfig):
 
     name = "ops"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ops.websocket import connect_access_signals
+
+        connect_access_signals()

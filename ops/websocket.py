@@ -329,14 +329,78 @@ def _count_outbound(text: str | None) -> None:
 
 
 def _session_belongs_to(session_key: str | None, user_id: Any) -> bool:
+    """The session still exists, is still this user's, the user is active and
+    the session's password hash is current (a password change elsewhere ends
+    every other session, as Django's own middleware decides for pages)."""
     from importlib import import_module
 
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.base import SessionBase
+    from django.utils.crypto import constant_time_compare
 
     if not session_key:
         return False
     store: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    if not store.exists(session_key) or str(store.get("_auth_user_id")) != str(user_id):
+    if not store.exists(session_key) or str(store.get(SESSION_KEY)) != str(user_id):
         return False
-    return bool(get_user_model().objects.filter(pk=user_id, is_active=True).exists())
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    return constant_time_compare(str(store.get(HASH_SESSION_KEY, "")), user.get_session_auth_hash())
+
+
+# ----- closing a user's sockets when their access changes ------------------------------
+def user_group(user_id: Any) -> str:
+    """The channel group of one user's websockets (every process): told when
+    the user logs out, changes password or is changed by an admin."""
+    return f"ws-user-{user_id}"
+
+
+def check_socket_session(scope: Scope) -> bool:
+    """For a logged-in user's socket: may it stay open? (Sync: the database.)"""
+    user = scope.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return True
+    return _session_belongs_to(getattr(scope.get("session"), "session_key", None), user.pk)
+
+
+def connect_access_signals() -> None:
+    """Logout, a password change, deactivation or a change of staff rights
+    close that user's sockets within a second (ops.apps): each socket's
+    consumer re-checks its session on the event and closes with 1008 when it
+    no longer holds; the browser reconnects as whoever it now is."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.signals import user_logged_out
+    from django.db.models.signals import post_save
+
+    user_logged_out.connect(_on_logout, dispatch_uid="ops.websocket.logout")
+    post_save.connect(_on_user_saved, sender=get_user_model(), dispatch_uid="ops.websocket.user_saved")
+
+
+def _on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is None or user.pk is None:
+        return
+    # Sent before Django flushes the session: the sockets of this session close whatever they find.
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    _notify(user.pk, {"type": "access.changed", "ended_session": session_key})
+
+
+def _on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any) -> None:
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # a login's own save changes nobody's access
+    from django.db import transaction
+
+    transaction.on_commit(lambda: _notify(instance.pk, {"type": "access.changed", "ended_session": None}))
+
+
+def _notify(user_id: Any, message: dict[str, Any]) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(user_group(user_id), message)
+    except Exception as exc:  # the guard's periodic re-check still closes the socket
+        logger.warning("websocket: could not tell user %s's sockets of an access change: %s", user_id, exc)

@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
 from ops.outage import BREAKER
+from ops.websocket import CLOSE_POLICY, check_socket_session, user_group
 from play import services
 from play.executor import run_blocking, submit_blocking
 from play.limits import action_limiter
@@ -53,12 +54,34 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.episode_id = int(self.scope["url_route"]["kwargs"]["episode_id"])
         self.group = episode_group(self.episode_id)
+        user = self.scope.get("user")
+        # A logged-in user's sockets hear of a logout or an access change at once (ops.websocket).
+        self.user_group = user_group(user.pk) if user is not None and user.is_authenticated else ""
+        if self.user_group:
+            await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         ensure_sweeper()
 
     async def disconnect(self, code: int) -> None:
         if self.role:  # a no-op for a player's connection, which left the group at hello
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.user_group:
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """The user logged out (``ended_session``: that session, before it is
+        flushed), changed password or was changed by an admin: close with 1008
+        unless this socket's session still holds; the browser reconnects as
+        whoever it now is (a viewer, or refused where staff access was needed)."""
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        ended = event.get("ended_session")
+        try:
+            holds = ended != session_key and await run_blocking(check_socket_session, self.scope)
+        except Exception:
+            logger.warning("episode %s: access re-check failed; closing", self.episode_id, exc_info=True)
+            holds = False
+        if not holds:
+            await self.close(code=CLOSE_POLICY)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         received = time.perf_counter()
