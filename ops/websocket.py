@@ -14,9 +14,11 @@ Per connection, before any consumer code sees a message:
   BALROG_WS_QUEUE_MAX; a full queue closes with 1008;
 - for a logged-in user, permission-sensitive messages (``action``,
   ``abandon``) re-check at most every BALROG_WS_RECHECK_SECONDS that the
-  session still exists and still belongs to that active user; a logout or a
-  deactivated account closes the socket with 1008 instead of letting an
-  already-open tab keep playing.
+  session still exists and still belongs to that active user, with a current
+  password hash; a failed check closes with 1008 instead of letting an
+  already-open tab keep playing. This is the backstop: a logout, a password
+  change or a deactivation closes the user's sockets at once by itself
+  (connect_access_signals).
 
 A consumer that dies because the channel layer (Redis) went away is closed
 with 1012 (service restart) and a warning, not a stack trace: channels'
