@@ -4,6 +4,7 @@ the invalid-answer rate, and the human-normalized score per game."""
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -16,7 +17,7 @@ from games.models import Episode, Step
 from games.registry import ENVS
 from leaderboard.plots import Bar, Series, bar_chart, line_chart
 from leaderboard.services import HUMANS_KEY, Board, Entry, human_episodes, model_slots, player_episodes
-from leaderboard.stats import normalized_score, sample_se
+from leaderboard.stats import Interval, mean_interval, normalized_score, sample_se, seed_for
 
 EPISODE_LIST_LIMIT = 500
 
@@ -77,6 +78,17 @@ def episode_list(entry: Entry) -> list[Episode]:
     """The entry's ended episodes, newest first (bounded for the page)."""
     fields = ("pk", "env", "task", "seed", "steps", "progression", "status", "replayable", "verified_ok", "ended_at")
     return list(entry_episodes(entry).only(*fields).order_by("-pk")[:EPISODE_LIST_LIMIT])
+
+
+def game_intervals(entry: Entry) -> dict[str, Interval | None]:
+    """95% intervals of each game's mean and each task's ("env" and
+    "env task" keys; stats.mean_interval, None: too few episodes), from the
+    entry's counted progression values."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for env, task, progression in entry_episodes(entry).values_list("env", "task", "progression"):
+        values[env].append(progression)
+        values[f"{env} {task}"].append(progression)
+    return {key: mean_interval(found, seed=seed_for(f"{entry.key}:{key}")) for key, found in sorted(values.items())}
 
 
 def normalized_scores(entry: Entry, board: Board) -> list[Normalized]:

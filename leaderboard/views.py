@@ -86,6 +86,7 @@ def _entry_context(entry: Entry) -> dict[str, Any]:
         "envs": [(env, entry.summary.envs.get(env)) for env in ENVS],
         "usage": detail.usage(entry),
         "normalized": detail.normalized_scores(entry, board),
+        "intervals": detail.game_intervals(entry),
         "episodes": detail.episode_list(entry),
         "episode_limit": detail.EPISODE_LIST_LIMIT,
         "bars": detail.game_bars(entry, board),

@@ -33,3 +33,14 @@ def pct(value: float | None) -> str:
 def sort_num(stat: Stat | None) -> str:
     """data-value for the client-side sort ('' sorts last)."""
     return "" if stat is None or stat.n == 0 else f"{stat.mean:.6f}"
+
+
+@register.filter
+def interval_of(intervals: dict[str, Interval | None], key: str) -> str:
+    """A game's or a task's interval from detail.game_intervals, as text."""
+    return interval_range(intervals.get(key))
+
+
+@register.filter
+def interval_range(interval: Interval | None) -> str:
+    return "too few episodes" if interval is None else f"{100 * interval.low:.1f}–{100 * interval.high:.1f}"

@@ -240,6 +240,18 @@ def test_it_shows_normalized_scores_on_the_entry_page(client: Client) -> None:
     assert "humans not clearly above random" in normalized
 
 
+def test_it_shows_each_games_interval_on_the_entry_page(client: Client) -> None:
+    run = make_run("alpha")
+    model_episodes(run, "babyai", [1.0, 0.0])  # success/fail: Wilson's interval for 1 of 2
+    model_episodes(run, "crafter", [0.3])
+    key = by_name(api(client))["alpha"]["key"]
+    html = client.get(f"/leaderboard/entries/{key}/").content.decode()
+    table = html.split('id="per-game"')[1].split("</table>")[0]
+    assert "9.5–90.5" in table  # 0.5 ± 1.96 sqrt(.25 / 2) bent by Wilson: [.0945, .9055]
+    assert "too few episodes" in table  # one Crafter episode: no interval, never [30, 30]
+    assert "30.0–30.0" not in table
+
+
 def test_it_reports_usage_and_links_replays(client: Client) -> None:
     run = make_run("alpha", endpoint=make_endpoint())
     (episode,) = model_episodes(run, "babyai", [1.0])
