@@ -117,7 +117,9 @@ def fuzz_cases(rng: random.Random) -> Callable[[], Case]:
         return "surrogates", text, "bad_message"
 
     def non_finite() -> Case:
-        number = rng.choice(["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1" + "0" * 4000 + ".5", "-" + "9" * 4000 + "e10"])
+        number = rng.choice(
+            ["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1" + "0" * 4000 + ".5", "-" + "9" * 4000 + "e10"]
+        )
         kind, field = rng.choice([("ping", "t"), ("action", "seq"), ("sync", "version"), ("hello", "version")])
         text = f'{{"type":"{kind}","{field}":{number},"action":"right"}}'
         return "non_finite", text, "bad_json"
@@ -202,7 +204,7 @@ def episode_state(episode: Episode) -> tuple[int, str, int]:
 async def greet(comm: WebsocketCommunicator) -> None:
     connected, _ = await comm.connect()
     assert connected
-    await comm.send_json_to({"type": "hello", "protocol": 1, "version": None})
+    await comm.send_json_to({"type": "hello", "protocol": 2, "version": None})  # the browser's
     for _ in range(2):
         await comm.receive_json_from(timeout=TIMEOUT)
 
@@ -224,6 +226,7 @@ async def test_it_survives_ten_thousand_hostile_messages_without_a_state_change(
     await greet(intruder)
     for seq, action in enumerate(PLAYED):
         await player.send_json_to({"type": "action", "seq": seq, "action": action})
+        assert (await player.receive_json_from(timeout=TIMEOUT))["type"] == "frame"
         assert (await player.receive_json_from(timeout=TIMEOUT))["type"] == "ack"
     before = (await episode_state(mine), await episode_state(theirs))
 

@@ -40,9 +40,16 @@ def steps_of(episode: Episode) -> int:
 async def hello(comm: WebsocketCommunicator) -> None:
     connected, _ = await comm.connect()
     assert connected
-    await comm.send_json_to({"type": "hello", "protocol": 1, "version": None})
+    await comm.send_json_to({"type": "hello", "protocol": 2, "version": None})
     assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "welcome"
     assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "snapshot"
+
+
+async def acked(comm: WebsocketCommunicator) -> dict[str, Any]:
+    """The answer to an applied action on the browser's protocol 2: its frame, then its ack."""
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "frame"
+    ack: dict[str, Any] = await comm.receive_json_from(timeout=TIMEOUT)
+    return ack
 
 
 async def outputs_until_close(comm: WebsocketCommunicator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -187,7 +194,7 @@ async def test_it_closes_a_players_socket_after_logout_before_the_next_action(to
     comm = communicator(episode.pk, pat)
     await hello(comm)
     await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
-    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "ack"  # a live session passes the check
+    assert (await acked(comm))["type"] == "ack"  # a live session passes the check
     await database_sync_to_async(Session.objects.filter(session_key=pat.session_key).delete)()  # logged out
     await comm.send_json_to({"type": "ping", "t": 1})  # not permission-sensitive: still answered
     assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
@@ -216,7 +223,7 @@ async def test_it_lets_an_anonymous_visitor_play_without_a_login(toy_game: str, 
     comm = communicator(episode.pk, visitor)
     await hello(comm)
     await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
-    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "ack"
+    assert (await acked(comm))["type"] == "ack"
     await comm.disconnect()
 
 
@@ -227,7 +234,7 @@ async def test_it_counts_sessions_steps_and_errors(toy_game: str, pat: Persona) 
     await hello(comm)
     assert metrics.ws_sessions.value == sessions + 1
     await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
-    await comm.receive_json_from(timeout=TIMEOUT)
+    await acked(comm)
     await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})  # a duplicate: not a step
     assert (await comm.receive_json_from(timeout=TIMEOUT))["duplicate"] is True
     await comm.send_to(text_data="{nope")

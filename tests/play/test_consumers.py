@@ -31,9 +31,10 @@ TIMEOUT = 20
 
 
 async def say_hello(comm: WebsocketCommunicator, version: int | None = None, **extra: Any) -> tuple[dict, dict]:
+    """The browser's hello (protocol 2; test_it_speaks_protocol_1_to_a_hello_without_one keeps 1)."""
     connected, _ = await comm.connect()
     assert connected
-    await comm.send_json_to({"type": "hello", "protocol": 1, "version": version, **extra})
+    await comm.send_json_to({"type": "hello", "protocol": 2, "version": version, **extra})
     welcome = await comm.receive_json_from(timeout=TIMEOUT)
     snapshot = await comm.receive_json_from(timeout=TIMEOUT)
     assert (welcome["type"], snapshot["type"]) == ("welcome", "snapshot")
@@ -41,9 +42,19 @@ async def say_hello(comm: WebsocketCommunicator, version: int | None = None, **e
 
 
 async def act(comm: WebsocketCommunicator, seq: int, action: str, key: str | None = None) -> dict:
+    """An action as the browser sends it; the answer as the browser sees it:
+    the ack over the state of the frame drawn before it (protocol 2), or the
+    reply that came instead (an error, a duplicate's ack with its state)."""
     await comm.send_json_to({"type": "action", "seq": seq, "action": action, "input": key or action})
     reply: dict = await comm.receive_json_from(timeout=TIMEOUT)
-    return reply
+    if reply["type"] != "frame":
+        return reply
+    assert reply["seq"] == seq
+    ack: dict = await comm.receive_json_from(timeout=TIMEOUT)
+    if ack["type"] != "ack":
+        return ack  # the frame's step was not recorded
+    assert (ack["seq"], ack["version"]) == (seq, reply["version"]) and "frame" not in ack
+    return {**reply, **ack}
 
 
 @database_sync_to_async
@@ -76,7 +87,7 @@ async def test_it_plays_the_toy_game_to_a_win(toy_game: str, pat: Persona) -> No
     episode = await start_toy_at(pat, 2)
     comm = communicator(episode.pk, pat)
     welcome, snapshot = await say_hello(comm)
-    assert welcome["role"] == "player" and welcome["protocol"] == 1
+    assert welcome["role"] == "player" and welcome["protocol"] == 2
     assert snapshot["version"] == 0 and snapshot["frame"] == {"position": 2}
     assert snapshot["actions"] == ["left", "right", "wait"]
     for seq in range(3):
@@ -258,7 +269,7 @@ async def test_it_answers_bad_messages_with_clear_errors(toy_game: str, pat: Per
         assert "Traceback" not in error["message"]
     await comm.send_to(bytes_data=b"\x00")
     assert (await comm.receive_json_from(timeout=TIMEOUT))["code"] == "bad_message"
-    await comm.send_json_to({"type": "hello", "protocol": 1, "version": None})
+    await comm.send_json_to({"type": "hello", "protocol": 2, "version": None})
     await comm.receive_json_from(timeout=TIMEOUT)
     await comm.receive_json_from(timeout=TIMEOUT)
     for bad in ({"seq": -1, "action": "right"}, {"seq": "0", "action": "right"}, {"seq": 0, "action": 7}):
@@ -274,7 +285,7 @@ async def test_it_closes_a_connection_to_a_missing_episode(pat: Persona) -> None
     comm = communicator(987654, pat)
     connected, _ = await comm.connect()
     assert connected
-    await comm.send_json_to({"type": "hello", "protocol": 1})
+    await comm.send_json_to({"type": "hello", "protocol": 2})
     error = await comm.receive_json_from(timeout=TIMEOUT)
     assert (error["type"], error["code"]) == ("error", "not_found")
     closed = await comm.receive_output(timeout=TIMEOUT)
