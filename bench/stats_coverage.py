@@ -20,7 +20,10 @@ its mean width, and how many data sets got no interval or a zero-width one.
   independent; new: ``leaderboard.pairing.paired_difference``;
 - the overall (``overall``): six envs of a BALROG-like mix (success/fail,
   zero-heavy and continuous scores, 5-12 episodes each); old: the stratified
-  percentile bootstrap the board used, new: ``leaderboard.stats.overall_estimate``.
+  percentile bootstrap the board used, new: ``leaderboard.stats.overall_estimate``;
+- ranks: two entries on that mix, how often they are ranked apart when
+  their true overall scores are equal (should be at most 5 %) and when one
+  is 0.05 or 0.10 higher on every env (the power to tell them apart).
 
 The output is the table in docs/statistics.md. The same functions back the
 fast coverage tests (tests/leaderboard/test_stats_coverage.py).
@@ -201,6 +204,36 @@ def overall_rows(datasets: int, seed: int) -> list[Row]:
     ]
 
 
+# ----- ranks ------------------------------------------------------------------------------------
+def shifted(dist: Distribution, shift: float) -> Callable[[Rng, int], np.ndarray]:
+    """The distribution's scores moved up by ``shift`` (success/fail: p moved up)."""
+    if dist is DISTRIBUTIONS[2]:
+        return lambda rng, n: (rng.random(n) < 0.3 + shift).astype(float)
+    return lambda rng, n: np.clip(dist.draw(rng, n) + shift, 0.0, 1.0)
+
+
+def rank_rows(datasets: int, seed: int) -> list[str]:
+    """Two entries on the overall mix: how often they get different ranks,
+    with equal true scores (a false "better") and with one 0.05 higher on
+    every env (power); new: confident_ranks, old: no overlap of the
+    percentile intervals."""
+    from leaderboard.stats import confident_ranks
+
+    lines = []
+    for shift in (0.0, 0.05, 0.10):
+        rng = np.random.default_rng([seed, 7, int(shift * 100)])
+        old = new = 0
+        for k in range(datasets):
+            a = {env: dist.draw(rng, n).tolist() for env, dist, n in OVERALL_ENVS}
+            b = {env: shifted(dist, shift)(rng, n).tolist() for env, dist, n in OVERALL_ENVS}
+            ia, ib = old_overall(a, 2 * k), old_overall(b, 2 * k + 1)
+            old += ia is not None and ib is not None and not ia.overlaps(ib)
+            ranks = confident_ranks([overall_estimate(a), overall_estimate(b)])
+            new += ranks[0] != ranks[1]
+        lines.append(f"| ranked apart, true difference {shift:.2f} | {old / datasets:.3f} | {new / datasets:.3f} |")
+    return lines
+
+
 # ----- the table --------------------------------------------------------------------------------
 def all_rows(datasets: int, seed: int, with_bca: bool) -> list[Row]:
     methods: dict[str, Method] = {"old": old_percentile, "new": new_mean}
@@ -230,6 +263,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for row in all_rows(args.datasets, args.seed, not args.no_bca):
         print(row.line(), flush=True)
+    print()
+    print("| two entries on the overall mix | old: no overlap | new: confident_ranks |")
+    print("|---|---|---|")
+    for line in rank_rows(args.datasets, args.seed):
+        print(line, flush=True)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
