@@ -281,7 +281,7 @@ def test_it_adds_up_model_calls_from_other_processes_in_metrics(own_redis: tuple
     for _ in range(2):  # two "worker" processes
         subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     client = Client()
-    client.force_login(User.objects.create_user("ops-staff", password="pw-staff-123", is_staff=True))
+    client.force_login(User.objects.create_superuser("ops-root", password="pw-root-123"))  # /metrics: superusers
     with override_settings(REDIS_URL=url):
         text = client.get("/metrics").content.decode()
         metrics._clients.clear()
