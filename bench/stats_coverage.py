@@ -213,13 +213,20 @@ def shifted(dist: Distribution, shift: float) -> Callable[[Rng, int], np.ndarray
 
 
 def rank_rows(datasets: int, seed: int) -> list[str]:
+    return [
+        f"| ranked apart, true difference {shift:.2f} | {old:.3f} | {new:.3f} |"
+        for shift, old, new in rank_rates(datasets, seed)
+    ]
+
+
+def rank_rates(datasets: int, seed: int) -> list[tuple[float, float, float]]:
     """Two entries on the overall mix: how often they get different ranks,
     with equal true scores (a false "better") and with one 0.05 higher on
     every env (power); new: confident_ranks, old: no overlap of the
     percentile intervals."""
     from leaderboard.stats import confident_ranks
 
-    lines = []
+    rates = []
     for shift in (0.0, 0.05, 0.10):
         rng = np.random.default_rng([seed, 7, int(shift * 100)])
         old = new = 0
@@ -230,8 +237,8 @@ def rank_rows(datasets: int, seed: int) -> list[str]:
             old += ia is not None and ib is not None and not ia.overlaps(ib)
             ranks = confident_ranks([overall_estimate(a), overall_estimate(b)])
             new += ranks[0] != ranks[1]
-        lines.append(f"| ranked apart, true difference {shift:.2f} | {old / datasets:.3f} | {new / datasets:.3f} |")
-    return lines
+        rates.append((shift, old / datasets, new / datasets))
+    return rates
 
 
 # ----- the table --------------------------------------------------------------------------------

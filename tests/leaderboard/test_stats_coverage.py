@@ -75,6 +75,12 @@ def test_it_covers_the_overall() -> None:
     assert new.coverage >= 0.93 and new.missing == 0, new
 
 
+def test_it_ranks_apart_rarely_when_equal_and_more_often_than_before_when_not() -> None:
+    (_, _old_equal, equal), (_, old_near, near), _far = bench.rank_rates(DATASETS, SEED)
+    assert equal <= 0.06  # a false "better" at about the stated 5 %
+    assert near > 2 * old_near and near > 0.15  # the old no-overlap rule told 0.05 apart ~4 % of the time
+
+
 def test_it_counts_a_missing_interval_as_a_miss() -> None:
     row = measure("case", "m", 0.5, [None, mean_interval([0.4, 0.6], seed=0)])
     assert row.coverage == 0.5 and row.missing == 1
