@@ -8,7 +8,11 @@ const MAX_TURNS = 200;
 export class TextRenderer {
   constructor(stage) {
     this.objective = el("p", { className: "objective" });
-    this.transcript = el("div", { className: "transcript", attrs: { "aria-live": "polite" } });
+    this.transcript = el("div", {
+      className: "transcript",
+      // it scrolls: focusable so keyboard users can scroll it (axe: scrollable-region-focusable)
+      attrs: { "aria-live": "polite", tabindex: "0", role: "log", "aria-label": "Transcript" },
+    });
     this.inventory = el("p", { className: "inventory muted" });
     stage.append(this.objective, this.transcript, this.inventory);
     this.version = null;
