@@ -130,7 +130,7 @@ def pages(world: World) -> list[str]:
 
 
 def body_of(response: Any) -> str:
-    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    raw = b"".join(response) if response.streaming else response.content  # ServeStatic streams asynchronously
     return raw.decode("utf-8", "replace")
 
 
