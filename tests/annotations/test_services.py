@@ -331,10 +331,11 @@ def test_it_shows_each_step_with_the_observation_the_model_saw(episodes: list[Ep
     assert window["steps"][4]["raw_input"] == XSS
     # Step i shows the state *before* it: the text equals a fresh replay up to i.
     from games.services import rebuild_adapter
+    from reference.view import model_view
 
     for index in (0, 3, 5):
         adapter = rebuild_adapter(e, upto=index)
-        assert window["steps"][index]["observation"] == adapter.observation().text
+        assert window["steps"][index]["observation"] == model_view(adapter)
         assert window["steps"][index]["frame"] == json.loads(json.dumps(adapter.frame()))
     assert json.loads(window["steps"][1]["meta"]) == {"tokens": 11}
     later = step_window(e, 4, 1)

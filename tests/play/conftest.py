@@ -101,3 +101,8 @@ def fresh_play_state() -> Iterator[None]:
 def communicator(episode_id: int, persona: Persona | None = None) -> WebsocketCommunicator:
     headers = [ORIGIN, HOST] + ([persona.cookie] if persona is not None else [])
     return WebsocketCommunicator(application, f"/ws/episodes/{episode_id}/", headers=headers)
+
+
+#: what the model's view starts with on the reference protocol (reference/view.py), which new
+#: episodes of every game, the toy included, play
+MODEL_VIEW_HEADER = "Current Observation:\n"

@@ -22,6 +22,7 @@ from ops.outage import DatabaseBreaker
 from play.limits import reset_action_limiter
 from play.replay import replay_cursors
 from tests.conftest import FakeDatabase
+from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
 from tests.play.conftest import Persona, communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -310,9 +311,9 @@ async def test_it_shows_the_models_view_on_request(toy_game: str, pat: Persona) 
     assert "observation" not in snapshot
     await comm.send_json_to({"type": "options", "observation": True})
     shown = await comm.receive_json_from(timeout=TIMEOUT)
-    assert shown == {"type": "observation", "version": 0, "observation": "You are at cell 1 of 0..5."}
+    assert shown == {"type": "observation", "version": 0, "observation": VIEW + "You are at cell 1 of 0..5."}
     ack = await act(comm, 0, "right")
-    assert ack["observation"] == "You are at cell 2 of 0..5."
+    assert ack["observation"] == VIEW + "You are at cell 2 of 0..5."
     await comm.disconnect()
 
 

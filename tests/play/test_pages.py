@@ -15,6 +15,7 @@ from games.registry import ENVS, adapter_class
 from games.services import do_apply_action, do_start_episode
 from play.models import PlayRecord
 from play.services import SESSION_TOKEN_KEY, anon_key
+from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
 from tests.play.conftest import Persona
 
 pytestmark = pytest.mark.django_db
@@ -207,7 +208,7 @@ def test_it_serves_frames_of_an_episode_by_replay(toy_game: str, pat: Persona) -
     assert (data["start"], data["total"], len(data["frames"])) == (1, 4, 2)
     assert [f["version"] for f in data["frames"]] == [1, 2]
     assert data["frames"][0]["step"]["index"] == 0 and data["frames"][0]["step"]["input"] == " "
-    assert data["frames"][1]["observation"].startswith("You are at cell")
+    assert data["frames"][1]["observation"].startswith(VIEW + "You are at cell")
     assert Client().get(f"/episodes/{episode.pk}/frames.json?start=x").status_code == 400
 
 

@@ -21,6 +21,7 @@ from play import replay, services, sweeper
 from play.models import PlayRecord
 from play.protocol import Action
 from play.replay import ReplayCursors, frames_window_json, replay_cursors
+from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
 from tests.play.conftest import Persona
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +142,7 @@ def test_it_computes_a_window_of_frames_in_one_pass(toy_game: str, pat: Persona,
     assert [f["frame"]["position"] for f in frames] == [0, 1, 1, 2, 1, 2]  # started at cell 0
     assert [f["version"] for f in frames] == [0, 1, 2, 3, 4, 5]
     assert frames[0]["step"] is None and frames[4]["step"]["action"] == "left"
-    assert second["frames"][0]["observation"] == "You are at cell 2 of 0..5."
+    assert second["frames"][0]["observation"] == VIEW + "You are at cell 2 of 0..5."
     for version, frame in enumerate(frames):  # each equals a from-scratch replay
         assert frame["frame"] == rebuild_adapter(episode, upto=version).frame()
     json.loads(frames_window_json(episode, 1, 1, with_observation=False))
@@ -162,7 +163,7 @@ def test_it_bounds_the_replay_cursors(toy_game: str, pat: Persona, olga: Persona
 def test_it_serves_a_view_at_any_version(toy_game: str, pat: Persona) -> None:
     episode = play_toy(pat, ["right", "right"])
     assert replay.view_at(episode, 2, False)["frame"] == {"position": 2}  # the live game
-    assert replay.view_at(episode, 1, True)["observation"] == "You are at cell 1 of 0..5."  # a cursor
+    assert replay.view_at(episode, 1, True)["observation"] == VIEW + "You are at cell 1 of 0..5."  # a cursor
     assert len(replay_cursors()) == 1
     assert replay.view_at(episode, 99, False)["version"] == 2  # clipped to the log
 
