@@ -395,7 +395,7 @@ async def test_it_gives_the_player_role_on_the_websocket_to_the_player_only(
         return store.session_key
 
     world = await database_sync_to_async(make_world)(pat)
-    assert [str(p.pattern) for p in websocket_urlpatterns] == ["ws/episodes/<int:episode_id>/"]
+    assert [str(p.pattern) for p in websocket_urlpatterns] == ["ws/episodes/<id:episode_id>/"]
     for persona in PERSONAS:
         key = await database_sync_to_async(session_for)(world.users[persona])
         # The player's running episode, and a model episode nobody plays from a browser.

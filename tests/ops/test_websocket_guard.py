@@ -127,7 +127,8 @@ async def test_it_accepts_a_trusted_origin_behind_a_proxy(toy_game: str, pat: Pe
 async def test_it_refuses_an_unrouted_path_at_the_handshake_without_an_error_log(
     pat: Persona, caplog: pytest.LogCaptureFixture
 ) -> None:
-    for path in ("/ws/nothing/", "/ws/episodes/x/", "/ws/", "/other"):
+    huge = "/ws/episodes/9223372036854775808/"  # past the database's ids: no route, never a query
+    for path in ("/ws/nothing/", "/ws/episodes/x/", "/ws/", "/other", huge, f"/ws/episodes/{2**70}/"):
         comm = WebsocketCommunicator(application, path, headers=[HOST, ORIGIN, pat.cookie])
         connected, _ = await comm.connect()
         assert not connected, path
