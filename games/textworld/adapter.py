@@ -194,6 +194,8 @@ class TextWorldAdapter(GameAdapter):
     accepts_free_text: ClassVar[bool] = True
     # Told to the browser (play.services.command_limits), which checks a typed command before sending it.
     max_command_bytes: ClassVar[int | None] = MAX_COMMAND_BYTES
+    #: what the env reports besides the text (the reference protocol asks for less: see reference.py)
+    request_infos: ClassVar[textworld.EnvInfos] = REQUEST_INFOS
 
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(task, options)
@@ -274,7 +276,7 @@ class TextWorldAdapter(GameAdapter):
         with warnings.catch_warnings():
             # Jericho knows only published games; TextWorld tracks score and moves itself.
             warnings.simplefilter("ignore", jericho.UnsupportedGameWarning)
-            self._tw_env = textworld.start(str(game_file), request_infos=REQUEST_INFOS)
+            self._tw_env = textworld.start(str(game_file), request_infos=self.request_infos)
         self._game_file, self._game_digest = game_file, digest
         return self._tw_env
 

@@ -28,7 +28,6 @@ the clock; TextWorld's games draw nothing at random in their texts).
 from __future__ import annotations
 
 import datetime
-import warnings
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -64,6 +63,7 @@ REQUEST_INFOS = textworld.EnvInfos(
 
 class ReferenceTextWorldAdapter(TextWorldAdapter):
     adapter_version: ClassVar[str] = "ref1"
+    request_infos = REQUEST_INFOS  # the reference's own: asking for more would change its texts
     max_command_bytes: ClassVar[int | None] = None  # the reference's action space is every string
 
     def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
@@ -113,16 +113,6 @@ class ReferenceTextWorldAdapter(TextWorldAdapter):
             "game_digest": digest,
             "jericho_seed": jericho_seed,
         }
-
-    def _open(self, game_file: Path, digest: str) -> textworld.Environment:
-        if self._tw_env is not None and self._game_file == game_file and self._game_digest == digest:
-            return self._tw_env
-        self.close()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jericho.UnsupportedGameWarning)
-            self._tw_env = textworld.start(str(game_file), request_infos=REQUEST_INFOS)
-        self._game_file, self._game_digest = game_file, digest
-        return self._tw_env
 
     def _reference_text(self, feedback: str, *, game_over: bool = False) -> str:
         """The reference's long-term text: the answer cut after the objective, stripped."""
