@@ -155,7 +155,7 @@ def _episode(name: str, files: dict[str, Callable[[], bytes]]) -> LoggedEpisode 
 
 
 def _rows(blob: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(blob.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(blob.decode("utf-8"), newline="")))
 
 
 # ----- replaying -----------------------------------------------------------------------

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
-import json
-import lzma
 import re
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +18,10 @@ from PIL import Image
 from games.babyai.refdescribe import descriptions, long_term
 from games.babyai.reference import FORK_NUM_DISTS, ReferenceBabyAIAdapter, log_options
 from games.registry import PROTOCOL_BALROG, make_adapter
-from reference.cases import play_case
+from reference.logs import read_submission
 from reference.prompts import default_action, instruction, valid_actions
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
-GOLDEN = SHARED / "balrog_oracle_golden" / "golden.jsonl.xz"
 LOGS = SHARED / "balrog_reference_logs"
 GOTO = "BabyAI-MixedTrainLocal-v0/goto"
 OPEN = "BabyAI-MixedTrainLocal-v0/open"
@@ -138,25 +133,10 @@ def test_it_plays_the_configured_count_after_balrogs_kwargs_fix() -> None:
 
 
 # ----- against the reference's own outputs -----------------------------------------
-@pytest.mark.skipif(not GOLDEN.exists(), reason="needs ../shared/data")
-def test_it_matches_every_golden_babyai_case() -> None:
-    with lzma.open(GOLDEN, "rt", encoding="utf-8") as lines:
-        cases = [case for case in map(json.loads, lines) if case["env"] == "babyai"]
-    assert len(cases) == 25
-    for case in cases:
-        played = play_case(case)
-        assert played.instruction == case["instruction"], (case["task"], case["seed"])
-        assert played.observations == case["observations"], (case["task"], case["seed"])
-
-
 def logged_episodes(archive: Path) -> Iterator[tuple[dict[str, Any], list[dict[str, str]]]]:
-    with tarfile.open(archive, "r:xz") as tar:
-        files = {m.name: m for m in tar.getmembers() if "/babyai/" in m.name and m.isfile()}
-        for name in sorted(files):
-            if name.endswith(".json") and "_run_" in name:
-                summary = json.load(tar.extractfile(files[name]))  # type: ignore[arg-type]
-                text = tar.extractfile(files[name[:-5] + ".csv"]).read().decode("utf-8")  # type: ignore[union-attr]
-                yield summary, list(csv.DictReader(io.StringIO(text, newline="")))
+    for logged in read_submission(archive):
+        if logged.env == "babyai":
+            yield logged.summary, logged.rows
 
 
 @pytest.mark.skipif(not LOGS.exists(), reason="needs ../shared/data")

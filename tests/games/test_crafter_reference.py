@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 import random
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +26,10 @@ from games.crafter.reference import (
     log_options,
 )
 from games.registry import PROTOCOL_BALROG, make_adapter
-from reference.golden import compare_case, read_cases
+from reference.logs import read_submission
 from reference.prompts import feedback_prefix, instruction, valid_actions
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
-GOLDEN = SHARED_DATA / "balrog_oracle_golden" / "golden.jsonl.xz"
 LOGS = SHARED_DATA / "balrog_reference_logs"
 DUSK = 148  # crafter renders noise from this step on (daylight < 0.5, until step 272)
 STEPS_INTO_NIGHT = DUSK + 20
@@ -52,29 +48,8 @@ def adapter() -> Iterator[GameAdapter]:
 
 
 # ----- the golden cases and the logs --------------------------------------------------------
-def golden_crafter_cases() -> list[dict[str, Any]]:
-    if not GOLDEN.is_file():
-        pytest.skip(f"{GOLDEN} is absent")
-    return [case for case in read_cases(GOLDEN) if case["env"] == "crafter"]
-
-
-def test_it_shows_every_golden_case_as_the_reference_did() -> None:
-    cases = golden_crafter_cases()
-    assert len(cases) == 10
-    results = [compare_case(case) for case in cases]
-    differing = [(r.seed, r.error, r.first_difference) for r in results if not r.matches]
-    assert not differing
-    assert sum(r.texts for r in results) == sum(2 * case["stable_texts"] for case in cases)
-
-
 def logged_crafter_observations(archive: Path) -> list[str]:
-    texts: list[str] = []
-    with tarfile.open(archive, "r:xz") as tar:
-        for member in tar.getmembers():
-            if "/crafter/" in f"/{member.name}" and member.name.endswith(".csv"):
-                data = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
-                texts += [row["Observation"] for row in csv.DictReader(io.StringIO(data))]
-    return texts
+    return [text for logged in read_submission(archive) if logged.env == "crafter" for text in logged.observations]
 
 
 @pytest.mark.parametrize("submission", ["20241030_naive-Llama-3.2-3B-Instruct", "20241115_naive-Qwen2.5-7B-it"])

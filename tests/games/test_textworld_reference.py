@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
-import json
-import lzma
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +14,9 @@ from games.base import EndReason
 from games.registry import PROTOCOL_BALROG, make_adapter
 from games.textworld import tw_games
 from games.textworld.reference import GAME_INDEX_OPTION, ReferenceTextWorldAdapter, log_options
-from reference.cases import play_case
+from reference.logs import read_submission
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "data"
-GOLDEN = SHARED / "balrog_oracle_golden" / "golden.jsonl.xz"
 LOGS = SHARED / "balrog_reference_logs"
 TASKS = ("treasure_hunter", "the_cooking_game", "coin_collector")
 
@@ -119,31 +113,10 @@ def test_it_makes_glulx_framing_from_jerichos_answers() -> None:
 
 
 # ----- the reference's own texts ----------------------------------------------------
-@pytest.mark.skipif(not GOLDEN.exists(), reason="needs ../shared/data")
-def test_it_plays_every_golden_textworld_case_identically() -> None:
-    with lzma.open(GOLDEN, "rt", encoding="utf-8") as handle:
-        cases = [case for case in map(json.loads, handle) if case["env"] == "textworld"]
-    assert len(cases) == 15
-    for case in cases:
-        played = play_case(case)
-        assert played.observations == case["observations"], (case["task"], case["seed"])
-        assert played.instruction == case["instruction"]
-
-
 def logged_episodes(archive: Path, task: str) -> Iterator[tuple[dict[str, Any], list[dict[str, str]]]]:
-    csv.field_size_limit(1 << 30)
-    with tarfile.open(archive, "r:xz") as tar:
-        members = {m.name: m for m in tar.getmembers() if f"/textworld/{task}/" in m.name}
-        for name in sorted(n for n in members if n.endswith(".json")):
-            summary = json.load(_read(tar, members[name]))
-            rows = list(csv.DictReader(io.TextIOWrapper(_read(tar, members[name[:-5] + ".csv"]), "utf-8")))
-            yield summary, rows
-
-
-def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> io.BufferedReader:
-    handle = tar.extractfile(member)
-    assert handle is not None
-    return handle  # type: ignore[return-value]
+    for logged in read_submission(archive):
+        if (logged.env, logged.task) == ("textworld", task):
+            yield logged.summary, logged.rows
 
 
 @pytest.mark.skipif(not LOGS.exists(), reason="needs ../shared/data")
