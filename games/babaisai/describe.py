@@ -48,11 +48,12 @@ def _thing_name(code: int) -> str | None:
 
 
 def _unit(value: int) -> str:
-    # BALROG's helper: the signed value decides, so left and up always read "step".
+    # BALROG's helper receives the signed offset: left and up always read "step".
     return "steps" if value > 1 else "step"
 
 
 def offset_text(name: str, dx: int, dy: int) -> str:
+    """BALROG's form_description for one thing (empty when the offset is zero)."""
     horizontal = ""
     if dx > 0:
         horizontal = f"{dx} {_unit(dx)} to the right"
@@ -65,7 +66,9 @@ def offset_text(name: str, dx: int, dy: int) -> str:
         vertical = f"{-dy} {_unit(dy)} up"
     if horizontal and vertical:
         return f"{name} {horizontal} and {vertical}"
-    return f"{name} {horizontal or vertical}"
+    if horizontal or vertical:
+        return f"{name} {horizontal or vertical}"
+    return ""
 
 
 def objects_text(engine: Engine, player: int) -> str:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from games.babaisai.describe import offset_text
+
 MAX_STEPS = 100  # the package's max_steps
 
 # The package's direction order (an object's ``dir``): right, down, left, up.
@@ -315,27 +317,3 @@ class World:
         for stack in self.cells:
             parts.append(",".join(f"{t.kind}:{t.colour}:{t.word}:{t.dir}:{int(t.has_moved)}" for t in stack))
         return "|".join(parts).encode()
-
-
-def _unit(value: int) -> str:
-    # BALROG's helper receives the signed offset: left and up always read "step".
-    return "steps" if value > 1 else "step"
-
-
-def offset_text(name: str, dx: int, dy: int) -> str:
-    """BALROG's form_description for one thing (empty when the offset is zero)."""
-    horizontal = ""
-    if dx > 0:
-        horizontal = f"{dx} {_unit(dx)} to the right"
-    elif dx < 0:
-        horizontal = f"{-dx} {_unit(dx)} to the left"
-    vertical = ""
-    if dy > 0:
-        vertical = f"{dy} {_unit(dy)} down"
-    elif dy < 0:
-        vertical = f"{-dy} {_unit(dy)} up"
-    if horizontal and vertical:
-        return f"{name} {horizontal} and {vertical}"
-    if horizontal or vertical:
-        return f"{name} {horizontal or vertical}"
-    return ""
