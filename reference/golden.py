@@ -64,12 +64,6 @@ class CaseComparison:
 class GoldenReport:
     cases: list[CaseComparison] = field(default_factory=list)
 
-    def by(self, key: str) -> dict[str, list[CaseComparison]]:
-        groups: dict[str, list[CaseComparison]] = {}
-        for case in self.cases:
-            groups.setdefault(getattr(case, key), []).append(case)
-        return groups
-
 
 def compare_case(golden: Mapping[str, Any]) -> CaseComparison:
     result = CaseComparison(golden["env"], golden["task"], int(golden["seed"]))

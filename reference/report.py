@@ -6,12 +6,14 @@ under its target fails (``check_reference_logs`` exits 1, CI fails).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from reference.golden import CaseComparison, GoldenReport
 from reference.logs import EpisodeCheck, LogReport
+
+T = TypeVar("T")
 
 #: minimum share of logged observations identical / of episodes with equal progression
 LOG_TARGETS: dict[str, float] = {
@@ -40,11 +42,21 @@ def log_totals(checks: Iterable[EpisodeCheck]) -> dict[str, Any]:
     }
 
 
-def _grouped(checks: Iterable[Any], key: str) -> dict[str, list[Any]]:
-    groups: dict[str, list[Any]] = {}
-    for check in checks:
-        groups.setdefault(getattr(check, key), []).append(check)
+def _grouped(items: Iterable[T], key: str) -> dict[str, list[T]]:
+    """Items by an attribute (env or task), in first-seen order."""
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        groups.setdefault(getattr(item, key), []).append(item)
     return groups
+
+
+def _table(header: str, items: Iterable[T], row: Callable[[str, list[T]], str]) -> list[str]:
+    """A header, then a row per env, each followed by a row per task of it."""
+    rows = [header]
+    for env, of_env in _grouped(items, "env").items():
+        rows.append(row(env, of_env))
+        rows += [row("  " + task, of_task) for task, of_task in _grouped(of_env, "task").items()]
+    return rows
 
 
 def log_report_json(report: LogReport) -> dict[str, Any]:
@@ -82,12 +94,8 @@ def log_failures(report: LogReport) -> list[str]:
 
 
 def log_rows(report: LogReport) -> list[str]:
-    rows = [f"{'env / task':64} {'episodes':>8} {'observations identical':>24} {'progression equal':>18}"]
-    for env, checks in _grouped(report.episodes, "env").items():
-        rows.append(_log_row(env, log_totals(checks)))
-        for task, task_checks in _grouped(checks, "task").items():
-            rows.append(_log_row("  " + task, log_totals(task_checks)))
-    return rows
+    header = f"{'env / task':64} {'episodes':>8} {'observations identical':>24} {'progression equal':>18}"
+    return _table(header, report.episodes, lambda label, checks: _log_row(label, log_totals(checks)))
 
 
 def _log_row(label: str, totals: dict[str, Any]) -> str:
@@ -125,8 +133,8 @@ def golden_totals(cases: Iterable[CaseComparison]) -> dict[str, int]:
 
 def golden_report_json(report: GoldenReport) -> dict[str, Any]:
     return {
-        "envs": {env: golden_totals(c) for env, c in report.by("env").items()},
-        "tasks": {task: golden_totals(c) for task, c in report.by("task").items()},
+        "envs": {env: golden_totals(c) for env, c in _grouped(report.cases, "env").items()},
+        "tasks": {task: golden_totals(c) for task, c in _grouped(report.cases, "task").items()},
         "differences": [
             {"env": c.env, "task": c.task, "seed": c.seed, "error": c.error, **(c.first_difference or {})}
             for c in report.cases
@@ -138,18 +146,14 @@ def golden_report_json(report: GoldenReport) -> dict[str, Any]:
 def golden_failures(report: GoldenReport) -> list[str]:
     return [
         f"{env}: {totals['identical_cases']}/{totals['cases']} golden cases identical (target: all)"
-        for env, totals in ((env, golden_totals(c)) for env, c in report.by("env").items())
+        for env, totals in ((env, golden_totals(c)) for env, c in _grouped(report.cases, "env").items())
         if totals["identical_cases"] < totals["cases"]
     ]
 
 
 def golden_rows(report: GoldenReport) -> list[str]:
-    rows = [f"{'env / task':64} {'cases identical':>16} {'texts identical':>18}"]
-    for env, cases in report.by("env").items():
-        rows.append(_golden_row(env, golden_totals(cases)))
-        for task, task_cases in _grouped(cases, "task").items():
-            rows.append(_golden_row("  " + task, golden_totals(task_cases)))
-    return rows
+    header = f"{'env / task':64} {'cases identical':>16} {'texts identical':>18}"
+    return _table(header, report.cases, lambda label, cases: _golden_row(label, golden_totals(cases)))
 
 
 def _golden_row(label: str, totals: dict[str, int]) -> str:
