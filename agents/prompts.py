@@ -33,7 +33,7 @@ from typing import Any
 
 from agents.config import AgentConfig
 from games.registry import PROTOCOL_BALROG, PROTOCOL_BALROGWEB
-from reference.prompts import feedback_prefix, format_instruction, reference_prompts
+from reference.prompts import feedback_prefix, format_instruction, observation_message, reference_prompts
 
 Message = dict[str, Any]
 
@@ -269,16 +269,14 @@ def _reference_events(inputs: PromptInputs) -> list[Message]:
             content = assembly["cot_previous_plan_prefix"] + turn.answer if plan else turn.output
             messages.append(_parts("assistant", content))
             continue
-        current = turn is inputs.current
-        lines = [assembly["current_observation_header"] if current else assembly["past_observation_header"]]
-        if current and isinstance(turn, CurrentTurn) and turn.short_term:
-            lines.append(turn.short_term)
-        if id(turn) in with_text:
-            lines.append(turn.observation)
         image = turn.image if id(turn) in with_image else None
-        if image is not None:
-            lines.append(assembly["image_marker_line"])
-        messages.append(_parts("user", "\n".join(lines), image))
+        text = observation_message(
+            current=turn is inputs.current,
+            short_term=turn.short_term if isinstance(turn, CurrentTurn) else "",
+            long_term=turn.observation if id(turn) in with_text else None,
+            image=image is not None,
+        )
+        messages.append(_parts("user", text, image))
     return messages
 
 

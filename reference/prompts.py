@@ -58,6 +58,22 @@ def legacy_feedback_prefix(answer: str, default: str) -> str:
     return LEGACY_FEEDBACK_TEMPLATE.format(answer=answer, action=default)
 
 
+def observation_message(*, current: bool, short_term: str = "", long_term: str | None, image: bool = False) -> str:
+    """One observation's user message in the reference's history: the header
+    ("Current Observation:" for the newest), the short-term text (newest only,
+    when there is one), the long-term text (when still within the text history)
+    and the image marker line (when its image is sent)."""
+    history: dict[str, str] = reference_prompts()["prompt_assembly"]["history"]
+    lines = [history["current_observation_header"] if current else history["past_observation_header"]]
+    if current and short_term:
+        lines.append(short_term)
+    if long_term is not None:
+        lines.append(long_term)
+    if image:
+        lines.append(history["image_marker_line"])
+    return "\n".join(lines)
+
+
 def _action_strings(pairs: list[list[str]]) -> str:
     return ",\n".join(f"{action}: {description}" for action, description in pairs)
 

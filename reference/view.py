@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from games.base import GameAdapter
 from games.registry import PROTOCOL_BALROG, protocol_of
-from reference.prompts import feedback_prefix, reference_prompts
+from reference.prompts import feedback_prefix, observation_message
 
 
 def model_view(adapter: GameAdapter) -> str:
@@ -19,9 +19,5 @@ def model_view(adapter: GameAdapter) -> str:
     if protocol_of(adapter.options) != PROTOCOL_BALROG:
         return observation.text
     action, valid = adapter.last_step
-    history = reference_prompts()["prompt_assembly"]["history"]
-    lines = [history["current_observation_header"]]
-    if observation.short_term:
-        lines.append(observation.short_term)
-    lines.append(("" if valid else feedback_prefix(action)) + observation.long_term)
-    return "\n".join(lines)
+    long_term = ("" if valid else feedback_prefix(action)) + observation.long_term
+    return observation_message(current=True, short_term=observation.short_term, long_term=long_term)
