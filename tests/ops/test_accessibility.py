@@ -7,9 +7,6 @@ annotator's assignment, a player's games), seen by the persona allowed there."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,18 +80,10 @@ def test_it_has_no_serious_accessibility_violation_on_any_page(tmp_path: Path) -
     sync_playwright = api.sync_playwright
     pytest.importorskip("axe_playwright_python")
 
-    from tests.ops.helpers import ROOT
-    from tests.ops.test_faults import Server, base_env, migrate
+    from tests.ops.test_faults import server_with_data
 
-    env = base_env(tmp_path)
-    migrate(env)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", PAGES_DATA], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=180, check=True,
-    )  # fmt: skip
-    routes = json.loads(made.stdout.strip().splitlines()[-1])
+    server, routes = server_with_data(tmp_path, PAGES_DATA)
     pages = [(name, who_sees(level), url) for name, level, url in routes if not any(n in url for n in NOT_PAGES)]
-    server = Server(env, tmp_path / "server.log")
     failures: list[str] = []
     checked: set[str] = set()
     skipped: list[str] = []

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +73,19 @@ def base_env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+
+
+def server_with_data(var_dir: Path, script: str) -> tuple[Server, Any]:
+    """A fresh database filled by ``script`` (run in ``manage.py shell``), the
+    JSON its last printed line holds, and a server started on that database."""
+    env = base_env(var_dir)
+    migrate(env)
+    made = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=180, check=True,
+    )  # fmt: skip
+    data = json.loads(made.stdout.strip().splitlines()[-1])
+    return Server(env, var_dir / "server.log"), data
 
 
 async def hello(ws: WebSocket, version: int | None) -> dict[str, object]:

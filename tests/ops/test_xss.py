@@ -14,9 +14,6 @@ pages that render them and listens for dialogs."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -183,17 +180,9 @@ print(json.dumps({"model": world.model_episode.pk, "run": world.run.pk, "assignm
 def test_it_opens_no_dialog_in_a_browser_on_the_key_pages(tmp_path: Path) -> None:
     sync_playwright = playwright_sync_api().sync_playwright
 
-    from tests.ops.helpers import ROOT
-    from tests.ops.test_faults import Server, base_env, migrate
+    from tests.ops.test_faults import server_with_data
 
-    env = base_env(tmp_path)
-    migrate(env)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", HOSTILE_DATA], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=180, check=True,
-    )  # fmt: skip
-    ids = json.loads(made.stdout.strip().splitlines()[-1])
-    server = Server(env, tmp_path / "server.log")
+    server, ids = server_with_data(tmp_path, HOSTILE_DATA)
     dialogs: list[str] = []
     shown: set[str] = set()
 
