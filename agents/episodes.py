@@ -57,7 +57,6 @@ from games.services import (
     live_adapter,
     rebuild_adapter,
 )
-from reference.prompts import instruction as reference_instruction
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def _start(slot: RunEpisode, token: str) -> Episode:
         options={"protocol": run.protocol},
     )
     with live_games().lock_for(episode.pk):
-        instructions = first_instructions(live_adapter(episode), run.protocol)
+        instructions = live_adapter(episode).instructions()
     demos = (
         choose_demonstrations(slot.env, slot.task, config.demo_episodes, protocol=run.protocol)
         if config.strategy == "few_shot"
@@ -170,14 +169,6 @@ def _start(slot: RunEpisode, token: str) -> Episode:
         raise _Superseded()
     slot.episode, slot.meta = episode, meta
     return episode
-
-
-def first_instructions(adapter: GameAdapter, protocol: str) -> str:
-    """What the model is told first: the reference's instruction prompt (BabyAI's
-    with the episode's mission) on the "balrog" protocol, else the game's rules."""
-    if protocol == PROTOCOL_BALROG:
-        return reference_instruction(adapter.env, adapter.task, adapter.mission())
-    return adapter.instructions()
 
 
 def _setup(slot: RunEpisode, episode: Episode) -> EpisodeSetup:

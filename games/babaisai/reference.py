@@ -39,6 +39,7 @@ from games.babaisai.reference_render import TILE, render_png
 from games.babaisai.reference_world import ACTIONS, NAME, World
 from games.base import ModelObservation, RawAction, RawOutcome
 from games.progression import PositiveRewardProgression, ProgressionTracker
+from reference.prompts import instruction
 
 RESTART_NOTICE = "[...] IS YOU rule was broken, environment reset"
 # Stand-ins for the memory addresses the reference's repr shows (masked in comparisons).
@@ -140,6 +141,10 @@ class ReferenceBabaIsAIAdapter(BabaIsAIAdapter):
         return f"{RESTART_NOTICE}Active rules:\n{old_rules}\n\nObjects on the map:\n{reset_repr(nested, self.world)}"
 
     # ----- views -------------------------------------------------------------------
+    def instructions(self) -> str:
+        """The reference's instruction prompt: what a model playing this protocol is told first."""
+        return instruction(self.env, self.task)
+
     def observation(self) -> ModelObservation:
         return ModelObservation(self._text, "")
 

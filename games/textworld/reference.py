@@ -39,6 +39,7 @@ import textworld
 from games.base import AdapterStateError, ModelObservation, RawAction, RawOutcome
 from games.textworld import tw_games
 from games.textworld.adapter import JERICHO_SEED_MODULUS, GameView, TextWorldAdapter
+from reference.prompts import instruction
 
 GAME_INDEX_OPTION = "tw_game_index"
 # With no seed set, the reference's factory counts episodes per task and process and plays
@@ -157,6 +158,10 @@ class ReferenceTextWorldAdapter(TextWorldAdapter):
     # ----- views -------------------------------------------------------------------
     def is_valid(self, action: str) -> bool:
         return True  # the reference's action space contains every string
+
+    def instructions(self) -> str:
+        """The reference's instruction prompt: what a model playing this protocol is told first."""
+        return instruction(self.env, self.task)
 
     def observation(self) -> ModelObservation:
         return ModelObservation(self._current().text, "")

@@ -9,6 +9,7 @@ import pytest
 
 from games.base import GameAdapter, InvalidTask
 from games.registry import ENVS, PROTOCOL_BALROG, PROTOCOLS, adapter_class, make_adapter, protocol_of
+from reference.prompts import instruction
 
 REFERENCE_TASK_COUNTS = {"babyai": 5, "crafter": 1, "textworld": 3, "babaisai": 40, "minihack": 8, "nle": 1}
 REFERENCE_EPISODES = {"babyai": 10, "crafter": 10, "textworld": 10, "babaisai": 3, "minihack": 5, "nle": 5}
@@ -92,3 +93,9 @@ def test_it_reports_the_same_reset_for_the_same_seed(adapter: GameAdapter) -> No
         assert twin.digest() == adapter.digest()
     finally:
         twin.close()
+
+
+def test_it_tells_a_model_the_references_instruction_on_its_protocol(adapter: GameAdapter) -> None:
+    if protocol_of(adapter.options) != PROTOCOL_BALROG:
+        return
+    assert adapter.instructions() == instruction(adapter.env, adapter.task, adapter.mission())
