@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from games.registry import PROTOCOL_BALROG
+
 STRATEGIES: tuple[str, ...] = ("naive", "cot", "robust_naive", "robust_cot", "few_shot")
 COT_STRATEGIES = frozenset({"cot", "robust_cot"})
 MAX_HISTORY = 1000
@@ -23,7 +25,7 @@ OWN_DEMONSTRATIONS = "own_demonstrations"
 
 
 def uses_own_demonstrations(strategy: str, protocol: str) -> bool:
-    return strategy == "few_shot" and protocol == "balrog"
+    return strategy == "few_shot" and protocol == PROTOCOL_BALROG
 
 
 class AgentConfigError(ValueError):

@@ -32,7 +32,7 @@ from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
 
 from agents.aggregation import EnvSummary, Stat, Summary, mean_se, overall_of
-from agents.config import AgentConfig, AgentConfigError
+from agents.config import AgentConfig, AgentConfigError, uses_own_demonstrations
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode
 from games.registry import ENVS, PROTOCOL_BALROG
@@ -279,9 +279,9 @@ class _RunsOfEntry:
 
 
 def own_demonstrations(agent: dict[str, Any], protocol: str, source: str) -> bool:
-    """A few-shot run played here on the reference protocol: the reference's
-    demonstrations cannot be had, so it used this project's own."""
-    return agent.get("strategy") == "few_shot" and protocol == PROTOCOL_BALROG and source == EvaluationRun.Source.LIVE
+    """A few-shot run played here on the reference protocol (agents.config's rule;
+    an imported run used the reference's own demonstrations)."""
+    return source == EvaluationRun.Source.LIVE and uses_own_demonstrations(str(agent.get("strategy", "")), protocol)
 
 
 def _model_entry(key: str, runs: _RunsOfEntry, groups: list[Group]) -> Entry:
