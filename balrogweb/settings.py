@@ -224,6 +224,16 @@ BALROG_PLAY_STEP_THREADS = env_int("BALROG_PLAY_STEP_THREADS", 8, minimum=1)
 # Per episode: sustained actions per second and the burst allowed above it.
 BALROG_PLAY_ACTIONS_PER_SECOND = env_float("BALROG_PLAY_ACTIONS_PER_SECOND", 20.0, minimum=0.1)
 BALROG_PLAY_ACTION_BURST = env_int("BALROG_PLAY_ACTION_BURST", 40, minimum=1)
+# Per client address, for connections that are not the episode's own player:
+# viewer connections open at once, viewer connections opened per second (and
+# the burst above it), syncs per second (and the burst). play/limits.py.
+BALROG_PLAY_VIEWERS_PER_ADDRESS = env_int("BALROG_PLAY_VIEWERS_PER_ADDRESS", 20, minimum=1)
+BALROG_PLAY_VIEWER_CONNECTS_PER_SECOND = env_float("BALROG_PLAY_VIEWER_CONNECTS_PER_SECOND", 1.0, minimum=0.01)
+BALROG_PLAY_VIEWER_CONNECT_BURST = env_int("BALROG_PLAY_VIEWER_CONNECT_BURST", 20, minimum=1)
+BALROG_PLAY_SYNCS_PER_SECOND = env_float("BALROG_PLAY_SYNCS_PER_SECOND", 2.0, minimum=0.01)
+BALROG_PLAY_SYNC_BURST = env_int("BALROG_PLAY_SYNC_BURST", 10, minimum=1)
+# Encoded viewer snapshots and steps kept per process (play/snapshots.py), in characters.
+BALROG_PLAY_SNAPSHOT_CACHE_CHARS = env_int("BALROG_PLAY_SNAPSHOT_CACHE_CHARS", 32_000_000, minimum=0)
 # Episodes a player (account or anonymous session) may start per hour, and per client IP.
 BALROG_PLAY_EPISODES_PER_HOUR = env_int("BALROG_PLAY_EPISODES_PER_HOUR", 60, minimum=1)
 BALROG_PLAY_EPISODES_PER_HOUR_PER_IP = env_int("BALROG_PLAY_EPISODES_PER_HOUR_PER_IP", 300, minimum=1)

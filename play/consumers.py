@@ -18,13 +18,15 @@ from ops.outage import BREAKER
 from ops.websocket import CLOSE_POLICY, check_socket_session, user_group
 from play import services
 from play.executor import run_blocking, submit_blocking
-from play.limits import action_limiter
+from play.limits import ViewerAdmission, action_limiter, viewer_limits
 from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, encode, parse
 from play.sweeper import ensure_sweeper
 
 logger = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_VIEWERS = 4429  # after a too_many_viewers error: the address's viewer limits (play.limits)
+SYNC_LIMITED = ("rate_limited", "too many syncs from your address per second; nothing was sent, ask again in a second")
 # Unsaved steps are not applied; a resent seq that was in fact saved is acknowledged as a duplicate.
 UNAVAILABLE = ("unavailable", "the database is unavailable for the moment; send the action again in a few seconds")
 # How long a pool thread waits for its early frame to be sent before writing the step.
@@ -40,6 +42,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     ended: bool = False  # the end was sent; later "ended" events are repeats
     protocol: int = 1  # the hello's: 2 sends each action's frame before its ack
     owner: bool = False  # this connection's player started the episode: after its end, not_running
+    admission: ViewerAdmission | None = None  # a viewer's place among its address's viewers
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As channels' own, minus its ``aclose_old_connections()`` before every
@@ -63,6 +66,8 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         ensure_sweeper()
 
     async def disconnect(self, code: int) -> None:
+        if self.admission is not None:
+            self.admission.release()
         if self.role:  # a no-op for a player's connection, which left the group at hello
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.user_group:
@@ -111,10 +116,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, Action):
             await self._action(message, received)
         elif isinstance(message, Sync):
-            self.version, text = await run_blocking(
-                services.resync, self.episode_id, message.version, self.with_observation
-            )
-            await self.send(text_data=text)
+            await self._resync(message)
         elif isinstance(message, Options):
             await self._options(message)
         elif isinstance(message, Abandon):
@@ -129,6 +131,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             raise ProtocolError("already_greeted", "hello was already received on this connection")
         # Join before reading the state, so no step falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        admission = ViewerAdmission(self._address())
         try:
             opened = await run_blocking(
                 services.open_connection,
@@ -137,12 +140,19 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
                 hello.version,
                 hello.observation,
                 hello.protocol,
+                admission.admit,
             )
         except GameError as exc:
+            admission.release()
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self._error(exc.code, exc.message, None)
-            await self.close(code=CLOSE_NOT_FOUND)
+            refused = isinstance(exc, services.ViewerRefused)
+            await self.close(code=CLOSE_TOO_MANY_VIEWERS if refused else CLOSE_NOT_FOUND)
             return
+        except BaseException:
+            admission.release()
+            raise
+        self.admission = admission
         self.role, self.version, self.actions = opened.role, opened.version, opened.actions
         self.owner = opened.owner
         self.with_observation, self.protocol = hello.observation, hello.protocol
@@ -204,19 +214,32 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         finally:
             frame.mark_sent()
 
+    async def _resync(self, sync: Sync) -> None:  # not _sync: channels consumers use that name
+        """The steps after the client's version and the current state. Syncs
+        of anyone but the episode's own player count against their address."""
+        if not self.owner and not viewer_limits().allow_sync(self._address()):
+            raise ProtocolError(*SYNC_LIMITED)
+        self.version, text = await run_blocking(services.resync, self.episode_id, sync.version, self.with_observation)
+        await self.send(text_data=text)
+
     async def _options(self, options: Options) -> None:
         self.with_observation = options.observation
         if options.observation:
             await self.send(text_data=await run_blocking(services.observation_message, self.episode_id, self.version))
 
     async def episode_event(self, event: dict[str, Any]) -> None:
-        """A committed change to the episode (games.events), from any process."""
+        """A committed change to the episode (games.events), from any process.
+        Versions tell a viewer what it missed: a broadcast lost on the way (a
+        channel-layer outage, a full queue) shows as a version gap in the next
+        event, and the missed steps are sent before it is."""
         version = int(event.get("version", 0))
         kind = event.get("kind")
         try:
             if kind == "step" and version > self.version:
                 await self._catch_up(version)
             elif kind == "ended" and not self.ended:
+                if version > self.version:  # the steps before the end first
+                    await self._catch_up(version)
                 self.role, self.ended = "viewer", True
                 await self.send(text_data=await run_blocking(services.ended_message, self.episode_id))
         except GameError as exc:
@@ -225,6 +248,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             logger.exception("episode %s: event %s failed", self.episode_id, kind)
 
     async def _catch_up(self, version: int) -> None:
+        """Server-side: never counted against the viewer's sync limit."""
         if version == self.version + 1:
             text = await run_blocking(services.step_message, self.episode_id, version, self.with_observation)
             self.version = version
@@ -235,6 +259,12 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text)
 
     # ----- helpers --------------------------------------------------------------------
+    def _address(self) -> str:
+        # The peer as the server saw it (manage.py serve trusts a proxy's
+        # X-Forwarded-For from BALROG_FORWARDED_ALLOW_IPS only); '' when unknown.
+        client = self.scope.get("client")
+        return str(client[0]) if client else ""
+
     def _identity(self) -> tuple[Any, Any]:
         return self.scope.get("user"), self.scope.get("session")
 

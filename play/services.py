@@ -46,6 +46,7 @@ from play.limits import creation_refusal
 from play.models import PlayRecord
 from play.protocol import MAX_ACTION_CHARS, Action
 from play.replay import adapter_view, dumps, replay_cursors, step_record, step_rows, view_at
+from play.snapshots import viewer_texts
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ class PlayRefused(GameError):
     """Starting an episode is refused (rate limit, bad seed source)."""
 
     code = "refused"
+
+
+class ViewerRefused(GameError):
+    """A connection that would only watch is refused: its address has too
+    many viewer connections open, or opened them too fast (play.limits)."""
+
+    code = "too_many_viewers"
 
 
 class SeedRefused(PlayRefused):
@@ -270,14 +278,18 @@ def open_connection(
     since: int | None,
     with_observation: bool,
     protocol: int,
+    admit_viewer: Callable[[], str] | None = None,
 ) -> Opened:
     """Hello: the role of this connection and the state to draw. The player of
     a running episode gets the live game (rebuilt by replay if this process
-    has none, e.g. after a restart)."""
+    has none, e.g. after a restart). Anyone but the episode's own player must
+    first pass ``admit_viewer`` (its refusal, or ''), before any state is built."""
     episode = get_episode(episode_id)
     player = player_from(user, session)
     owner = owns(player, episode_id)
     role = "player" if episode.is_running and owner else "viewer"
+    if not owner and admit_viewer is not None:
+        check_viewer_admitted(admit_viewer)
     welcome = dumps(
         {
             "type": "welcome",
@@ -288,17 +300,35 @@ def open_connection(
     )
     if role == "player":
         view = _player_view(episode, with_observation)
-    else:
-        view = view_at(episode, episode.steps, with_observation)
-    snapshot = snapshot_message(episode, view, since)
-    return Opened(role, view["version"], episode.status, (welcome, dumps(snapshot)), tuple(view["actions"]), owner)
+        snapshot = dumps(snapshot_message(episode, view, since))
+        return Opened(role, view["version"], episode.status, (welcome, snapshot), tuple(view["actions"]), owner)
+    snapshot = _viewer_snapshot(episode, since, with_observation)
+    # A viewer sends no actions: it needs no list to leave unchanged actions out of acks.
+    return Opened(role, episode.steps, episode.status, (welcome, snapshot), (), owner)
+
+
+def check_viewer_admitted(admit_viewer: Callable[[], str]) -> None:
+    refusal = admit_viewer()
+    if refusal:
+        raise ViewerRefused(refusal)
 
 
 def resync(episode_id: int, since: int, with_observation: bool) -> tuple[int, str]:
     """Sync: the steps after ``since`` and the current state."""
     episode = get_episode(episode_id)
-    view = view_at(episode, episode.steps, with_observation)
-    return view["version"], dumps(snapshot_message(episode, view, since))
+    return episode.steps, _viewer_snapshot(episode, since, with_observation)
+
+
+def _viewer_snapshot(episode: Episode, since: int | None, with_observation: bool) -> str:
+    """The snapshot at the episode's committed version, built once per
+    version, end and request for every viewer (play.snapshots)."""
+
+    def build() -> str:
+        view = view_at(episode, episode.steps, with_observation)
+        return dumps(snapshot_message(episode, view, since))
+
+    key = ("snapshot", episode.pk, episode.steps, episode.status, since, with_observation)
+    return viewer_texts().get_or_build(key, build)
 
 
 def _player_view(episode: Episode, with_observation: bool) -> dict[str, Any]:
@@ -456,15 +486,23 @@ def _step_row(step: Step) -> dict[str, Any]:
 
 
 def step_message(episode_id: int, version: int, with_observation: bool) -> str:
-    """A step another connection applied (spectators, the player's other tabs)."""
+    """A step another connection applied (spectators, the player's other tabs),
+    built once per version and end for all of them (play.snapshots)."""
     episode = get_episode(episode_id)
+    version = min(version, episode.steps)
+    ended_here = not episode.is_running and version >= episode.steps
+    key = ("step", episode.pk, version, with_observation, episode.status if ended_here else "")
+    return viewer_texts().get_or_build(key, lambda: _step_json(episode, version, with_observation, ended_here))
+
+
+def _step_json(episode: Episode, version: int, with_observation: bool, ended_here: bool) -> str:
     view = view_at(episode, version, with_observation)
-    row = next(step_rows(episode_id, version - 1, version), None)
+    row = next(step_rows(episode.pk, version - 1, version), None)
     message = {
         "type": "step",
         **view,
         "step": step_record(row) if row is not None else None,
-        "end": end_facts(episode) if not episode.is_running and version >= episode.steps else None,
+        "end": end_facts(episode) if ended_here else None,
     }
     return dumps(message)
 

@@ -15,12 +15,18 @@
 // The error "unavailable" (the server cannot reach its database) loses
 // nothing either: the action stays in flight, the queue stays, and the client
 // reconnects after a growing delay, which re-sends it with the same seq.
+//
+// Versions tell a viewer what it missed: a step whose version skips ahead of
+// the one drawn (a broadcast lost while the server's channel layer was down)
+// is not drawn; the client asks for the steps between with a sync instead.
 
 export const PROTOCOL = 2;
 const MAX_QUEUE = 8;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
 const UNAVAILABLE_MIN_MS = 1000; // the server probes its database at most once a second
+const VIEWER_LIMIT_RETRY_MS = 10000; // after close 4429: too many viewers from this address
+const SYNC_RETRY_MS = 1000; // after a sync refused as rate_limited
 
 export class EpisodeSocket {
   /**
@@ -80,7 +86,7 @@ export class EpisodeSocket {
       return;
     }
     this.handlers.onConnection?.("reconnecting");
-    const delay = this.retryMs;
+    const delay = event.code === 4429 ? VIEWER_LIMIT_RETRY_MS : this.retryMs;
     this.retryMs = Math.min(RECONNECT_MAX_MS, this.retryMs * 2);
     setTimeout(() => this.connect(), delay);
   }
@@ -118,6 +124,11 @@ export class EpisodeSocket {
     if (!next) return;
     this.pending = { ...next, seq: this.version };
     this.sendPending();
+  }
+
+  /** The steps after the version drawn, and the state now (a snapshot answers). */
+  requestSync() {
+    this.send({ type: "sync", version: this.version ?? 0 });
   }
 
   sendPending() {
@@ -176,6 +187,11 @@ export class EpisodeSocket {
   }
 
   on_step(message) {
+    if (this.version !== null && message.version <= this.version) return; // drawn already
+    if (this.version !== null && message.version > this.version + 1) {
+      this.requestSync(); // steps in between never came: the snapshot brings them and this state
+      return;
+    }
     this.version = message.version;
     this.handlers.onState?.(message);
     this.checkEnd(message);
@@ -186,7 +202,8 @@ export class EpisodeSocket {
   }
 
   on_ended(message) {
-    this.version = message.version;
+    if (this.version !== null && message.version > this.version) this.requestSync(); // the last steps first
+    else this.version = message.version;
     this.finish(message.end);
   }
 
@@ -205,8 +222,11 @@ export class EpisodeSocket {
       if (drawn) this.version = message.seq;
       if (drawn || message.code === "out_of_order" || message.code === "step_conflict") {
         this.queue = [];
-        this.send({ type: "sync", version: this.version ?? 0 });
+        this.requestSync();
       }
+    }
+    if (message.code === "rate_limited" && message.seq === undefined) {
+      setTimeout(() => this.requestSync(), SYNC_RETRY_MS); // a sync refused: ask again later
     }
     if (message.code === "not_running" || message.code === "forbidden") this.queue = [];
     this.handlers.onError?.(message);
