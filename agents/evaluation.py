@@ -30,6 +30,7 @@ from agents.config import OWN_DEMONSTRATIONS, AgentConfig, uses_own_demonstratio
 from agents.episodes import finish_run_if_done
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import local_runner
+from balrogweb.celery import app as celery_app
 from games.base import EndReason, TaskInfo
 from games.models import Episode
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS, UnknownEnv, adapter_class
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 MAX_EPISODES_PER_TASK = 1000
 SWEEP_BATCH = 1000
+RUN_MODEL_EPISODE_TASK = "agents.run_model_episode"  # agents.tasks.run_model_episode_task
 
 
 class RunError(ValueError):
@@ -132,10 +134,9 @@ def dispatch(slot_ids: Sequence[int], queue: str) -> None:
         for slot_id in slot_ids:
             local_runner().submit(run_model_episode, slot_id)
         return
-    from agents.tasks import run_model_episode_task
-
+    # By name (agents.tasks.run_model_episode_task): the task module imports this one.
     for slot_id in slot_ids:
-        run_model_episode_task.apply_async(args=[slot_id], queue=queue)
+        celery_app.send_task(RUN_MODEL_EPISODE_TASK, args=[slot_id], queue=queue)
 
 
 def cancel_run(run_id: int) -> EvaluationRun:

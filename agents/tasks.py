@@ -19,7 +19,7 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 
 from agents import runtime
-from agents.evaluation import dispatch, recover_stale
+from agents.evaluation import RUN_MODEL_EPISODE_TASK, dispatch, recover_stale
 from agents.models import RunEpisode
 from agents.runner import run_model_episode
 from agents.services import play_scripted_episode
@@ -32,7 +32,7 @@ def play_scripted_episode_task(episode_id: int) -> dict[str, object]:
     return {"episode": episode.pk, "status": episode.status, "steps": episode.steps}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, name="agents.run_model_episode")
+@shared_task(acks_late=True, reject_on_worker_lost=True, name=RUN_MODEL_EPISODE_TASK)
 def run_model_episode_task(slot_id: int) -> dict[str, object]:
     """Play (or resume) a planned model episode; a duplicate delivery exits at once."""
     reason = run_model_episode(slot_id)

@@ -21,9 +21,9 @@ from agents.models import EvaluationRun, ModelEndpoint
 from agents.publishing import PublishError, can_publish_runs, check_publish_runs, do_set_published
 from agents.sent import NoPrompt, message_images, message_text, sent_prompt
 from agents.services import can_manage_runs, check_manage_runs
+from games import catalogue
 from games.services import check_task
 from ops.methods import json_methods
-from play.views import RENDERERS
 
 
 def run_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -115,7 +115,7 @@ def episode_page(request: HttpRequest, episode_id: int) -> HttpResponse:
     client = {
         "episode": episode.pk,
         "env": episode.env,
-        "renderer": RENDERERS.get(episode.env, "generic"),
+        "renderer": catalogue.renderer(episode.env),
         "socket": f"/ws/episodes/{episode.pk}/",  # the play app's consumer: viewers get snapshots and steps
         "turns": reverse("agents:turns", args=[episode.pk]),
         "replay": reverse("play:replay", args=[episode.pk]),

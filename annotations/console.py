@@ -18,12 +18,8 @@ from annotations.finals import CoderWork, EpisodeWork, disputed_episode_labels, 
 from annotations.models import Assignment, EpisodeValue, FinalEpisodeValue, FinalStepDecision, StepLabel, StepNote
 from annotations.replay import MAX_WINDOW_STEPS, step_cues
 from annotations.taxonomy import Taxonomy
+from games import catalogue
 from games.models import Episode
-
-try:  # browser play's renderer kinds, per env (read-only reuse)
-    from play.views import RENDERERS
-except ImportError:  # pragma: no cover - play is part of this project; keep the console usable without it
-    RENDERERS = {}
 
 WINDOW = 50
 
@@ -33,7 +29,7 @@ def _common(request: HttpRequest, episode: Episode, taxonomy: Taxonomy) -> dict[
         "episode": episode.pk,
         "env": episode.env,
         "total": episode.steps,
-        "renderer": RENDERERS.get(episode.env, "generic"),
+        "renderer": catalogue.renderer(episode.env),
         "renderers_module": static("play/js/renderers/index.js"),
         "hud_module": static("play/js/hud.js"),
         "assets": static("crafter/"),

@@ -20,6 +20,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from games.outcome import RawOutcome
 from games.progression import ProgressionTracker
 
 # A raw env action as logged: an int index into the env's action set, or a
@@ -75,18 +76,6 @@ class ModelObservation:
         return self.long_term if not self.short_term else f"{self.long_term}\n\n{self.short_term}"
 
 
-@dataclass(frozen=True)
-class RawOutcome:
-    """What one raw env step reported."""
-
-    reward: float
-    terminated: bool = False  # the game itself ended (win, death, game over)
-    truncated: bool = False  # the env's own time limit
-    won: bool = False
-    died: bool = False
-    detail: str = ""  # e.g. the cause of death
-
-
 @dataclass
 class StepResult:
     action: str  # the language action that was executed (the default one if invalid)
@@ -124,6 +113,11 @@ class _Counters:
 class GameAdapter(ABC):
     #: BALROG's env key: babyai, crafter, textworld, babaisai, minihack, nle
     env: ClassVar[str]
+    #: the catalogue's name and one-line description of the game (games.catalogue)
+    title: ClassVar[str] = ""
+    blurb: ClassVar[str] = ""
+    #: the browser's renderer of frame(): grid, crafter, terminal, text (static/play/)
+    renderer: ClassVar[str] = "generic"
     #: executed when an answer is not a valid action (balrog-protocol.md)
     default_action: ClassVar[str]
     #: bump when a change alters what a recorded action log replays to
@@ -160,6 +154,20 @@ class GameAdapter(ABC):
     @abstractmethod
     def key_bindings(cls) -> list[KeyBinding]:
         """Keyboard controls for human play (the browser renders this table)."""
+
+    @classmethod
+    def task_actions(cls, task: str) -> frozenset[str] | None:
+        """The language actions ``task`` accepts, where the class knows them
+        without an env (None: every action its keys send)."""
+        return None
+
+    @classmethod
+    def task_key_bindings(cls, task: str) -> list[KeyBinding]:
+        """The keys of ``task``: a key whose action the task refuses would
+        play the default action instead, so the controls leave it out."""
+        accepted = cls.task_actions(task)
+        bindings = cls.key_bindings()
+        return bindings if accepted is None else [binding for binding in bindings if binding.action in accepted]
 
     @classmethod
     def prepare(cls, task: str, *, force: bool = False) -> str:
@@ -377,6 +385,10 @@ class IndexedActionsAdapter(GameAdapter):
         if "actions" in cls.__dict__:
             # A dict doubles as the validity test and the raw lookup (is_valid runs on every step).
             cls._action_index = {name: index for index, name in enumerate(cls.actions)}
+
+    @classmethod
+    def task_actions(cls, task: str) -> frozenset[str] | None:
+        return frozenset(cls.actions)
 
     def action_space(self) -> list[str]:
         return list(self.actions)

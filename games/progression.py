@@ -12,10 +12,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from games.base import RawOutcome
+from games.outcome import RawOutcome
 
 NETHACK_TABLE_PATH = Path(__file__).with_name("data") / "nethack_progression.json"
 CRAFTER_ACHIEVEMENT_COUNT = 22

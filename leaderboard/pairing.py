@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from django.templatetags.static import static
 from django.urls import reverse
 
+from games import catalogue
 from games.models import Episode, Step
 from leaderboard.services import Entry, human_episodes
 from leaderboard.stats import CONFIDENCE, Interval, clean, seed_for, t_estimate
-from play.views import RENDERERS
 
 GameKey = tuple[str, str, int]  # env, task, seed
 ALIGNED_STEP_LIMIT = 2000
@@ -221,7 +221,7 @@ def _side(episode: Episode) -> dict[str, Any]:
         "episode": episode.pk,
         "label": f"#{episode.pk} ({episode.player_kind}{'' if who == 'human' or not who else ' ' + who})",
         "steps": episode.steps,
-        "renderer": RENDERERS.get(episode.env, "generic"),
+        "renderer": catalogue.renderer(episode.env),
         "frames": reverse("play:frames", args=[episode.pk]),
         "replay": reverse("play:replay", args=[episode.pk]),
         "replayable": episode.replayable,

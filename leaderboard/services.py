@@ -9,7 +9,7 @@ What counts:
 - the main ranking holds only entries of BALROG's own protocol with its full
   coverage (every env and task, the reference's episode counts); the others
   are listed apart with their protocol and coverage (leaderboard.coverage);
-- human episodes that count as baselines (play.services.human_baseline_episodes:
+- human episodes that count as baselines (play.models.human_baseline_episodes:
   logged-in players, PlayRecord.baseline_override honoured): one "Humans"
   row, and optionally the top players (logged-in users with enough counted
   episodes) each in a row of their own, labelled by username.
@@ -38,8 +38,7 @@ from games.models import Episode
 from games.registry import ENVS, PROTOCOL_BALROG
 from leaderboard.coverage import Coverage, coverage_of, ranking_refusal
 from leaderboard.stats import TOO_FEW, Estimate, Interval, confident_ranks, overall_estimate
-from play.models import PlayRecord
-from play.services import human_baseline_episodes
+from play.models import PlayRecord, human_baseline_episodes
 
 ENDED = (Episode.Status.FINISHED, Episode.Status.ABANDONED)
 HUMANS_KEY = "humans"

@@ -10,6 +10,7 @@ owner lives here, as a key that is the same for every episode of one player:
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q, QuerySet
 
 from games.models import Episode
 
@@ -42,7 +43,28 @@ class PlayRecord(models.Model):
     @property
     def counts_as_baseline(self) -> bool:
         """The override if set, else: played by a logged-in player (see
-        play.services.human_baseline_episodes for the query)."""
+        human_baseline_episodes for the query)."""
         if self.baseline_override is not None:
             return self.baseline_override
         return self.episode.user_id is not None
+
+
+def human_baseline_episodes() -> QuerySet[Episode]:
+    """Human episodes that count as baselines: by logged-in players unless an
+    override says otherwise. Abandoned episodes count as they stand, so a
+    player cannot improve a baseline by abandoning bad runs."""
+    counted = Q(play__baseline_override=True) | Q(play__baseline_override__isnull=True, user__isnull=False)
+    return Episode.objects.filter(
+        counted,
+        player_kind=Episode.PlayerKind.HUMAN,
+        replayable=True,
+        status__in=[Episode.Status.FINISHED, Episode.Status.ABANDONED],
+    )
+
+
+def counts_as_baseline(episode: Episode) -> bool:
+    """For one episode, the rule of human_baseline_episodes (status aside)."""
+    if episode.player_kind != Episode.PlayerKind.HUMAN:
+        return False
+    record = PlayRecord.objects.filter(episode=episode).select_related("episode").first()
+    return record.counts_as_baseline if record is not None else episode.user_id is not None

@@ -26,10 +26,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from games.base import EndReason, GameAdapter, KeyBinding, TaskInfo
+from games import catalogue
+from games.base import EndReason, GameAdapter
 from games.live import live_games
 from games.models import Episode, Step
-from games.registry import ENVS, adapter_class, protocol_of
+from games.registry import adapter_class, protocol_of
 from games.services import (
     EpisodeNotFound,
     EpisodeNotRunning,
@@ -129,55 +130,6 @@ def owns(player: Player, episode_id: int) -> bool:
     if not player.keys:
         return False
     return PlayRecord.objects.filter(episode_id=episode_id, owner__in=player.keys).exists()
-
-
-# ----- the catalogue ------------------------------------------------------------
-GAME_TITLES: dict[str, tuple[str, str]] = {
-    "babyai": ("BabyAI", "A grid world: follow a written instruction (go to, pick up, open, put next to)."),
-    "crafter": ("Crafter", "A 2-D Minecraft: survive, gather, craft tools, unlock 22 achievements."),
-    "textworld": ("TextWorld", "Text adventures: explore by typing commands, find the treasure, cook the meal."),
-    "babaisai": ("Baba Is AI", "Rule puzzles: push word blocks to change the rules and reach the win."),
-    "minihack": ("MiniHack", "Small NetHack challenges: mazes, corridors, Sokoban boxes, quests."),
-    "nle": ("NetHack", "The full NetHack dungeon: descend as deep as you can and survive."),
-}
-
-
-@dataclass(frozen=True)
-class GameEntry:
-    env: str
-    title: str
-    blurb: str
-    tasks: tuple[TaskInfo, ...]
-    error: str = ""  # why the game cannot be played here (its adapter failed to load)
-
-
-def catalogue() -> list[GameEntry]:
-    """The six games with their tasks (this imports every game package)."""
-    return [game_entry(env) for env in ENVS]
-
-
-def game_entry(env: str) -> GameEntry:
-    """One game and its tasks; a game whose adapter cannot load is described
-    with the error instead of breaking the page."""
-    title, blurb = GAME_TITLES.get(env, (env, ""))
-    try:
-        tasks = tuple(adapter_class(env).tasks())
-    except Exception as exc:  # an adapter missing or broken on this server
-        logger.exception("game %s is unavailable", env)
-        return GameEntry(env, title, blurb, (), error=f"unavailable on this server ({type(exc).__name__})")
-    return GameEntry(env, title, blurb, tasks)
-
-
-def game_title(env: str) -> str:
-    return GAME_TITLES.get(env, (env, ""))[0]
-
-
-def key_bindings(env: str) -> list[KeyBinding]:
-    return adapter_class(env).key_bindings()
-
-
-def accepts_free_text(env: str) -> bool:
-    return adapter_class(env).accepts_free_text
 
 
 # ----- starting and resuming ---------------------------------------------------------
@@ -548,7 +500,7 @@ def _episode_facts(episode: Episode) -> dict[str, Any]:
         "seed": episode.seed,
         "status": episode.status,
         "steps": episode.steps,
-        "accepts_free_text": accepts_free_text(episode.env),
+        "accepts_free_text": catalogue.accepts_free_text(episode.env),
         "command_limits": command_limits(episode),
     }
 
@@ -606,27 +558,6 @@ def do_claim_anonymous_episodes(token: str | None, user: AbstractBaseUser) -> in
         PlayRecord.objects.filter(episode_id__in=claimed).update(owner=user_key)
         Episode.objects.filter(pk__in=claimed, user__isnull=True).update(user=user)
     return len(claimed)
-
-
-def human_baseline_episodes() -> QuerySet[Episode]:
-    """Human episodes that count as baselines: by logged-in players unless an
-    override says otherwise. Abandoned episodes count as they stand, so a
-    player cannot improve a baseline by abandoning bad runs."""
-    counted = Q(play__baseline_override=True) | Q(play__baseline_override__isnull=True, user__isnull=False)
-    return Episode.objects.filter(
-        counted,
-        player_kind=Episode.PlayerKind.HUMAN,
-        replayable=True,
-        status__in=[Episode.Status.FINISHED, Episode.Status.ABANDONED],
-    )
-
-
-def counts_as_baseline(episode: Episode) -> bool:
-    """For one episode, the rule of human_baseline_episodes (status aside)."""
-    if episode.player_kind != Episode.PlayerKind.HUMAN:
-        return False
-    record = PlayRecord.objects.filter(episode=episode).select_related("episode").first()
-    return record.counts_as_baseline if record is not None else episode.user_id is not None
 
 
 # ----- idle episodes ------------------------------------------------------------------------

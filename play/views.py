@@ -13,9 +13,10 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from games import catalogue
 from games.base import KeyBinding, TaskInfo
 from games.models import Episode
-from games.registry import ENVS
+from games.registry import ENVS, protocol_of
 from games.services import GameError
 from ops.methods import json_methods
 from play import services
@@ -23,14 +24,6 @@ from play.executor import run_blocking
 from play.forms import SignupForm, StartForm
 from play.replay import MAX_WINDOW_FRAMES, frames_window_json
 
-RENDERERS = {
-    "babyai": "grid",
-    "babaisai": "grid",
-    "crafter": "crafter",
-    "minihack": "terminal",
-    "nle": "terminal",
-    "textworld": "text",
-}
 DEFAULT_WINDOW = 100
 
 
@@ -45,7 +38,7 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "play/home.html", {"games": services.catalogue()})
+    return render(request, "play/home.html", {"games": catalogue.all_games()})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -83,14 +76,14 @@ def _start(request: HttpRequest, env: str, form: StartForm) -> HttpResponse | No
     return redirect("play:episode", episode.pk)
 
 
-def _start_context(request: HttpRequest, game: services.GameEntry, form: StartForm) -> dict[str, Any]:
+def _start_context(request: HttpRequest, game: catalogue.GameEntry, form: StartForm) -> dict[str, Any]:
     chosen = form["task"].value()
     info = next((task for task in game.tasks if task.task == chosen), game.tasks[0])
     return {
         "game": game,
         "info": info,
         "form": form,
-        "bindings": services.key_bindings(game.env),
+        "bindings": catalogue.key_bindings(game.env, info.task),
         "in_progress": services.live_episode_of(_player(request), game.env, info.task),
     }
 
@@ -98,10 +91,10 @@ def _start_context(request: HttpRequest, game: services.GameEntry, form: StartFo
 @require_safe
 def episode_page(request: HttpRequest, pk: int) -> HttpResponse:
     episode = _episode_or_404(pk)
-    bindings = services.key_bindings(episode.env)
+    bindings = catalogue.key_bindings(episode.env, episode.task, protocol_of(episode.options))
     context = {
         "episode": episode,
-        "title": services.game_title(episode.env),
+        "title": catalogue.game_title(episode.env),
         "info": _task_info(episode.env, episode.task),
         "bindings": bindings,
         "mine": services.owns(_player(request), pk),
@@ -130,7 +123,7 @@ def replay_page(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("this episode was imported and has no replayable log")
     context = {
         "episode": episode,
-        "title": services.game_title(episode.env),
+        "title": catalogue.game_title(episode.env),
         "info": _task_info(episode.env, episode.task),
         "end": services.end_facts(episode),
         "client": _client_config(request, episode, []),
@@ -180,10 +173,10 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 # ----- helpers ----------------------------------------------------------------------------
-def _game_or_404(env: str) -> services.GameEntry:
+def _game_or_404(env: str) -> catalogue.GameEntry:
     if env not in ENVS:
         raise Http404("no such game")
-    game = services.game_entry(env)
+    game = catalogue.game_entry(env)
     if game.error or not game.tasks:
         raise Http404(game.error or "this game has no tasks")
     return game
@@ -208,13 +201,13 @@ def _client_config(request: HttpRequest, episode: Episode, bindings: list[KeyBin
     return {
         "episode": episode.pk,
         "env": episode.env,
-        "renderer": RENDERERS.get(episode.env, "generic"),
+        "renderer": catalogue.renderer(episode.env),
         "socket": f"/ws/episodes/{episode.pk}/",  # play.routing
         "frames": reverse("play:frames", args=[episode.pk]),
         "replay": reverse("play:replay", args=[episode.pk]),
         "episode_url_template": reverse("play:episode", args=[0]).replace("/0/", "/{id}/"),
         "replay_url_template": reverse("play:replay", args=[0]).replace("/0/", "/{id}/"),
         "bindings": [{"key": b.key, "action": b.action, "label": b.label or b.key} for b in bindings],
-        "free_text": services.accepts_free_text(episode.env),
+        "free_text": catalogue.accepts_free_text(episode.env),
         "assets": static("crafter/"),
     }

@@ -107,6 +107,9 @@ condition. You have {cap} steps; answer with one action."""
 
 class BabaIsAIAdapter(IndexedActionsAdapter):
     env = "babaisai"
+    title = "Baba Is AI"
+    blurb = "Rule puzzles: push word blocks to change the rules and reach the win."
+    renderer = "grid"
     default_action = "idle"
     actions = ACTIONS
     adapter_version = "1"

@@ -72,6 +72,9 @@ _TASK_TEXT = {
 
 class BabyAIAdapter(IndexedActionsAdapter):
     env: ClassVar[str] = "babyai"
+    title = "BabyAI"
+    blurb = "A grid world: follow a written instruction (go to, pick up, open, put next to)."
+    renderer = "grid"
     default_action: ClassVar[str] = "go forward"
     actions = ACTIONS
     adapter_version: ClassVar[str] = "1"

@@ -65,6 +65,9 @@ check_crafter_tables()
 
 class CrafterAdapter(IndexedActionsAdapter):
     env = "crafter"
+    title = "Crafter"
+    blurb = "A 2-D Minecraft: survive, gather, craft tools, unlock 22 achievements."
+    renderer = "crafter"
     default_action = "Noop"
     actions = ACTIONS
     adapter_version = "1"

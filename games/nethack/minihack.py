@@ -148,6 +148,9 @@ def _env_class(task: str) -> Any:
 
 class MiniHackAdapter(NLEFamilyAdapter):
     env = "minihack"
+    title = "MiniHack"
+    blurb = "Small NetHack challenges: mazes, corridors, Sokoban boxes, quests."
+    renderer = "terminal"
     default_action = "north"
     adapter_version = "1"
     action_descriptions: ClassVar[Mapping[str, str]] = MINIHACK_ACTION_DESCRIPTIONS
@@ -180,6 +183,12 @@ class MiniHackAdapter(NLEFamilyAdapter):
     # Each task offers its own subset of actions (Boxoban: four moves), so the
     # keys depend on the task: see _TaskKeyBindings.
     key_bindings = _TaskKeyBindings()
+
+    @classmethod
+    def task_actions(cls, task: str) -> frozenset[str] | None:
+        # Boxoban plays minihack's four moves (boxoban.make_boxoban_env); the
+        # other tasks' sets come from their envs (None: every key shown).
+        return frozenset(boxoban.MOVE_ACTIONS.values()) if task in boxoban.TASK_LEVEL_SETS else None
 
     @classmethod
     def prepare(cls, task: str, *, force: bool = False) -> str:

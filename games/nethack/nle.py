@@ -185,6 +185,9 @@ def progress_facts(blstats: Any) -> dict[str, int]:
 
 class NetHackAdapter(NLEFamilyAdapter):
     env = "nle"
+    title = "NetHack"
+    blurb = "The full NetHack dungeon: descend as deep as you can and survive."
+    renderer = "terminal"
     default_action = "esc"
     adapter_version = "1"
     no_progress_limit = 150

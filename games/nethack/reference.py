@@ -312,6 +312,10 @@ class ReferenceMiniHackAdapter(_ReferenceNLEFamily):
     # Every MiniHack key; on an adapter only its task's (Boxoban: four moves).
     key_bindings = _AcceptedKeyBindings(MiniHackAdapter.key_bindings)
 
+    @classmethod
+    def task_actions(cls, task: str) -> frozenset[str] | None:
+        return frozenset(valid_actions(cls.env, task) or ())
+
     def _accepted_actions(self, from_engine: list[str]) -> list[str]:
         return valid_actions(self.env, self.task) or []
 

@@ -189,6 +189,9 @@ class GameView:
 
 class TextWorldAdapter(GameAdapter):
     env: ClassVar[str] = "textworld"
+    title = "TextWorld"
+    blurb = "Text adventures: explore by typing commands, find the treasure, cook the meal."
+    renderer = "text"
     default_action: ClassVar[str] = "help"
     adapter_version: ClassVar[str] = "1"
     accepts_free_text: ClassVar[bool] = True

@@ -109,6 +109,9 @@ def test_it_offers_balrogs_actions_that_the_task_has(levels_dir: Path) -> None:
         assert "inventory" not in quest.action_space()  # not in BALROG's MiniHack set
         # keys: every MiniHack key on the class, only the task's own on an adapter
         assert {b.action for b in boxes.key_bindings()} == set(boxes.action_space())
+        # the play page's controls, known without an env, match the adapter's own
+        assert {b.action for b in MiniHackAdapter.task_key_bindings(boxes.task)} == set(boxes.action_space())
+        assert MiniHackAdapter.task_key_bindings(maze.task) == MiniHackAdapter.key_bindings()
         assert {b.key for b in MiniHackAdapter.key_bindings()} >= {"y", "K", ",", "Enter"}
         assert "zap: zap a wand" in quest.instructions() and "stairs down" in quest.instructions()
         assert "boulders onto the fountains" in boxes.instructions()

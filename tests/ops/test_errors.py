@@ -19,7 +19,7 @@ HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what
 
 
 def get_home_failing_with(exc: Exception, accept: str) -> Any:  # the test client's response
-    with mock.patch("play.services.catalogue", side_effect=exc):
+    with mock.patch("games.catalogue.all_games", side_effect=exc):
         return Client(raise_request_exception=False).get("/", HTTP_ACCEPT=accept)
 
 

@@ -50,7 +50,7 @@ def test_it_never_trips_on_sqlite(database: FakeDatabase) -> None:
 @pytest.mark.django_db
 def test_it_answers_503_at_once_once_a_request_has_met_the_outage(breaker: DatabaseBreaker) -> None:
     client = Client(raise_request_exception=False)
-    with mock.patch("play.services.catalogue", side_effect=OperationalError("connection failed")):
+    with mock.patch("games.catalogue.all_games", side_effect=OperationalError("connection failed")):
         assert client.get("/", HTTP_ACCEPT=HTML).status_code == 503
     assert breaker.tripped
     # The database is not touched again: a query now would fail the test.

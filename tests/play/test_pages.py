@@ -232,3 +232,12 @@ def test_it_shows_a_bad_start_request_next_to_its_field(data: dict[str, str], fi
     html = response.content.decode()
     assert 'class="errorlist' in html and message.split(" (")[0] in html.replace("&#x27;", "'")
     assert Episode.objects.count() == 0
+
+
+def test_it_lists_only_the_controls_the_task_accepts() -> None:
+    html = Client().get("/play/minihack/?task=MiniHack-Boxoban-Medium-v0").content.decode()
+    start = html.index('<table class="bindings">')
+    table = html[start : html.index("</table>", start)]
+    actions = set(re.findall(r"</kbd></td><td>([a-z ]+)", table))
+    assert actions == {"north", "east", "south", "west"}  # Boxoban's moves: no "far north", no "pickup"
+

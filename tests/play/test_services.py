@@ -18,7 +18,7 @@ from games.models import Episode, Step
 from games.services import GameError, do_apply_action, do_end_episode, do_start_episode, rebuild_adapter
 from games.steplog import write_step
 from play import replay, services, sweeper
-from play.models import PlayRecord
+from play.models import PlayRecord, counts_as_baseline, human_baseline_episodes
 from play.protocol import Action
 from play.replay import ReplayCursors, frames_window_json, replay_cursors
 from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
@@ -70,12 +70,12 @@ def test_it_counts_logged_in_players_as_baselines_by_default(toy_game: str, pat:
     mine = play_toy(pat, ["left"])  # died: finished
     theirs = play_toy(visitor, ["left"])
     running = pat.start("toy", "short")
-    assert set(services.human_baseline_episodes()) == {mine}
-    assert services.counts_as_baseline(mine) and not services.counts_as_baseline(theirs)
+    assert set(human_baseline_episodes()) == {mine}
+    assert counts_as_baseline(mine) and not counts_as_baseline(theirs)
     PlayRecord.objects.filter(episode=theirs).update(baseline_override=True)
     PlayRecord.objects.filter(episode=mine).update(baseline_override=False)
-    assert set(services.human_baseline_episodes()) == {theirs}
-    assert running not in services.human_baseline_episodes()
+    assert set(human_baseline_episodes()) == {theirs}
+    assert running not in human_baseline_episodes()
 
 
 def test_it_closes_idle_human_episodes_as_they_stand(toy_game: str, pat: Persona, olga: Persona) -> None:

@@ -1,0 +1,151 @@
+"""The import map of the apps, read from the source (every import counts:
+module level, inside functions and under TYPE_CHECKING alike).
+
+The rules keep each concern in one obvious place: no module cycles; the game
+core never reaches up into the apps built on it; other apps use play's data
+(play.models) but never its pages or services; ops sees games only through
+the registry and the game core, never a game package's internals.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+APPS = ("agents", "annotations", "balrogweb", "games", "leaderboard", "ops", "play", "reference")
+ABOVE_GAMES = ("agents", "annotations", "leaderboard", "ops", "play")
+PLAY_INTERNALS = ("play.views", "play.services", "play.consumers")
+GAME_PACKAGES = ("games.babaisai", "games.babyai", "games.crafter", "games.nethack", "games.textworld")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def _modules() -> dict[str, Path]:
+    return {_module_name(path): path for app in APPS for path in sorted((ROOT / app).rglob("*.py"))}
+
+
+def _imported_names(module: str, path: Path) -> Iterator[str]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def _project_module(name: str) -> str | None:
+    """The project module ``name`` is, or lies in (an imported class or
+    function names its module); None outside the project."""
+    modules = _modules()
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+@cache
+def import_graph() -> dict[str, frozenset[str]]:
+    graph: dict[str, frozenset[str]] = {}
+    for module, path in _modules().items():
+        targets = {_project_module(name) for name in _imported_names(module, path)}
+        graph[module] = frozenset(target for target in targets if target is not None and target != module)
+    return graph
+
+
+def cycles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def _edges(source_prefixes: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    for module, targets in import_graph().items():
+        if module.split(".")[0] in source_prefixes:
+            yield from ((module, target) for target in sorted(targets))
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes)
+
+
+def test_it_reads_the_whole_project() -> None:
+    graph = import_graph()
+    assert "games.base" in graph and "play.views" in graph
+    assert "games.outcome" in graph["games.progression"]  # a TYPE_CHECKING-free import, read as such
+    assert "agents.evaluation" in graph["agents.tasks"]
+
+
+def test_it_finds_a_cycle_when_there_is_one() -> None:
+    graph = {"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset({"a"}), "d": frozenset({"a"})}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_it_has_no_import_cycle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_it_keeps_the_game_core_below_the_apps() -> None:
+    upward = [(source, target) for source, target in _edges(("games",)) if _under(target, ABOVE_GAMES)]
+    assert upward == []
+
+
+def test_it_keeps_play_pages_and_services_to_play() -> None:
+    outside = [
+        (source, target)
+        for source, target in _edges(tuple(app for app in APPS if app != "play"))
+        if _under(target, PLAY_INTERNALS)
+    ]
+    assert outside == []
+
+
+def test_it_keeps_ops_out_of_the_game_packages() -> None:
+    assert [(source, target) for source, target in _edges(("ops",)) if _under(target, GAME_PACKAGES)] == []
