@@ -219,3 +219,7 @@ database_refusals = REGISTRY.counter(
     "balrog_database_refusals_total",
     "Requests and websocket messages refused at once while PostgreSQL was unreachable (ops.outage).",
 )
+database_retries = REGISTRY.counter(
+    "balrog_database_retries_total",
+    "Calls retried once on a fresh connection after theirs died under them (ops.outage).",
+)

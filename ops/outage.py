@@ -19,6 +19,11 @@ busy pool costs one probe, not a second of refusals.
 
 PostgreSQL only: on the embedded default (SQLite) an OperationalError is a
 locked file, not an unreachable server, and ``trip()`` does nothing.
+
+``retry_on_lost_connection(func)`` is the other half: a connection that died
+under a call (the server terminated it; the server itself is up) costs one
+retry on a fresh connection, not an error. The caller must be idempotent (a
+step is: its episode+index key is unique).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import psycopg
 from asgiref.sync import sync_to_async
 from django.db import InterfaceError, OperationalError, connection
+from psycopg_pool import PoolTimeout
 
 from ops import metrics
 
@@ -43,6 +50,59 @@ PROBE_TIMEOUT_S = 2  # libpq's connect_timeout: whole seconds, at least 2 is hon
 def is_database_outage(exc: BaseException | None) -> bool:
     """The database cannot be reached (down, restarting, pool exhausted), not a bug in a query."""
     return isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def is_lost_connection(exc: BaseException | None) -> bool:
+    """A connection broke under a query, on PostgreSQL: worth one retry on
+    another connection. Not a pool timeout (another wait would only double it)."""
+    if connection.vendor != "postgresql" or not is_database_outage(exc):
+        return False
+    return not any(isinstance(link, PoolTimeout) for link in _chain(exc))
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    links: list[BaseException] = []
+    while exc is not None and len(links) < 8:
+        links.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return links
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
+    """Call ``func`` (blocking, idempotent) once more on a fresh connection
+    when its connection died under it; one warning line, no traceback."""
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            if not is_lost_connection(exc) or connection.in_atomic_block:
+                raise
+            logger.warning("database connection lost (%s); retrying once on a fresh one", _first_line(exc))
+            metrics.database_retries.inc()
+            _drop_connection()
+            return func(*args, **kwargs)
+
+    return call
+
+
+def _drop_connection() -> None:
+    """Give the broken connection back: the pool discards it, and the retry
+    borrows a checked one."""
+    try:
+        connection.close()
+    except Exception as exc:  # closing a dead connection may itself fail; it is gone either way
+        logger.debug("closing a lost connection: %s", exc)
+        connection.connection = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def probe_postgresql(timeout_s: int = PROBE_TIMEOUT_S) -> None:

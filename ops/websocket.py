@@ -165,13 +165,32 @@ class WebsocketSession:
             await receive()  # the websocket.connect that a refusal answers
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
             return
-        wrapper = InstanceSessionWrapper(scope, send)
+        seen: set[str] = set()  # "connect" received, "accept" sent
+
+        async def tracked_receive() -> Message:
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                seen.add("connect")
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            if message.get("type") == "websocket.accept":
+                seen.add("accept")
+            await send(message)
+
+        wrapper = InstanceSessionWrapper(scope, tracked_send)
         await wrapper.resolve_session()
         try:
-            await self.app(wrapper.scope, receive, send)
+            await self.app(wrapper.scope, tracked_receive, tracked_send)
         except Exception as exc:
-            BREAKER.trip_on(exc)
-            raise
+            if not BREAKER.trip_on(exc) or "accept" in seen:
+                raise
+            # No connection for the session or the user in time: refused now,
+            # as while the breaker holds; not an HTTP 500 and a traceback.
+            logger.warning("websocket refused: the database is unavailable (%s)", type(exc).__name__)
+            if "connect" not in seen:
+                await receive()  # the websocket.connect that a refusal answers
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
 
 class WebsocketGuard:

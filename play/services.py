@@ -42,6 +42,7 @@ from games.services import (
     do_start_episode,
     live_adapter,
 )
+from ops.outage import retry_on_lost_connection
 from play.executor import database_write_slot
 from play.limits import creation_refusal
 from play.models import PlayRecord
@@ -338,7 +339,9 @@ def apply_player_action(
     try:
         core_started = time.perf_counter()
         with database_write_slot():
-            outcome = do_apply_action(
+            # A connection that died under the step costs one retry on a fresh
+            # one (the step key makes it idempotent); the early frame is shared.
+            outcome = retry_on_lost_connection(do_apply_action)(
                 episode_id,
                 index=message.seq,
                 action=message.action,

@@ -205,3 +205,35 @@ def test_it_reports_an_unreachable_postgresql_at_once_not_after_the_pools_timeou
     with pytest.raises(Exception, match="port 1 failed"):
         views.check_database()
     assert time.monotonic() - started < views.CHECK_TIMEOUT_SECONDS + 1
+
+
+def test_it_answers_within_its_deadline_naming_a_check_that_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    released = threading.Event()
+
+    def hangs() -> None:  # a dependency that accepts the connection and never answers
+        released.wait(30)
+
+    monkeypatch.setitem(views.CHECKS, "broker", hangs)
+    monkeypatch.setattr(views, "READY_DEADLINE_SECONDS", 0.5)
+    started = time.monotonic()
+    try:
+        response = Client().get("/readyz")
+    finally:
+        released.set()
+    assert time.monotonic() - started < 1.5  # the deadline, not the hang
+    body = response.json()
+    assert (response.status_code, body["failed"]) == (503, ["broker"])
+    assert body["checks"]["broker"] == "failed: no answer within 0.5 s"
+    assert body["checks"]["database"] == body["checks"]["channel_layer"] == "ok"
+
+
+def test_it_runs_the_checks_side_by_side_not_one_after_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    together = threading.Barrier(len(views.CHECKS), timeout=2)  # breaks unless all checks run at once
+    for name in views.CHECKS:
+        monkeypatch.setitem(views.CHECKS, name, together.wait)
+    response = Client().get("/readyz")
+    assert response.status_code == 200, response.json()
