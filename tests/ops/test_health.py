@@ -222,7 +222,7 @@ def test_it_answers_within_its_deadline_naming_a_check_that_hangs(monkeypatch: p
         response = Client().get("/readyz")
     finally:
         released.set()
-    assert time.monotonic() - started < 1.5  # the deadline, not the hang
+    assert time.monotonic() - started < 10  # the deadline, not the 30 s hang
     body = response.json()
     assert (response.status_code, body["failed"]) == (503, ["broker"])
     assert body["checks"]["broker"] == "failed: no answer within 0.5 s"
