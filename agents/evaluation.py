@@ -17,6 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +25,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from agents import leases, runtime
+from agents import broker, leases, runtime
 from agents.aggregation import EpisodeScore, Summary, summarize
 from agents.config import OWN_DEMONSTRATIONS, AgentConfig, uses_own_demonstrations
 from agents.episodes import finish_run_if_done
@@ -194,13 +195,36 @@ def recover_stale() -> list[int]:
     play; safe to run anywhere, any number of times."""
     finish_runs_left_open()
     now = timezone.now()
+    stale = list(leases.stale_slots(now).select_related("run__endpoint")[:SWEEP_BATCH])
+    stale += lost_in_broker(now, {slot.pk for slot in stale})
     by_queue: dict[str, list[int]] = defaultdict(list)
-    for slot in leases.stale_slots(now).select_related("run__endpoint")[:SWEEP_BATCH]:
+    for slot in stale:
         if slot.run.endpoint is not None and leases.take_for_redispatch(slot, now):
             by_queue[slot.run.endpoint.queue].append(slot.pk)
     for queue, ids in by_queue.items():
         dispatch(ids, queue)
     return [pk for ids in by_queue.values() for pk in ids]
+
+
+def lost_in_broker(now: datetime, known: set[int]) -> list[RunEpisode]:
+    """Slots dispatched over BALROG_AGENT_PICKUP_SECONDS ago, never started,
+    whose message the broker no longer holds (a Redis restart lost it): about
+    a minute's wait, not BALROG_AGENT_REQUEUE_SECONDS. A message in flight
+    between the queue and a worker may look lost: its double exits at once."""
+    waiting = [
+        slot
+        for slot in leases.unpicked_slots(now).select_related("run__endpoint")[:SWEEP_BATCH]
+        if slot.pk not in known and slot.run.endpoint is not None
+    ]
+    if not waiting:
+        return []
+    held = broker.held_slots({slot.run.endpoint.queue for slot in waiting if slot.run.endpoint is not None})
+    if held is None:
+        return []
+    lost = [slot for slot in waiting if slot.pk not in held]
+    if lost:
+        logger.warning("model episodes dispatched but not in the broker (lost messages): %s", [s.pk for s in lost])
+    return lost
 
 
 def finish_runs_left_open() -> list[int]:

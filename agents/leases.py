@@ -69,6 +69,14 @@ def stale_slots(now: datetime | None = None) -> QuerySet[RunEpisode]:
     return open_slots().filter(dead | never_started)
 
 
+def unpicked_slots(now: datetime | None = None) -> QuerySet[RunEpisode]:
+    """Open episodes dispatched over BALROG_AGENT_PICKUP_SECONDS ago that no
+    runner holds: a long queue, or a lost message (agents.broker tells which)."""
+    now = now or timezone.now()
+    pickup_before = now - timedelta(seconds=settings.BALROG_AGENT_PICKUP_SECONDS)
+    return open_slots().filter(runner="", dispatched_at__lt=pickup_before).order_by("dispatched_at")
+
+
 def take_for_redispatch(slot: RunEpisode, now: datetime) -> bool:
     """Clear a stale lease and stamp the new dispatch, unless another sweep
     (or the runner itself, come back) changed the slot first."""

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connections
 
 from games.threads import ProcessSingleton, WorkerPool, with_db_hygiene
+from ops.outage import retry_on_lost_connection
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ class DbPool:
     def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         if getattr(_local, "in_pool", False):  # already on a pool thread: a nested call would wait for itself
             return func(*args, **kwargs)
-        return self._executor.submit(with_db_hygiene(func), *args, **kwargs).result()
+        # A pool thread keeps its connection between calls (hygiene runs every few
+        # seconds): one the server dropped fails its next call, which is retried
+        # once on a fresh connection instead of crashing the runner (issue 25).
+        return self._executor.submit(with_db_hygiene(retry_on_lost_connection(func)), *args, **kwargs).result()
 
     def shutdown(self) -> None:
         """Close every pool thread's database connection, then stop the threads."""

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 PROBE_INTERVAL_S = 1.0
 PROBE_TIMEOUT_S = 2  # libpq's connect_timeout: whole seconds, at least 2 is honoured
+RECONNECT_WAIT_S = 1.0
 
 
 def is_database_outage(exc: BaseException | None) -> bool:
@@ -88,6 +89,29 @@ def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
 
     return call
+
+
+def reconnecting(func: Callable[[], R], say: Callable[[str], None], give_up_after_s: float = 120.0) -> R:
+    """``func()`` through a database outage, for long-running commands: while
+    the connection is lost or the server unreachable, drop this thread's
+    connection and try again every RECONNECT_WAIT_S (for up to
+    ``give_up_after_s``, then the error is raised), saying so in one line.
+    ``func`` must be safe to call again (a read, or an idempotent write)."""
+    started = time.monotonic()
+    said = False
+    while True:
+        try:
+            return func()
+        except Exception as exc:
+            if not is_database_outage(exc) or connection.in_atomic_block:
+                raise
+            if time.monotonic() - started > give_up_after_s:
+                raise
+            if not said:
+                say(f"database connection lost ({_first_line(exc)}); reconnecting and carrying on")
+                said = True
+            _drop_connection()
+            time.sleep(RECONNECT_WAIT_S)
 
 
 def _drop_connection() -> None:

@@ -165,32 +165,31 @@ class WebsocketSession:
             await receive()  # the websocket.connect that a refusal answers
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
             return
-        seen: set[str] = set()  # "connect" received, "accept" sent
+        connected = False  # the server's websocket.connect was received (the send stays the server's own)
 
         async def tracked_receive() -> Message:
+            nonlocal connected
             message = await receive()
-            if message.get("type") == "websocket.connect":
-                seen.add("connect")
+            connected = connected or message.get("type") == "websocket.connect"
             return message
 
-        async def tracked_send(message: Message) -> None:
-            if message.get("type") == "websocket.accept":
-                seen.add("accept")
-            await send(message)
-
-        wrapper = InstanceSessionWrapper(scope, tracked_send)
+        wrapper = InstanceSessionWrapper(scope, send)
         await wrapper.resolve_session()
         try:
-            await self.app(wrapper.scope, tracked_receive, tracked_send)
+            await self.app(wrapper.scope, tracked_receive, send)
         except Exception as exc:
-            if not BREAKER.trip_on(exc) or "accept" in seen:
+            if not BREAKER.trip_on(exc):
                 raise
-            # No connection for the session or the user in time: refused now,
-            # as while the breaker holds; not an HTTP 500 and a traceback.
+            # No connection for the session or the user in time: refused (or
+            # closed) now with 1013, as while the breaker holds; not an HTTP 500
+            # and a traceback. The client reconnects with backoff.
             logger.warning("websocket refused: the database is unavailable (%s)", type(exc).__name__)
-            if "connect" not in seen:
+            if not connected:
                 await receive()  # the websocket.connect that a refusal answers
-            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            try:
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            except Exception as closed:  # the socket was already closed: nothing left to tell
+                logger.debug("websocket already closed: %s", closed)
 
 
 class WebsocketGuard:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from games.live import live_games
 from games.models import Episode
@@ -78,6 +79,9 @@ def test_it_states_the_codes_limits() -> None:
     text = DOC.read_text(encoding="utf-8")
     assert f"≤ {protocol.MAX_ACTION_CHARS} characters" in text
     assert f"limited to {protocol.MAX_MESSAGE_CHARS:,} characters" in text
+    # The frame limit (ops.websocket) never cuts a message the protocol accepts: 4 UTF-8 bytes a character.
+    assert settings.BALROG_WS_MAX_MESSAGE_BYTES >= 4 * protocol.MAX_MESSAGE_CHARS
+    assert f"`BALROG_WS_MAX_MESSAGE_BYTES` ({settings.BALROG_WS_MAX_MESSAGE_BYTES:,} bytes by default" in text
     from games.textworld.adapter import MAX_COMMAND_BYTES
 
     assert f"input buffer of {MAX_COMMAND_BYTES} UTF-8 bytes" in text

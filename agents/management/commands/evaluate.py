@@ -9,10 +9,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.aggregation import balrog_summary_json
 from agents.config import STRATEGIES, AgentConfig, AgentConfigError
-from agents.evaluation import RunError, RunRequest, resume_run, run_progress, run_summary, start_run
+from agents.evaluation import RunError, RunProgress, RunRequest, resume_run, run_progress, run_summary, start_run
 from agents.models import EvaluationRun, ModelEndpoint
 from agents.runtime import local_runner
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS
+from ops.outage import reconnecting
 
 
 class Command(BaseCommand):
@@ -54,8 +55,11 @@ class Command(BaseCommand):
         if options["no_wait"] and not settings.CELERY_TASK_ALWAYS_EAGER:
             return
         self._wait(run, options["poll"])
-        summary = balrog_summary_json(run_summary(run), run.endpoint.client_json() if run.endpoint else {}, run.agent)
+        summary = reconnecting(lambda: self._summary(run), self.stderr.write)
         self.stdout.write(json.dumps(summary, indent=2))
+
+    def _summary(self, run: EvaluationRun) -> dict[str, Any]:
+        return balrog_summary_json(run_summary(run), run.endpoint.client_json() if run.endpoint else {}, run.agent)
 
     def _start(self, options: dict[str, Any]) -> EvaluationRun:
         if not options["endpoint"]:
@@ -87,8 +91,8 @@ class Command(BaseCommand):
 
     def _wait(self, run: EvaluationRun, poll: float) -> None:
         while True:
-            run.refresh_from_db()
-            progress = run_progress(run)
+            # The run goes on in the workers whatever happens to this connection.
+            progress = reconnecting(lambda: self._poll(run), self.stderr.write)
             bars = "  ".join(f"{env.env} {env.done}/{env.planned}" for env in progress.envs)
             self.stdout.write(f"[{run.status}] {progress.done}/{progress.planned}  {bars}")
             if run.status != EvaluationRun.Status.RUNNING:
@@ -97,3 +101,7 @@ class Command(BaseCommand):
                 local_runner().wait_idle(timeout=poll)
             else:
                 time.sleep(poll)
+
+    def _poll(self, run: EvaluationRun) -> RunProgress:
+        run.refresh_from_db()
+        return run_progress(run)

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from agents.evaluation import recover_stale
+from ops.outage import reconnecting
 
 
 class Command(BaseCommand):
@@ -14,5 +15,5 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        redispatched = recover_stale()
+        redispatched = reconnecting(recover_stale, self.stderr.write)
         self.stdout.write(f"dispatched again: {len(redispatched)}" + (f" ({redispatched})" if redispatched else ""))
