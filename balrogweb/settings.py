@@ -93,12 +93,14 @@ if DATABASE_URL:
     # thread of its own, and persistent connections left in those threads piled
     # up until PostgreSQL refused new clients (bench/load.py at 500 players:
     # 178 "too many clients" errors). Closing a connection returns it to the
-    # pool; the pool checks a connection before lending it ("check" below).
+    # pool; the pool checks a connection before lending it: with health checks
+    # on, Django gives the pool ConnectionPool.check_connection (a "check" in
+    # OPTIONS["pool"] would be passed twice; tests/ops/test_faults_database.py
+    # holds it). A connection a thread keeps between loans is not checked:
+    # ops.outage.retry_on_lost_connection covers that one.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        from psycopg_pool import ConnectionPool
-
         DATABASES["default"]["OPTIONS"] = {
             **cast(dict[str, object], DATABASES["default"]["OPTIONS"]),  # ?sslmode=... from the URL
             # Lets games.steplog's step write be a prepared statement (psycopg
@@ -115,11 +117,7 @@ if DATABASE_URL:
                 # back. Giving up after 10 s keeps attempts at most ~4 s apart, and
                 # the next request that needs a connection starts a fresh one.
                 "reconnect_timeout": 10.0,
-                # A connection the server dropped (pg_terminate_backend, a restart,
-                # a proxy's idle cut) is found dead before it is lent, not by the
-                # request that gets it: one empty query per loan (issue 25).
-                "check": ConnectionPool.check_connection,
-            },
+            }
         }
 else:
     DATABASES = {
