@@ -18,6 +18,7 @@ from ops.outage import BREAKER
 from ops.websocket import CLOSE_POLICY, check_socket_session, user_group
 from play import services
 from play.executor import run_blocking, submit_blocking
+from play.feed import FEED_SOURCE, POLL, feed_kind, loop_feed
 from play.limits import ViewerAdmission, action_limiter, viewer_limits
 from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, encode, parse
 from play.sweeper import ensure_sweeper
@@ -43,6 +44,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     protocol: int = 1  # the hello's: 2 sends each action's frame before its ack
     owner: bool = False  # this connection's player started the episode: after its end, not_running
     admission: ViewerAdmission | None = None  # a viewer's place among its address's viewers
+    polled: bool = False  # this viewer is fed by play.feed (steps of other processes, in-memory layer)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As channels' own, minus its ``aclose_old_connections()`` before every
@@ -68,6 +70,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.admission is not None:
             self.admission.release()
+        self._stop_polling()
         if self.role:  # a no-op for a player's connection, which left the group at hello
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.user_group:
@@ -163,6 +166,9 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         else:
             note_watched(self.group)
+            if opened.status == "running" and feed_kind() == POLL:
+                loop_feed().watch(self.episode_id)
+                self.polled = True
         for text in opened.messages:
             await self.send(text_data=text)
 
@@ -234,6 +240,8 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         event, and the missed steps are sent before it is."""
         version = int(event.get("version", 0))
         kind = event.get("kind")
+        if self.polled and event.get("source") != FEED_SOURCE:
+            loop_feed().note_pushed(self.episode_id)  # played in this process: its pushes suffice
         try:
             if kind == "step" and version > self.version:
                 await self._catch_up(version)
@@ -241,6 +249,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
                 if version > self.version:  # the steps before the end first
                     await self._catch_up(version)
                 self.role, self.ended = "viewer", True
+                self._stop_polling()
                 await self.send(text_data=await run_blocking(services.ended_message, self.episode_id))
         except GameError as exc:
             await self._error(exc.code, exc.message, None)
@@ -264,6 +273,11 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         # X-Forwarded-For from BALROG_FORWARDED_ALLOW_IPS only); '' when unknown.
         client = self.scope.get("client")
         return str(client[0]) if client else ""
+
+    def _stop_polling(self) -> None:
+        if self.polled:
+            self.polled = False
+            loop_feed().unwatch(self.episode_id)
 
     def _identity(self) -> tuple[Any, Any]:
         return self.scope.get("user"), self.scope.get("session")

@@ -44,6 +44,7 @@ from games.services import (
 )
 from ops.outage import retry_on_lost_connection
 from play.executor import database_write_slot
+from play.feed import feed_kind
 from play.limits import creation_refusal
 from play.models import PlayRecord
 from play.protocol import MAX_ACTION_CHARS, Action
@@ -248,6 +249,7 @@ def open_connection(
             "type": "welcome",
             "protocol": protocol,
             "role": role,
+            "feed": feed_kind(),
             "episode": _episode_facts(episode),
         }
     )

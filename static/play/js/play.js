@@ -13,11 +13,22 @@ const bindings = new Map(config.bindings.map((b) => [b.key, b.action]));
 const keysOf = new Map();
 for (const b of config.bindings) if (!keysOf.has(b.action)) keysOf.set(b.action, b.key);
 
-const state = { role: "", actions: [], lastVersion: null, commands: [], commandAt: 0, limits: null };
+const state = {
+  role: "",
+  actions: [],
+  lastVersion: null,
+  commands: [],
+  commandAt: 0,
+  limits: null,
+  feed: "",
+  connection: "offline",
+  ended: false,
+};
 
 const socket = new EpisodeSocket(config.socket, {
   onRole: (role, welcome) => {
     if (welcome?.episode?.command_limits) state.limits = welcome.episode.command_limits;
+    state.feed = welcome?.feed ?? "";
     setRole(role);
   },
   onState: (message) => drawState(message),
@@ -28,10 +39,14 @@ const socket = new EpisodeSocket(config.socket, {
   onObservation: (text) => showObservation(text),
   onError: (message) => notice(message.message, "error"),
   onConnection: (status) => {
-    $("connection").textContent = status;
-    $("connection").dataset.status = status;
+    state.connection = status;
+    showConnection();
   },
-  onEnd: (end) => showEnd(end),
+  onEnd: (end) => {
+    state.ended = true;
+    showEnd(end);
+    showConnection();
+  },
 });
 
 // ----- drawing -------------------------------------------------------------------
@@ -50,6 +65,24 @@ function drawState(message) {
   if (message.type !== "frame") markConfirmed(message.version);
   if (message.type === "snapshot" && jumped) loadHistory(message.version);
   if (config.free_text && message.frame?.verbs) setVerbs(message.frame.verbs);
+}
+
+// The badge says what is true: connected as the player, watching steps pushed
+// as they commit, watching a feed polled from the database (the episode runs
+// in another process and the channel layer is in memory), or the end.
+function showConnection() {
+  const badge = $("connection");
+  let text = state.connection;
+  if (state.connection === "online" && state.ended) text = "ended";
+  else if (state.connection === "online" && state.role === "viewer") {
+    text = state.feed === "poll" ? "live (polling)" : "live";
+  }
+  badge.textContent = text;
+  badge.dataset.status = state.connection;
+  badge.title =
+    text === "live (polling)"
+      ? "Steps made by another process are read from the database a few times a second."
+      : "";
 }
 
 // The last version the server has confirmed as written: a protocol-2 frame is
