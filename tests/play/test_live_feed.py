@@ -31,7 +31,7 @@ from live_feed import (
 )
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-MOVES = ["left", "right"]
+MOVES = ["right", "left"]  # from cell 0..2: never the pit, never the goal
 
 
 @database_sync_to_async
@@ -68,7 +68,7 @@ async def test_it_feeds_a_viewer_the_steps_another_process_writes(toy_game: str,
     await step_elsewhere(episode.pk, 3, 4)  # two between polls: the gap comes as a snapshot listing both
     burst = await viewer.receive_json_from(timeout=TIMEOUT)
     assert (burst["type"], burst["version"], burst["since"]) == ("snapshot", 5, 3)
-    assert [(s["index"], s["action"]) for s in burst["missed"]] == [(3, "right"), (4, "left")]
+    assert [(s["index"], s["action"]) for s in burst["missed"]] == [(3, MOVES[1]), (4, MOVES[0])]
 
     await abandon_elsewhere(episode.pk)
     ended = await viewer.receive_json_from(timeout=TIMEOUT)
