@@ -18,7 +18,8 @@ import pytest
 from django.test import Client
 
 from annotations import services
-from annotations.models import Assignment, StepLabel
+from annotations.filters import EpisodeFilter
+from annotations.models import Assignment, EpisodeValue, Label, StepLabel
 from tests.annotations.conftest import XSS, Persona, make_persona, play_model_episode
 from tests.browser import launch, playwright_sync_api
 
@@ -222,3 +223,41 @@ def test_it_runs_the_annotation_workflow_from_the_keyboard(browser: Any, live_se
     assert records[0]["steps"][4]["raw_input"] == XSS
     assert records[0]["steps"][2]["final_labels"] == ["invalid-format", "spatial-error"]
     r.close()
+
+
+def test_it_reaches_every_choice_of_an_episode_label_with_one_key(browser: Any, live_server: Any) -> None:
+    """The default failure reasons are ten: 1-9 and 0 each pick one, shown beside it; Backspace clears."""
+    rita = make_persona("rita", ["reviewers"])
+    anna = make_persona("anna", ["annotators"])
+    play_model_episode(1, ["turn left", "turn right"])
+    queue = services.do_create_queue(
+        services.QueueSpec("keys", "", EpisodeFilter(player_kind="model"), overlap=1, limit=1), rita.user
+    )
+    services.do_assign(queue, [anna.user])
+    assignment = Assignment.objects.get(annotator=anna.user)
+    failure = Label.objects.get(code="failure-reason")
+    choices = [option.code for option in failure.options.all()]
+    assert len(choices) == 10
+
+    s = Session(browser, live_server.url, anna)
+    s.open_console(f"/annotations/assignments/{assignment.pk}/")
+    select = "#episode-labels select[data-code='failure-reason']"
+    s.press("F")
+    s.page.wait_for_selector("#picker:not([hidden])")
+    shown = s.page.locator("#picker-options li kbd").all_inner_texts()
+    assert shown == [*"1234567890"]
+    s.press("Escape")
+    for key, choice in zip("1234567890", choices, strict=True):
+        s.press("F", key)
+        s.page.wait_for_selector("#picker", state="hidden")
+        assert s.page.input_value(select) == choice
+        assert s.page.locator(f"{select} option:checked").inner_text().startswith(f"{key}. ")
+    s.wait_saved()
+    saved = EpisodeValue.objects.get(assignment=assignment, label=failure)
+    assert saved.value == choices[9] == "other"
+    s.press("F", "Backspace")
+    s.page.wait_for_selector("#picker", state="hidden")
+    assert s.page.input_value(select) == ""
+    s.wait_saved()
+    assert not EpisodeValue.objects.filter(assignment=assignment, label=failure).exclude(value="").exists()
+    s.close()

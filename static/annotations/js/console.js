@@ -175,7 +175,7 @@ function drawStepLabels() {
       className: `ann-label state-${s.on === true ? "on" : s.on === false ? "off" : "open"}${s.decided ? " decided" : ""}`,
       attrs: { type: "button", "aria-pressed": String(s.on === true), "data-code": label.code, title: label.description },
     }, [
-      n < 9 ? el("kbd", { text: String(n + 1) }) : null,
+      n < NUMBER_KEYS.length ? el("kbd", { text: NUMBER_KEYS[n] }) : null,
       label.hotkey ? el("kbd", { text: label.hotkey }) : null,
       el("span", { text: ` ${label.name}` }),
     ]);
@@ -236,9 +236,9 @@ function drawEpisodeLabels() {
   if (review) drawCoderEpisodeNotes();
 }
 
-/** "3. Oscillation" for a choice (its number key); a rating's value is its own name. */
+/** "3. Oscillation" for a choice (its key in the picker); a rating's value is its own name. */
 function optionText(label, value, n) {
-  return label.kind === "rating" ? value.name : `${n + 1}. ${value.name}`;
+  return label.kind === "rating" ? value.name : `${CHOICE_KEYS[n] ?? "·"}. ${value.name}`;
 }
 
 function coderValuesLine(label) {
@@ -258,12 +258,23 @@ function setEpisodeValue(code, value) {
   drawEpisodeLabels();
 }
 
-// ----- the picker: an episode label's key, then a number ---------------------------------------------------
+// ----- the picker: an episode label's key, then its choice's key --------------------------------------------
+// Keyboard order, so every choice has one key: 1-9, 0 (the tenth: the default
+// failure reasons are ten), then letters. Backspace or Delete clears.
+const CHOICE_KEYS = [..."1234567890abcdefghijklmnopqrstuvwxyz"];
+
 function openPicker(label) {
   if (work.readOnly) return;
   state.picker = label;
   $("picker-title").textContent = label.name;
-  $("picker-options").replaceChildren(...label.values.map((v) => el("li", { text: v.name, attrs: { "data-value": v.value } })));
+  $("picker-options").replaceChildren(
+    ...label.values.map((v, n) =>
+      el("li", { attrs: { "data-value": v.value, "data-key": CHOICE_KEYS[n] ?? "" } }, [
+        CHOICE_KEYS[n] ? el("kbd", { text: CHOICE_KEYS[n] }) : null,
+        el("span", { text: ` ${v.name}` }),
+      ]),
+    ),
+  );
   $("picker").hidden = false;
 }
 
@@ -275,11 +286,12 @@ function closePicker() {
 function pick(key) {
   const label = state.picker;
   if (key === "Escape") return closePicker();
-  if (!/^[0-9]$/.test(key)) return;
-  const n = Number(key);
-  if (n === 0) setEpisodeValue(label.code, null);
-  else if (n <= label.values.length) setEpisodeValue(label.code, label.values[n - 1].value);
-  else return;
+  if (key === "Backspace" || key === "Delete") setEpisodeValue(label.code, null);
+  else {
+    const n = CHOICE_KEYS.indexOf(key);
+    if (n < 0 || n >= label.values.length) return;
+    setEpisodeValue(label.code, label.values[n].value);
+  }
   closePicker();
 }
 
@@ -314,6 +326,7 @@ async function submit() {
 
 // ----- the keyboard ------------------------------------------------------------------------------------
 const MOVES = { j: 1, ArrowDown: 1, ArrowRight: 1, k: -1, ArrowUp: -1, ArrowLeft: -1 };
+const NUMBER_KEYS = [..."1234567890"]; // the first ten step labels, in keyboard order
 
 function onKey(event) {
   if (event.altKey || event.metaKey) return;
@@ -350,8 +363,8 @@ function handleKey(key) {
     drawStrip();
     return true;
   }
-  if (/^[1-9]$/.test(key)) {
-    const label = stepLabels[Number(key) - 1];
+  if (NUMBER_KEYS.includes(key)) {
+    const label = stepLabels[NUMBER_KEYS.indexOf(key)];
     if (label) toggleLabel(label.code);
     return Boolean(label);
   }
