@@ -1,4 +1,4 @@
-"""A small in-process metrics registry, rendered in Prometheus text format.
+"""The process's metrics, on prometheus_client.
 
 Counters and gauges live in the memory of one process (a web server or a
 worker). Celery workers serve no HTTP, so counters marked *shared* (model
@@ -6,107 +6,55 @@ calls and their errors, player steps) are also added up across processes: with
 REDIS_URL set, each process flushes its increments to one Redis hash every
 few seconds (a background thread; at most FLUSH_SECONDS of counts are lost if
 a process dies), and /metrics renders the totals as ``balrog_cluster_*``.
-/metrics also adds database-backed gauges (episodes running) at scrape time.
-Thread-safe: websocket step threads and Celery worker threads increment them.
+/metrics also adds database-backed gauges (episodes running) at scrape time
+(``scrape_text``). prometheus_client's metrics are thread-safe: websocket step
+threads and Celery worker threads increment them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 
 SHARED_KEY = "balrog:metrics:cluster"
 FLUSH_SECONDS = 5.0
+CONTENT_TYPE = prometheus_client.CONTENT_TYPE_PLAIN_0_0_4  # the format generate_latest writes
 
-_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# One sample per counter, as the metrics read before prometheus_client: no *_created series.
+prometheus_client.disable_created_metrics()
+
+REGISTRY = CollectorRegistry()
 
 
-class Metric:
-    kind = "counter"
+class SharedCounter:
+    """A counter of this process that is also summed across processes in
+    Redis (see the module doc)."""
 
     def __init__(self, name: str, help_text: str) -> None:
-        if not _NAME.match(name):
-            raise ValueError(f"bad metric name {name!r}")
         self.name = name
-        self.help_text = help_text
-        self._value = 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def value(self) -> float:
-        return self._value
+        self._counter = Counter(name, help_text, registry=REGISTRY)
 
     def inc(self, amount: float = 1.0) -> None:
-        with self._lock:
-            self._value += amount
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help_text}"
-        yield f"# TYPE {self.name} {self.kind}"
-        yield f"{self.name} {_number(self._value)}"
+        self._counter.inc(amount)  # refuses a negative amount
+        _SHARED.add(self.name, amount)
 
 
-class Counter(Metric):
-    shared = False  # also summed across processes in Redis (see the module doc)
-
-    def inc(self, amount: float = 1.0) -> None:
-        if amount < 0:
-            raise ValueError("counters only go up")
-        super().inc(amount)
-        if self.shared:
-            _SHARED.add(self.name, amount)
+def counter(name: str, help_text: str) -> Counter:
+    return Counter(name, help_text, registry=REGISTRY)
 
 
-class Gauge(Metric):
-    kind = "gauge"
-
-    def dec(self, amount: float = 1.0) -> None:
-        self.inc(-amount)
-
-    def set(self, value: float) -> None:
-        with self._lock:
-            self._value = value
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
-
-
-M = TypeVar("M", bound=Metric)
-
-
-class Registry:
-    def __init__(self) -> None:
-        self._metrics: dict[str, Metric] = {}
-        self._lock = threading.Lock()
-
-    def counter(self, name: str, help_text: str, *, shared: bool = False) -> Counter:
-        counter = self._get(Counter, name, help_text)
-        counter.shared = counter.shared or shared
-        return counter
-
-    def gauge(self, name: str, help_text: str) -> Gauge:
-        return self._get(Gauge, name, help_text)
-
-    def _get(self, kind: type[M], name: str, help_text: str) -> M:
-        with self._lock:
-            metric = self._metrics.get(name)
-            if metric is None:
-                metric = self._metrics[name] = kind(name, help_text)
-            if not isinstance(metric, kind):
-                raise TypeError(f"{name} is a {metric.kind}, not a {kind.kind}")
-            return metric
-
-    def render(self) -> str:
-        with self._lock:
-            metrics = sorted(self._metrics.values(), key=lambda m: m.name)
-        return "\n".join(line for metric in metrics for line in metric.render()) + "\n"
+def gauge(name: str, help_text: str) -> Gauge:
+    return Gauge(name, help_text, registry=REGISTRY)
 
 
 class SharedCounts:
@@ -180,42 +128,63 @@ def shared_totals() -> dict[str, float]:
     return {key.decode(): float(value) for key, value in raw.items()}
 
 
-def render_shared(totals: dict[str, float]) -> str:
-    lines = []
-    for name in sorted(totals):
-        cluster = name.replace("balrog_", "balrog_cluster_", 1)
-        lines += [
-            f"# HELP {cluster} {name} summed over every process (web and workers).",
-            f"# TYPE {cluster} counter",
-            f"{cluster} {_number(totals[name])}",
-        ]
-    return "\n".join(lines) + "\n" if lines else ""
-
-
 _SHARED = SharedCounts()
-REGISTRY = Registry()
 
 
 def flush_shared() -> None:
     _SHARED.flush()
 
 
+def value(name: str) -> float:
+    """The current value of one of this process's series (tests, benchmarks)."""
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+class _ScrapeCollector(Collector):
+    """Numbers read at scrape time: the cluster's shared totals and gauges
+    every process sees alike (the database's)."""
+
+    def __init__(self, totals: Mapping[str, float], gauges: Mapping[str, tuple[str, float]]) -> None:
+        self.totals = totals
+        self.gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        for name in sorted(self.totals):
+            cluster = name.replace("balrog_", "balrog_cluster_", 1)
+            help_text = f"{name} summed over every process (web and workers)."
+            yield CounterMetricFamily(cluster.removesuffix("_total"), help_text, value=self.totals[name])
+        for name, (help_text, number) in sorted(self.gauges.items()):
+            yield GaugeMetricFamily(name, help_text, value=number)
+
+
+def scrape_text(gauges: Mapping[str, tuple[str, float]], totals: Callable[[], Mapping[str, float]]) -> bytes:
+    """The exposition of /metrics: this process's metrics, the ``gauges``
+    (name -> (help, value)), and the cluster totals where Redis answers."""
+    flush_shared()  # this process's own recent increments count too
+    try:
+        shared = totals()
+    except Exception as exc:  # Redis down: the per-process numbers are still worth serving
+        logger.warning("metrics: cluster totals unavailable: %s", exc)
+        shared = {}
+    extra = CollectorRegistry()
+    extra.register(_ScrapeCollector(shared, gauges))
+    return generate_latest(REGISTRY) + generate_latest(extra)
+
+
 # The counters the service exposes; names follow Prometheus conventions.
-ws_sessions = REGISTRY.gauge("balrog_ws_sessions", "Open episode websockets in this process.")
-ws_connections = REGISTRY.counter("balrog_ws_connections_total", "Episode websockets accepted by this process.")
-ws_messages = REGISTRY.counter("balrog_ws_messages_total", "Websocket messages received.")
-ws_rejected = REGISTRY.counter(
+ws_sessions = gauge("balrog_ws_sessions", "Open episode websockets in this process.")
+ws_connections = counter("balrog_ws_connections_total", "Episode websockets accepted by this process.")
+ws_messages = counter("balrog_ws_messages_total", "Websocket messages received.")
+ws_rejected = counter(
     "balrog_ws_rejected_total", "Websocket connections closed for size, rate or queue limits (codes 1008/1009)."
 )
-play_steps = REGISTRY.counter(
-    "balrog_play_steps_total", "Player steps applied over websockets (acks, not duplicates).", shared=True
-)
-play_errors = REGISTRY.counter("balrog_play_errors_total", "Error messages sent to websocket clients.")
-model_calls = REGISTRY.counter("balrog_model_calls_total", "Model endpoint calls made by this process.", shared=True)
-model_errors = REGISTRY.counter("balrog_model_call_errors_total", "Model endpoint calls that failed.", shared=True)
-http_requests = REGISTRY.counter("balrog_http_requests_total", "HTTP requests served.")
-http_errors = REGISTRY.counter("balrog_http_server_errors_total", "HTTP responses with a 5xx status.")
-database_refusals = REGISTRY.counter(
+play_steps = SharedCounter("balrog_play_steps_total", "Player steps applied over websockets (acks, not duplicates).")
+play_errors = counter("balrog_play_errors_total", "Error messages sent to websocket clients.")
+model_calls = SharedCounter("balrog_model_calls_total", "Model endpoint calls made by this process.")
+model_errors = SharedCounter("balrog_model_call_errors_total", "Model endpoint calls that failed.")
+http_requests = counter("balrog_http_requests_total", "HTTP requests served.")
+http_errors = counter("balrog_http_server_errors_total", "HTTP responses with a 5xx status.")
+database_refusals = counter(
     "balrog_database_refusals_total",
     "Requests and websocket messages refused at once while PostgreSQL was unreachable (ops.outage).",
 )

@@ -142,13 +142,8 @@ CHECKS: dict[str, Callable[[], None]] = {
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _may_read_metrics(request):
         raise Http404
-    text = metrics.REGISTRY.render() + "".join(_database_gauges())
-    metrics.flush_shared()  # this process's own recent increments count too
-    try:
-        text += metrics.render_shared(metrics.shared_totals())
-    except Exception as exc:  # Redis down: the per-process numbers are still worth serving
-        logger.warning("metrics: cluster totals unavailable: %s", exc)
-    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+    body = metrics.scrape_text(_database_gauges(), metrics.shared_totals)
+    return HttpResponse(body, content_type=metrics.CONTENT_TYPE)
 
 
 def _may_read_metrics(request: HttpRequest) -> bool:
@@ -160,13 +155,9 @@ def _may_read_metrics(request: HttpRequest) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
 
 
-def _database_gauges() -> list[str]:
+def _database_gauges() -> dict[str, tuple[str, float]]:
     """Cluster-wide numbers read at scrape time (every process sees the same)."""
     from games.models import Episode
 
     running = Episode.objects.filter(status=Episode.Status.RUNNING).count()
-    return [
-        "# HELP balrog_episodes_running Episodes with status running (all processes).\n",
-        "# TYPE balrog_episodes_running gauge\n",
-        f"balrog_episodes_running {running}\n",
-    ]
+    return {"balrog_episodes_running": ("Episodes with status running (all processes).", running)}

@@ -299,8 +299,8 @@ def test_it_adds_up_model_calls_from_other_processes_in_metrics(own_redis: tuple
     with override_settings(REDIS_URL=url):
         text = client.get("/metrics").content.decode()
         metrics._clients.clear()
-    assert "\nbalrog_cluster_model_calls_total 6\n" in text
-    assert "\nbalrog_cluster_model_call_errors_total 2\n" in text
+    assert "\nbalrog_cluster_model_calls_total 6.0\n" in text
+    assert "\nbalrog_cluster_model_call_errors_total 2.0\n" in text
     subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
     with override_settings(REDIS_URL=url):
         down = client.get("/metrics")  # Redis down: still the per-process numbers

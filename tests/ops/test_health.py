@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from ops import context, metrics, views
 from ops.logs import ContextFilter, JsonFormatter
@@ -107,7 +108,7 @@ def test_it_shows_metrics_to_a_superuser() -> None:
         "balrog_episodes_running",
     ):
         assert f"\n# TYPE {name} " in "\n" + text
-    assert "\nbalrog_episodes_running 0\n" in text
+    assert "\nbalrog_episodes_running 0.0\n" in text
 
 
 @override_settings(BALROG_METRICS_TOKEN="scrape-token-123")
@@ -118,17 +119,20 @@ def test_it_shows_metrics_to_a_scraper_with_the_token_only() -> None:
 
 
 def test_it_counts_http_requests_and_renders_prometheus_text() -> None:
-    before = metrics.http_requests.value
+    before = metrics.value("balrog_http_requests_total")
     Client().get("/healthz")
-    assert metrics.http_requests.value == before + 1
-    registry = metrics.Registry()
-    registry.counter("x_total", "An example.").inc(3)
-    registry.gauge("y", "Another.").set(1.5)
-    assert registry.render() == (
-        "# HELP x_total An example.\n# TYPE x_total counter\nx_total 3\n# HELP y Another.\n# TYPE y gauge\ny 1.5\n"
-    )
+    assert metrics.value("balrog_http_requests_total") == before + 1
     with pytest.raises(ValueError):
-        registry.counter("x_total", "An example.").inc(-1)
+        metrics.http_requests.inc(-1)  # counters only go up
+    gauges = {"balrog_example": ("An example.", 1.5)}
+    families = {
+        family.name: family
+        for family in text_string_to_metric_families(metrics.scrape_text(gauges, lambda: {}).decode())
+    }
+    assert families["balrog_example"].type == "gauge" and families["balrog_example"].samples[0].value == 1.5
+    requests = families["balrog_http_requests"]
+    assert (requests.type, requests.samples[0].name) == ("counter", "balrog_http_requests_total")
+    assert requests.samples[0].value == metrics.value("balrog_http_requests_total")
 
 
 @pytest.fixture

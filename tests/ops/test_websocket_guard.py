@@ -166,14 +166,14 @@ async def test_it_closes_with_1008_when_a_client_floods(toy_game: str, pat: Pers
     comm = communicator(episode.pk, pat)
     connected, _ = await comm.connect()
     assert connected
-    rejected = metrics.ws_rejected.value
+    rejected = metrics.value("balrog_ws_rejected_total")
     for n in range(5):  # the burst is answered
         await comm.send_json_to({"type": "ping", "t": n})
         assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
     await comm.send_json_to({"type": "ping", "t": 5})
     seen, closed = await outputs_until_close(comm)
     assert (seen, closed["code"]) == ([], 1008)
-    assert metrics.ws_rejected.value == rejected + 1
+    assert metrics.value("balrog_ws_rejected_total") == rejected + 1
 
 
 @override_settings(BALROG_WS_QUEUE_MAX=2)
@@ -228,23 +228,29 @@ async def test_it_lets_an_anonymous_visitor_play_without_a_login(toy_game: str, 
     await comm.disconnect()
 
 
+def _counts() -> tuple[float, float, float]:
+    names = ("balrog_ws_sessions", "balrog_play_steps_total", "balrog_play_errors_total")
+    sessions, steps, errors = (metrics.value(name) for name in names)
+    return sessions, steps, errors
+
+
 async def test_it_counts_sessions_steps_and_errors(toy_game: str, pat: Persona) -> None:
     episode = await start_toy(pat)
-    sessions, steps, errors = metrics.ws_sessions.value, metrics.play_steps.value, metrics.play_errors.value
+    sessions, steps, errors = _counts()
     comm = communicator(episode.pk, pat)
     await hello(comm)
-    assert metrics.ws_sessions.value == sessions + 1
+    assert metrics.value("balrog_ws_sessions") == sessions + 1
     await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})
     await acked(comm)
     await comm.send_json_to({"type": "action", "seq": 0, "action": "right"})  # a duplicate: not a step
     assert (await comm.receive_json_from(timeout=TIMEOUT))["duplicate"] is True
     await comm.send_to(text_data="{nope")
     await comm.receive_json_from(timeout=TIMEOUT)
-    assert (metrics.play_steps.value, metrics.play_errors.value) == (steps + 1, errors + 1)
+    assert _counts() == (sessions + 1, steps + 1, errors + 1)
     # disconnect() returns once the application, guard included, has exited (or was
     # cancelled): the guard uncounts on either way out, so no wait is needed.
     await comm.disconnect()
-    assert metrics.ws_sessions.value == sessions
+    assert metrics.value("balrog_ws_sessions") == sessions
 
 
 async def test_it_gives_the_socket_its_session_and_the_servers_own_send(pat: Persona) -> None:
