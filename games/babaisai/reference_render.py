@@ -12,7 +12,6 @@ not pixel-equal.
 
 from __future__ import annotations
 
-import io
 from functools import cache
 
 import numpy as np
@@ -20,6 +19,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from games.babaisai.reference_world import NAME, World
+from games.images import png_bytes
 
 TILE = 32
 SUBDIVS = 3
@@ -142,6 +142,4 @@ def render_array(world: World) -> NDArray[np.uint8]:
 
 
 def render_png(world: World) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(render_array(world)).save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(render_array(world))

@@ -6,12 +6,12 @@ Tiles are drawn once per thing and cached.
 
 from __future__ import annotations
 
-import io
 from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
 from games.babaisai.engine import BORDER, CODE_CATEGORY, CODE_COLOUR, CODE_NAME, NOUNS, PROPERTIES, Engine
+from games.images import png_bytes
 
 TILE = 32
 BACKGROUND = (16, 16, 24)
@@ -92,6 +92,4 @@ def render_png(engine: Engine) -> bytes:
         image.paste(tile(stack[-1]), (x, y))
         if len(stack) > 1 and stack[0] != BORDER:
             draw.ellipse((x + TILE - 7, y + 2, x + TILE - 3, y + 6), fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(image)

@@ -17,14 +17,12 @@ the layout, so a (seed, raw actions) log replays exactly.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import minigrid
 import numpy as np
-from PIL import Image
 
 from games.babyai.describe import DIRECTIONS, LEGEND, describe_view, grid_rows, view_rows
 from games.babyai.levels import BALROG_NUM_DISTS, FAMILIES, ROOM_SIZE, MixedTrainLocalLevel
@@ -37,6 +35,7 @@ from games.base import (
     RawOutcome,
     TaskInfo,
 )
+from games.images import png_bytes
 from games.progression import PositiveRewardProgression, ProgressionTracker
 
 ENV_ID = "BabyAI-MixedTrainLocal-v0"
@@ -202,10 +201,7 @@ class BabyAIAdapter(IndexedActionsAdapter):
 
     def render_png(self) -> bytes:
         self._view()  # raises before reset
-        rgb = self.level.get_frame(highlight=True, tile_size=PNG_TILE_SIZE)
-        buffer = io.BytesIO()
-        Image.fromarray(rgb).save(buffer, format="PNG")
-        return buffer.getvalue()
+        return png_bytes(self.level.get_frame(highlight=True, tile_size=PNG_TILE_SIZE))
 
     def state_bytes(self) -> bytes:
         return self._cached("state_bytes", self._build_state_bytes)

@@ -25,7 +25,6 @@ level's own ``max_steps`` (``num_navs x 64 x rooms``, unchanged in the fork).
 from __future__ import annotations
 
 import datetime
-import io
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -37,6 +36,7 @@ from games.babyai.adapter import BabyAIAdapter
 from games.babyai.levels import MixedTrainLocalLevel
 from games.babyai.refdescribe import long_term
 from games.base import ModelObservation
+from games.images import png_bytes
 from reference.prompts import instruction
 
 #: BALROG's configured distractor count (``envs.babyai_kwargs.num_dists``).
@@ -91,10 +91,7 @@ class ReferenceBabyAIAdapter(BabyAIAdapter):
 
     def render_png(self) -> bytes:
         self._view()  # raises before reset
-        image = Image.fromarray(self.level.get_pov_render(tile_size=POV_TILE_SIZE)).convert("RGB")
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
+        return png_bytes(Image.fromarray(self.level.get_pov_render(tile_size=POV_TILE_SIZE)).convert("RGB"))
 
 
 def log_options(task: str, seed: int, observations: Sequence[str], submitted: datetime.date) -> dict[str, Any]:

@@ -11,12 +11,10 @@ part of the reset, not a counted step.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
 from crafter import objects
-from PIL import Image
 
 from games.base import (
     AdapterStateError,
@@ -44,6 +42,7 @@ from games.crafter.engine import (
     crafter_version,
 )
 from games.crafter.view import Snapshot, capture
+from games.images import png_bytes
 from games.progression import CrafterProgression, ProgressionTracker
 
 STEP_CAP = 2000
@@ -194,10 +193,7 @@ class CrafterAdapter(IndexedActionsAdapter):
         }
 
     def render_png(self) -> bytes:
-        image = self._game().render((BALROG_IMAGE_SIZE, BALROG_IMAGE_SIZE))
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG")
-        return buffer.getvalue()
+        return png_bytes(self._game().render((BALROG_IMAGE_SIZE, BALROG_IMAGE_SIZE)))
 
     def state_bytes(self) -> bytes:
         return self._view().observed_bytes + self._game().hidden_state_bytes()

@@ -24,7 +24,6 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 from abc import abstractmethod
@@ -38,6 +37,7 @@ from nle import nethack as nh
 from nle.nethack import actions as A
 
 from games.base import AdapterStateError, GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome
+from games.images import png_bytes
 from games.nethack import describe
 
 MORE_MARKER = b"--More--"
@@ -201,9 +201,7 @@ def render_terminal_png(tty_chars: np.ndarray, tty_colors: np.ndarray, cursor: t
             if char != " ":
                 colour = TERMINAL_PALETTE[int(codes[col_index], 16)]
                 draw.text((col_index * CELL_WIDTH, row_index * CELL_HEIGHT), char, fill=colour, font=font)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
+    return png_bytes(image)
 
 
 # The top-ten entry on the end screen: "Agent-Val-Hum-Fem-Law died in The

@@ -10,14 +10,14 @@ package at run time, not copied.
 
 from __future__ import annotations
 
-import io
 import pickle
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
 import numpy as np
-from PIL import Image
+
+from games.images import png_bytes
 
 ROWS, COLUMNS, TILE = 21, 79, 16
 
@@ -45,6 +45,4 @@ def tile_image(glyphs: Sequence[int]) -> np.ndarray:
 
 
 def tile_png(glyphs: Sequence[int]) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(tile_image(glyphs)).save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(tile_image(glyphs))

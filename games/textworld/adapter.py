@@ -32,7 +32,6 @@ exactly.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import textwrap
@@ -56,6 +55,7 @@ from games.base import (
     RawOutcome,
     TaskInfo,
 )
+from games.images import png_bytes
 from games.progression import ProgressionTracker, TextWorldProgression
 from games.textworld import pool
 
@@ -395,9 +395,7 @@ class TextWorldAdapter(GameAdapter):
         draw = ImageDraw.Draw(image)
         for row, (line, colour) in enumerate(lines):
             draw.text((PNG_MARGIN, PNG_MARGIN + row * line_height), line, font=font, fill=colour)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=False)
-        return buffer.getvalue()
+        return png_bytes(image)
 
     def _png_lines(self, view: GameView) -> list[tuple[str, tuple[int, int, int]]]:
         header = f"{self.task_info.title}  score {view.score}/{view.max_score}  moves {view.moves}"
