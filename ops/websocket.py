@@ -45,6 +45,7 @@ from django.http.request import split_domain_port, validate_host
 
 from ops import context, metrics
 from ops.outage import BREAKER
+from ops.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -209,10 +210,9 @@ class _Connection:
     def __init__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         self.app, self.scope, self.server_receive, self.server_send = app, scope, receive, send
         self.max_bytes = int(settings.BALROG_WS_MAX_MESSAGE_BYTES)
-        self.rate = float(settings.BALROG_WS_MESSAGES_PER_SECOND)
-        self.burst = float(settings.BALROG_WS_MESSAGE_BURST)
+        rate, burst = float(settings.BALROG_WS_MESSAGES_PER_SECOND), float(settings.BALROG_WS_MESSAGE_BURST)
+        self.bucket = TokenBucket.full(rate, burst)
         self.recheck_seconds = float(settings.BALROG_WS_RECHECK_SECONDS)
-        self.tokens, self.updated = self.burst, time.monotonic()
         self.inbox: asyncio.Queue[Message] = asyncio.Queue(maxsize=int(settings.BALROG_WS_QUEUE_MAX))
         self.closed = False  # this guard closed the socket: drop the app's later sends
         self.counted = False  # an accepted session is in the ws_sessions gauge
@@ -262,20 +262,11 @@ class _Connection:
         size = len(text.encode("utf-8", "surrogatepass")) if text is not None else len(data or b"")
         if size > self.max_bytes:
             return CLOSE_TOO_BIG, f"messages are limited to {self.max_bytes} bytes"
-        if not self._take_token():
+        if not self.bucket.take():
             return CLOSE_POLICY, "too many messages per second"
         if text is not None and any(marker in text for marker in _SENSITIVE) and not await self._still_authorized():
             return CLOSE_POLICY, "your session ended; reload the page"
         return None
-
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
     async def _still_authorized(self) -> bool:
         now = time.monotonic()

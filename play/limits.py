@@ -16,34 +16,18 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
 
+from ops.ratelimit import TokenBucket
 from play.models import PlayRecord
 
 _MAX_BUCKETS = 20_000  # bounded: the least recently used keys are forgotten
 
 Key = TypeVar("Key")
-
-
-@dataclass
-class TokenBucket:
-    rate: float  # tokens per second
-    capacity: float
-    tokens: float
-    updated: float
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 class KeyedLimiter(Generic[Key]):
@@ -60,7 +44,7 @@ class KeyedLimiter(Generic[Key]):
         with self._guard:
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = TokenBucket(self.rate, self.burst, self.burst, now)
+                bucket = TokenBucket.full(self.rate, self.burst, now)
                 self._buckets[key] = bucket
                 if len(self._buckets) > _MAX_BUCKETS:
                     self._buckets.popitem(last=False)
