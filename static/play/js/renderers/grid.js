@@ -48,8 +48,8 @@ export class GridRenderer {
     if (this.canvas.width !== w * ratio || this.canvas.height !== h * ratio) {
       this.canvas.width = w * ratio;
       this.canvas.height = h * ratio;
+      // The CSS width caps it at the stage's width; the height follows the canvas's ratio.
       this.canvas.style.width = `${w}px`;
-      this.canvas.style.height = `${h}px`;
     }
     this.ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     this.ctx.fillStyle = "#101018";
