@@ -16,8 +16,9 @@ from agents.models import RunEpisode
 from games.models import Episode, Step
 from games.registry import ENVS
 from leaderboard.plots import Bar, Series, bar_chart, line_chart
-from leaderboard.services import HUMANS_KEY, Board, Entry, human_episodes, model_slots, player_episodes
+from leaderboard.services import HUMANS_KEY, HUMANS_NAME, Board, Entry, human_episodes, model_slots, player_episodes
 from leaderboard.stats import Interval, mean_interval, normalized_score, sample_se, seed_for
+from play.services import game_title
 
 EPISODE_LIST_LIMIT = 500
 
@@ -167,8 +168,8 @@ def curves(entry: Entry, board: Board) -> list[Curve]:
             continue
         series = [Series(entry.name, progression_curve(entry_episodes(entry), env))]
         if humans is not None and humans is not entry and env in humans.summary.envs:
-            series.append(Series("Humans", progression_curve(human_episodes(), env)))
-        result.append(Curve(env, series, line_chart(f"{env}: progression against step", series)))
+            series.append(Series(HUMANS_NAME, progression_curve(human_episodes(), env)))
+        result.append(Curve(env, series, line_chart(f"{game_title(env)}: progression against step", series)))
     return result
 
 
@@ -181,5 +182,6 @@ def game_bars(entry: Entry, board: Board) -> SafeString:
                 continue
             summary = row.summary.envs.get(env)
             if summary is not None:
-                bars.append(Bar(env if series == 0 else "human", summary.stat.mean, summary.stat.se, series))
-    return bar_chart(f"{entry.name}: progression per game (± 1 SE), humans beside", bars)
+                bars.append(Bar(game_title(env) if series == 0 else "", summary.stat.mean, summary.stat.se, series))
+    legend = [(entry.name, 0)] + ([(HUMANS_NAME, 1)] if humans is not None and humans is not entry else [])
+    return bar_chart(f"{entry.name}: progression per game (± 1 SE), humans beside", bars, legend)

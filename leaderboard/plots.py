@@ -100,6 +100,10 @@ def bar_chart(title: str, bars: list[Bar], legend: list[tuple[str, int]] | None 
     return _frame(title, body, legend)
 
 
+def _segment(x1: float, y1: float, x2: float, y2: float) -> str:
+    return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" class="err"/>'
+
+
 def interval_chart(title: str, rows: list[Whisker]) -> SafeString:
     """Each entry's overall as a dot with its 95% interval as a whisker, one line per entry,
     on a 0-100 axis."""
@@ -118,11 +122,11 @@ def interval_chart(title: str, rows: list[Whisker]) -> SafeString:
     body.append(f'<text x="{left - 8}" y="{height - 12}" text-anchor="end" class="tick">overall {Y_LABEL}</text>')
     for i, row in enumerate(rows):
         y, colour = top + row_height * i + row_height / 2, COLOURS[row.series % len(COLOURS)]
-        body.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" class="tick">{escape(row.label[:30])}</text>')
+        label = escape(row.label[:30])
+        body.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" class="tick">{label}</text>')
         if row.low is not None and row.high is not None:
-            body.append(f'<line x1="{x_of(row.low):.1f}" x2="{x_of(row.high):.1f}" y1="{y:.1f}" y2="{y:.1f}" class="err"/>')
-            for end in (row.low, row.high):
-                body.append(f'<line x1="{x_of(end):.1f}" x2="{x_of(end):.1f}" y1="{y - 5:.1f}" y2="{y + 5:.1f}" class="err"/>')
+            body.append(_segment(x_of(row.low), y, x_of(row.high), y))
+            body += [_segment(x_of(end), y - 5, x_of(end), y + 5) for end in (row.low, row.high)]
         body.append(f'<circle cx="{x_of(row.mean):.1f}" cy="{y:.1f}" r="5" fill="{colour}"/>')
     body.append(f'<circle cx="{left}" cy="14" r="5" fill="{COLOURS[0]}"/>')
     body.append(f'<text x="{left + 10}" y="18" class="tick legend">model (mean)</text>')

@@ -42,6 +42,7 @@ from play.models import PlayRecord, human_baseline_episodes
 
 ENDED = (Episode.Status.FINISHED, Episode.Status.ABANDONED)
 HUMANS_KEY = "humans"
+HUMANS_NAME = "Humans (all)"  # beside one row per top player: never two rows named alike
 PLAYER_PREFIX = "p-"  # keys of top-player rows
 RANDOM_AGENT = "random"
 # Benchmark rows (see the synthesize_leaderboard command) carry this prefix.
@@ -318,7 +319,7 @@ def humans_key(protocol: str) -> str:
 def _humans_entry(protocol: str, groups: list[Group], episodes: QuerySet[Episode]) -> Entry:
     synthetic = episodes.filter(protocol=protocol, nickname__startswith=SYNTHETIC_PREFIX).exists()
     return _entry(
-        humans_key(protocol), groups, kind="human", name="Humans", agent="", modality="human", synthetic=synthetic,
+        humans_key(protocol), groups, kind="human", name=HUMANS_NAME, agent="", modality="human", synthetic=synthetic,
         protocol=protocol,
     )  # fmt: skip
 

@@ -13,9 +13,11 @@ from games.models import Episode
 from games.registry import ENVS
 from leaderboard import api as api_data
 from leaderboard import detail, pairing, services
+from leaderboard.plots import Whisker, interval_chart
 from leaderboard.query import BadQuery, check_board_query
 from leaderboard.services import Entry
 from ops.methods import json_methods
+from play.services import game_title
 
 
 def _listing(request: HttpRequest, strict: bool = False) -> tuple[str, str, bool, list[Entry], services.Board]:
@@ -30,12 +32,32 @@ def index(request: HttpRequest) -> HttpResponse:
     tab, sort, descending, entries, board = _listing(request)
     context: dict[str, Any] = {
         "tab": tab, "sort": sort, "descending": descending, "entries": entries, "envs": ENVS,
-        "columns": [("name", "Entry"), ("overall", "Overall"), *[(env, env) for env in ENVS], ("episodes", "Episodes")],
+        "columns": [
+            ("name", "Entry"), ("overall", "Overall"), *[(env, game_title(env)) for env in ENVS],
+            ("episodes", "Episodes"),
+        ],
+        "chart": overall_chart(entries),
         "version": board.version,
         "ranked": [entry for entry in entries if entry.ranked],
         "apart": [entry for entry in entries if not entry.ranked],
     }  # fmt: skip
     return render(request, "leaderboard/index.html", context)
+
+
+def overall_chart(entries: list[Entry]) -> Any:
+    """The ranked entries' overall with its 95% interval, the table's figures drawn."""
+    rows = [
+        Whisker(
+            entry.name if not entry.agent else f"{entry.name} · {entry.agent}",
+            entry.summary.overall.mean,
+            entry.interval.low if entry.interval else None,
+            entry.interval.high if entry.interval else None,
+            series=0 if entry.kind == "model" else 1,
+        )
+        for entry in entries
+        if entry.summary.overall.n
+    ]
+    return interval_chart("Overall progression with 95% intervals", rows[:40])
 
 
 @json_methods("GET")

@@ -188,9 +188,7 @@ def _board_rows(users: dict[str, User]) -> EvaluationRun:
                     ended_at=timezone.now(), status=Episode.Status.FINISHED, player_kind=Episode.PlayerKind.HUMAN,
                     user=user, progression=min(1.0, level * (seed % 3) / 2),
                 )  # fmt: skip
-                PlayRecord.objects.create(
-                    episode=episode, owner=f"u:{user.pk}", env=env, task=episode.task, live=False
-                )
+                PlayRecord.objects.create(episode=episode, owner=f"u:{user.pk}", env=env, task=episode.task, live=False)
     return partial
 
 

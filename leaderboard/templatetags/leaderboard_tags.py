@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
-from agents.aggregation import Stat
+from agents.aggregation import Stat, Summary
 from leaderboard.stats import TOO_FEW, Interval
 
 register = template.Library()
@@ -10,10 +12,51 @@ register = template.Library()
 
 @register.filter
 def pm(stat: Stat | None) -> str:
-    """A cell as BALROG shows it: mean ± SE, percent, one decimal."""
+    """A cell as BALROG shows it: mean ± SE, percent, one decimal (one episode has no SE to show)."""
     if stat is None or stat.n == 0:
         return "–"
+    if stat.n == 1:
+        return f"{100 * stat.mean:.1f}"
     return f"{100 * stat.mean:.1f} ± {100 * stat.se:.1f}"
+
+
+@register.filter
+def overall_pm(summary: Summary) -> str:
+    """The overall (its n counts games, not episodes): no ± while a game has a single
+    episode, whose standard error is not defined (BALROG's 0 would read as certainty)."""
+    overall = summary.overall
+    if overall.n == 0:
+        return "–"
+    if any(env.stat.n < 2 for env in summary.envs.values()):
+        return f"{100 * overall.mean:.1f}"
+    return f"{100 * overall.mean:.1f} ± {100 * overall.se:.1f}"
+
+
+@register.filter
+def game_name(env: str) -> str:
+    """A game's display name ("BabyAI", "NetHack"), not its key."""
+    from play.services import game_title
+
+    return game_title(env)
+
+
+@register.filter
+def task_name(task: str, env: str) -> str:
+    """A task's display name, its key when the game does not know it."""
+    from games.registry import task_info
+
+    try:
+        return task_info(env, task).title or task
+    except Exception:  # a task this server's games no longer list (imported results)
+        return task
+
+
+@register.filter
+def coverage_text(entry: Any) -> str:
+    coverage = entry.coverage
+    if coverage is None:
+        return "–"
+    return f"{coverage.tasks}/{coverage.total_tasks}"
 
 
 @register.filter

@@ -82,8 +82,8 @@ def test_it_puts_llm_and_vlm_runs_in_their_tabs_with_the_humans(client: Client) 
     model_episodes(make_run("text-model"), "babyai", [1.0])
     model_episodes(make_run("vision-model", images=1), "babyai", [1.0])
     human_episode("babyai", 1.0, user=player())
-    assert set(by_name(api(client, tab="llm"))) == {"text-model", "Humans"}
-    assert set(by_name(api(client, tab="vlm"))) == {"vision-model", "Humans"}
+    assert set(by_name(api(client, tab="llm"))) == {"text-model", "Humans (all)"}
+    assert set(by_name(api(client, tab="vlm"))) == {"vision-model", "Humans (all)"}
 
 
 def test_it_counts_human_baselines_honouring_the_override(client: Client) -> None:
@@ -92,7 +92,7 @@ def test_it_counts_human_baselines_honouring_the_override(client: Client) -> Non
     human_episode("babyai", 0.0, seed=2, user=user, override=False)  # excluded by override
     human_episode("babyai", 0.0, seed=3, override=True)  # anonymous, included by override
     human_episode("babyai", 1.0, seed=4)  # anonymous: does not count
-    humans = by_name(api(client))["Humans"]
+    humans = by_name(api(client))["Humans (all)"]
     # [1, 0]: population SD 0.5, SE = 0.5 / sqrt(2)
     assert humans["games"]["babyai"] == pytest.approx({"mean": 50.0, "se": 50 / math.sqrt(2), "episodes": 2})
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from games.registry import ENVS
 from tests.browser import launch, playwright_sync_api
-from tests.leaderboard.conftest import human_episode, make_run, model_episodes, player
+from tests.leaderboard.conftest import full_coverage, human_episode, make_run, model_episodes, player
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -48,22 +49,55 @@ def test_it_sorts_in_the_browser_and_opens_an_entry(page: Any, live_server: Any)
     page.goto(f"{live_server.url}/leaderboard/")
     page.wait_for_selector("#board[data-enhanced='1']")
     # by overall: humans 100, zeta (0 + 90) / 2 = 45, alpha (66.7 + 10) / 2 = 38.3
-    assert names(page) == ["Humans", "zeta", "alpha"]
+    assert names(page) == ["Humans (all)", "zeta", "alpha"]
     page.click("#board thead th[data-key='crafter'] a")
-    assert names(page) == ["zeta", "alpha", "Humans"]  # best first; no crafter episodes: last
+    assert names(page) == ["zeta", "alpha", "Humans (all)"]  # best first; no crafter episodes: last
     assert page.get_attribute("#board thead th[data-key='crafter']", "aria-sort") == "descending"
     page.click("#board thead th[data-key='crafter'] a")
-    assert names(page) == ["alpha", "zeta", "Humans"]  # reversed, missing still last
+    assert names(page) == ["alpha", "zeta", "Humans (all)"]  # reversed, missing still last
     page.click("#board thead th[data-key='name'] a")
-    assert names(page) == ["alpha", "Humans", "zeta"]
+    assert names(page) == ["alpha", "Humans (all)", "zeta"]
     title = page.get_attribute("#board tr[data-key] td.overall >> nth=0", "title")
     assert title == "too few episodes for an interval"  # alpha has one Crafter episode: no interval, never [x, x]
     page.click("#board tbody th a:text-is('alpha')")
     page.wait_for_selector("#per-game")
-    assert "38.3 ±" in page.inner_text("#overall")
+    assert page.inner_text("#overall") == "38.3"  # one Crafter episode: its SE is undefined, so no ±
     assert "too few episodes" in page.inner_text("#interval")
     assert "66.7 ± 27.2" in page.inner_text("#per-game")  # [1, 1, 0]: SD .471, SE .272
     assert page.locator("#episodes tbody tr").count() == 4
+
+
+def test_it_reads_itself(page: Any, live_server: Any, settings: Any) -> None:
+    settings.BALROG_LEADERBOARD_TOP_PLAYERS = 3
+    settings.BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES = 2
+    full_coverage(make_run("complete"), {env: [1.0, 0.0, 0.5] for env in ENVS})
+    once = make_run("once")
+    for env in ("babyai", "crafter"):
+        model_episodes(once, env, [0.4])
+    for name, scores in (("ada", [1.0, 0.0]), ("grace", [1.0, 1.0])):
+        user = player(name)
+        for seed, score in enumerate(scores):
+            human_episode("babyai", score, seed=seed, user=user)
+    page.goto(f"{live_server.url}/leaderboard/")
+    headings = page.locator("#board thead th").all_inner_texts()
+    assert "BabyAI" in headings and "NetHack" in headings and "nle" not in headings
+    assert "Coverage (tasks)" in headings
+    complete = page.locator("#board tbody:not(.apart) tr[data-key]", has_text="complete")
+    assert complete.locator("td.coverage").inner_text() == "58/58"
+    assert complete.locator("td.overall .ci").is_visible()  # the interval is in the cell, not only a hover
+    assert "95%:" in complete.locator("td.overall").inner_text()
+    partial = page.locator("#apart tr[data-key]", has_text="once")
+    assert partial.locator("td.coverage").inner_text() == "0/58"  # no task at its count: below the ranked ones
+    assert partial.locator("td.rank").inner_text() == "–"
+    cells = partial.locator("td.num").all_inner_texts()
+    assert cells[:3] == ["40.0\ntoo few episodes", "40.0", "40.0"]  # one episode: no "± 0.0"
+    rows = [text.strip() for text in page.locator("#board tbody th[scope=row]").all_inner_texts()]
+    assert len(rows) == len(set(rows))  # never two rows that read alike
+    assert sorted(names(page)) == ["Humans (all)", "ada", "complete", "grace", "once"]
+    assert "one player" in page.locator("#board tr.player", has_text="grace").inner_text()
+    chart = page.locator("#overall-chart svg")
+    assert chart.locator("line.err").count() >= 3 and "95% interval" in chart.text_content()
+    assert "random agent's level" in page.inner_text("#normalised-rule")
 
 
 # ----- the side-by-side replay --------------------------------------------------------------

@@ -50,4 +50,4 @@ def test_it_puts_charts_and_their_tables_on_the_entry_page(client: Client) -> No
     html = client.get(f"/leaderboard/entries/{key}/").content.decode()
     assert 'id="bars"><svg' in html
     curve = html.split('data-env="babyai"')[1].split("</figure>")[0]
-    assert curve.count("<polyline") == 2 and '<th scope="col">Humans</th>' in curve
+    assert curve.count("<polyline") == 2 and '<th scope="col">Humans (all)</th>' in curve

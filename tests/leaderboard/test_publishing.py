@@ -43,7 +43,7 @@ def test_it_hides_unpublished_runs_everywhere(client: Client) -> None:
     episodes = model_episodes(hidden, "babyai", [1.0, 0.0], seeds=[7, 8])
     model_episodes(make_run("shown"), "babyai", [0.5])
     human = human_episode("babyai", 1.0, seed=7, user=player())
-    assert sorted(names(client)) == ["Humans", "shown"]
+    assert sorted(names(client)) == ["Humans (all)", "shown"]
     for url in ("/leaderboard/", "/api/leaderboard", "/leaderboard/leaderboard.csv", "/api/leaderboard?tab=vlm"):
         assert "hidden-model" not in client.get(url).content.decode(), url
     # its episodes are not public either: no comparison page for them

@@ -53,7 +53,7 @@ def test_it_adds_the_best_players_with_enough_episodes(client: Client, settings:
     # alice and crafty both score 100: ties by username
     players = [name for name, entry in board.items() if entry["kind"] == "player"]
     assert sorted(players) == ["alice", "crafty"]
-    assert board["Humans"]["episodes"] == 4 * 5 + 4
+    assert board["Humans (all)"]["episodes"] == 4 * 5 + 4
     settings.BALROG_LEADERBOARD_TOP_PLAYERS = 3
     board = entries(client)
     assert "bob" in board and "bob2" not in board and "carol" not in board
@@ -71,7 +71,7 @@ def test_it_never_gives_an_anonymous_nickname_a_row(client: Client, settings: An
     settings.BALROG_LEADERBOARD_TOP_PLAYER_MIN_EPISODES = 2
     anonymous_counted("ghost", [1.0, 1.0, 1.0])
     board = entries(client)
-    assert board["Humans"]["episodes"] == 3
+    assert board["Humans (all)"]["episodes"] == 3
     assert [entry["kind"] for entry in board.values()] == ["human"]
     assert "ghost" not in client.get("/leaderboard/").content.decode()
 
@@ -79,7 +79,7 @@ def test_it_never_gives_an_anonymous_nickname_a_row(client: Client, settings: An
 def test_it_can_be_switched_off(client: Client, settings: Any) -> None:
     settings.BALROG_LEADERBOARD_TOP_PLAYERS = 0
     played(player("alice"), [1.0] * 5)
-    assert list(entries(client)) == ["Humans"]
+    assert list(entries(client)) == ["Humans (all)"]
 
 
 def test_it_shows_usernames_never_emails(client: Client, settings: Any) -> None:

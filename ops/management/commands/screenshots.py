@@ -42,7 +42,8 @@ OVERFLOW_JS = """() => {
         const style = getComputedStyle(p);
         if (style.overflowX !== 'visible' && p.getBoundingClientRect().right <= width + 1) { inside = true; break; }
       }
-      if (!inside) worst = {right: box.right, what: el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '')};
+      const classes = el.className ? '.' + String(el.className).split(' ').join('.') : '';
+      if (!inside) worst = {right: box.right, what: el.tagName.toLowerCase() + classes};
     }
   }
   return {overflow: document.documentElement.scrollWidth - width, widest: worst ? worst.what : ''};
@@ -166,7 +167,8 @@ def shoot_all(
                 found = page.evaluate(OVERFLOW_JS)
                 name = f"{persona}{re.sub(r'[^A-Za-z0-9]+', '-', path).rstrip('-') or '-home'}"
                 page.screenshot(path=str(out / str(width) / f"{name}.png"), full_page=True)
-                report.append({"width": width, "persona": persona, "path": path, "file": f"{width}/{name}.png", **found})
+                file = f"{width}/{name}.png"
+                report.append({"width": width, "persona": persona, "path": path, "file": file, **found})
                 say(f"  {width} {path} ({persona}): {'fits' if found['overflow'] <= 0 else found['overflow']}")
             context.close()
     return report
