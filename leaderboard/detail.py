@@ -13,12 +13,12 @@ from django.db.models.functions import Coalesce
 from django.utils.safestring import SafeString
 
 from agents.models import RunEpisode
+from games.catalogue import game_title
 from games.models import Episode, Step
 from games.registry import ENVS
 from leaderboard.plots import Bar, Series, bar_chart, line_chart
 from leaderboard.services import HUMANS_KEY, HUMANS_NAME, Board, Entry, human_episodes, model_slots, player_episodes
 from leaderboard.stats import Interval, mean_interval, normalized_score, sample_se, seed_for
-from play.services import game_title
 
 EPISODE_LIST_LIMIT = 500
 

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from games.catalogue import game_title
 from games.models import Episode
 from games.registry import ENVS
 from leaderboard import api as api_data
@@ -17,7 +18,6 @@ from leaderboard.plots import Whisker, interval_chart
 from leaderboard.query import BadQuery, check_board_query
 from leaderboard.services import Entry
 from ops.methods import json_methods
-from play.services import game_title
 
 
 def _listing(request: HttpRequest, strict: bool = False) -> tuple[str, str, bool, list[Entry], services.Board]:

@@ -35,7 +35,7 @@ def overall_pm(summary: Summary) -> str:
 @register.filter
 def game_name(env: str) -> str:
     """A game's display name ("BabyAI", "NetHack"), not its key."""
-    from play.services import game_title
+    from games.catalogue import game_title
 
     return game_title(env)
 

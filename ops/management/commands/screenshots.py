@@ -2,7 +2,7 @@
 
     python manage.py screenshots OUT [--only TEXT ...] [--widths 390,1366]
 
-Makes a SQLite database in a temporary folder, fills it with ``ops.showcase``,
+Makes a SQLite database in a temporary folder, fills it with ``play.showcase``,
 serves it with ``manage.py serve`` on a free loopback port and drives Debian's
 Chromium (Playwright, ``/usr/bin/chromium``). Writes ``OUT/<width>/<page>.png``
 and ``OUT/pages.json``: per page and width, how far the page scrolls sideways
@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking"]
 HEIGHTS = {390: 844, 1366: 768}
-BUILD = "import json; from ops.showcase import build; print(json.dumps(build().to_json()))"
+BUILD = "import json; from play.showcase import build; print(json.dumps(build().to_json()))"
 # The widest element that sticks out of the viewport, to say what to fix.
 OVERFLOW_JS = """() => {
   const width = document.documentElement.clientWidth;
@@ -149,7 +149,7 @@ def serve(env: dict[str, str], log: Path) -> Served:
 def shoot_all(
     browser: Any, base: str, pages: dict[str, list[str]], widths: list[int], out: Path, say: Any
 ) -> list[dict[str, Any]]:
-    from ops.showcase import PASSWORD
+    from play.showcase import PASSWORD
 
     report: list[dict[str, Any]] = []
     for width in widths:
