@@ -188,7 +188,7 @@ database_refusals = counter(
     "balrog_database_refusals_total",
     "Requests and websocket messages refused at once while PostgreSQL was unreachable (ops.outage).",
 )
-database_retries = REGISTRY.counter(
+database_retries = counter(
     "balrog_database_retries_total",
     "Calls retried once on a fresh connection after theirs died under them (ops.outage).",
 )

@@ -18,7 +18,8 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 APPS = ("agents", "annotations", "balrogweb", "games", "leaderboard", "ops", "play", "reference")
-ABOVE_GAMES = ("agents", "annotations", "leaderboard", "ops", "play")
+# ops is infrastructure (health, metrics, outage handling) any layer may use
+ABOVE_GAMES = ("agents", "annotations", "leaderboard", "play")
 PLAY_INTERNALS = ("play.views", "play.services", "play.consumers")
 GAME_PACKAGES = ("games.babaisai", "games.babyai", "games.crafter", "games.nethack", "games.textworld")
 
