@@ -73,11 +73,29 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class _Losses(threading.local):
+    seen = 0  # the process's loss count when this thread last dropped its connection
+
+
+_losses = _Losses()
+_lost_count = 0  # connections found dead in this process (a plain int: the GIL orders its updates)
+
+
 def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
     """Call ``func`` (blocking, idempotent) once more on a fresh connection
-    when its connection died under it; one warning line, no traceback."""
+    when its connection died under it; one warning line, no traceback.
+
+    Connections die together (a server restart, every backend terminated): once
+    one thread has found its connection dead, every other thread wrapped here
+    drops the one it keeps before its next call and borrows a checked one, so
+    each loss costs one retry in the process, not one per thread (a failed
+    step costs a replay of its game)."""
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _lost_count
+        if _losses.seen != _lost_count:
+            _losses.seen = _lost_count
+            _drop_connection()
         try:
             return func(*args, **kwargs)
         except Exception as exc:
@@ -85,6 +103,8 @@ def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             logger.warning("database connection lost (%s); retrying once on a fresh one", _first_line(exc))
             metrics.database_retries.inc()
+            _lost_count += 1
+            _losses.seen = _lost_count
             _drop_connection()
             return func(*args, **kwargs)
 
