@@ -25,6 +25,7 @@ from balrogweb.env import (
     env_str,
     parse_database_url,
 )
+from balrogweb.profile import DeploymentProfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BALROG_VAR_DIR", str(BASE_DIR / "var")))
@@ -40,6 +41,11 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
+# Serve /static/ from the app (finders; works on a fresh clone without
+# collectstatic). Turn off when a web server serves STATIC_ROOT.
+BALROG_PLAY_SERVE_STATIC = env_bool("BALROG_PLAY_SERVE_STATIC", True)
+
+# Every app and every middleware, in order, here and nowhere else.
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -53,10 +59,20 @@ INSTALLED_APPS = [
     "agents",
     "annotations",
     "play",
+    "ops",
+    "leaderboard",
 ]
 
 MIDDLEWARE = [
+    # Request/episode ids first, so every later log line carries them.
+    "ops.logs.RequestIdMiddleware",
+    # Before the session middleware: while PostgreSQL is known to be down, refuse at once.
+    "ops.errors.DatabaseBreakerMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /static/ through ServeStatic (ops/static.py), before anything touches the session.
+    *(["servestatic.middleware.ServeStaticMiddleware"] if BALROG_PLAY_SERVE_STATIC else []),
+    # The CSP header (BALROG_CSP) on every response.
+    "ops.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,9 +100,12 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -------------------------------------------------------------
+# --- Deployment profile: database, channel layer, tasks ------------------------
 DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
+REDIS_URL = env_str("REDIS_URL")
+PROFILE = DeploymentProfile(database_url=DATABASE_URL, redis_url=REDIS_URL)  # balrogweb/profile.py
+
+if not PROFILE.sqlite:
     DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL)}
     # A bounded connection pool per process (psycopg_pool), not persistent
     # per-thread connections: under ASGI each request's sync code may run in a
@@ -135,11 +154,8 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-EMBEDDED = not DATABASE_URL
 
-# --- Redis: channel layer and Celery broker --------------------------------
-REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
+if PROFILE.shared_channels:
     check_redis_url("REDIS_URL", REDIS_URL)
     CHANNEL_LAYERS = {
         "default": {
@@ -151,13 +167,11 @@ if REDIS_URL:
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000, "expiry": 30},
         }
     }
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_TASK_ALWAYS_EAGER = False
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CELERY_BROKER_URL = "memory://"
-    # Embedded default: tasks run inside the calling process.
-    CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://" if PROFILE.tasks_in_process else REDIS_URL
+# Without a broker, tasks run inside the calling process.
+CELERY_TASK_ALWAYS_EAGER = PROFILE.tasks_in_process
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -243,10 +257,6 @@ BALROG_PLAY_EPISODES_PER_HOUR = env_int("BALROG_PLAY_EPISODES_PER_HOUR", 60, min
 BALROG_PLAY_EPISODES_PER_HOUR_PER_IP = env_int("BALROG_PLAY_EPISODES_PER_HOUR_PER_IP", 300, minimum=1)
 # Replays: adapters kept positioned for frame windows (each holds one game).
 BALROG_PLAY_REPLAY_CURSORS = env_int("BALROG_PLAY_REPLAY_CURSORS", 8, minimum=1)
-# Serve /static/ from the app (finders; works on a fresh clone without
-# collectstatic). Turn off when a web server serves STATIC_ROOT.
-BALROG_PLAY_SERVE_STATIC = env_bool("BALROG_PLAY_SERVE_STATIC", True)
-
 # --- agents (models) ---
 # Model episodes: the Celery queue endpoints default to, the threads that do
 # their database and env work (bounded: a worker driving hundreds of episodes
@@ -271,15 +281,6 @@ LOGGING["loggers"] = {"httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNIN
 # Everything here is owned by ops/ (docs: README "Deployment and scaling out").
 # The embedded default (no variables) keeps plain HTTP on 127.0.0.1; with
 # BALROG_PRODUCTION=1 the site is HTTPS-only behind a TLS-terminating proxy.
-INSTALLED_APPS.append("ops")
-# Request/episode ids first so every later log line carries them; CSP on every response.
-MIDDLEWARE.insert(0, "ops.logs.RequestIdMiddleware")
-# Before the session middleware: while PostgreSQL is known to be down, refuse at once.
-MIDDLEWARE.insert(1, "ops.errors.DatabaseBreakerMiddleware")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "ops.security.ContentSecurityPolicyMiddleware",
-)
 # /static/ (BALROG_PLAY_SERVE_STATIC) through ServeStatic (ops/static.py). After `collectstatic` with
 # hashed names (the image; BALROG_STATIC_HASHED=1, the default once STATIC_ROOT holds a manifest),
 # pages link content-hashed files, precompressed (gzip), cached for a year; without it (a
@@ -296,11 +297,6 @@ STORAGES = {
 SERVESTATIC_USE_MANIFEST = BALROG_STATIC_HASHED
 SERVESTATIC_USE_FINDERS = not BALROG_STATIC_HASHED
 SERVESTATIC_AUTOREFRESH = False  # the files are listed once per process, not looked up per request
-if BALROG_PLAY_SERVE_STATIC:
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-        "servestatic.middleware.ServeStaticMiddleware",
-    )
 
 BALROG_PRODUCTION = env_bool("BALROG_PRODUCTION", False)
 # Scripts only from our origin as ES modules (no inline script anywhere; json_script
@@ -343,7 +339,7 @@ LOGGING["handlers"]["console"]["filters"] = ["context"]  # type: ignore[index]
 if BALROG_LOG_JSON:
     LOGGING["handlers"]["console"]["formatter"] = "json"  # type: ignore[index]
 
-if REDIS_URL:
+if PROFILE.shared_channels:
     # A Redis restart leaves every pooled connection dead; redis-py retries nothing by
     # default, so each process's first channel-layer call after it failed (a hello
     # answered with server_error). Retry connection errors with a short backoff,
@@ -378,7 +374,6 @@ if BALROG_PRODUCTION:
 
 # --- leaderboard ---
 # The public leaderboard (models and human baselines on BALROG's scale).
-INSTALLED_APPS.append("leaderboard")
 # Seconds the leaderboard trusts its data-version check before re-running it
 # (the board lags new results by at most this long; 0: check every request).
 BALROG_LEADERBOARD_VERSION_SECONDS = env_float("BALROG_LEADERBOARD_VERSION_SECONDS", 5.0, minimum=0.0)

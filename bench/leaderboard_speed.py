@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    if settings.EMBEDDED:
+    if settings.PROFILE.sqlite:
         print("note: measuring on the embedded SQLite default; the targets are for PostgreSQL")
     counts = Episode.objects.aggregate(n=Count("pk"))
     print(f"data: {counts['n']} episodes, ~{Step.objects.count()} steps")

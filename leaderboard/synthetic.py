@@ -47,7 +47,7 @@ class Plan:
 def check_allowed(confirmed: bool) -> None:
     if not confirmed:
         raise Refused("synthetic data is for benchmarks only: pass --i-know-this-is-synthetic")
-    if settings.EMBEDDED or connection.vendor != "postgresql":
+    if settings.PROFILE.sqlite or connection.vendor != "postgresql":
         raise Refused("refusing to write synthetic rows to the embedded default database; set DATABASE_URL")
     if connection.settings_dict["NAME"] in PRODUCTION_DATABASE_NAMES:
         raise Refused(f"refusing to write synthetic rows to {connection.settings_dict['NAME']!r}; use a bench database")

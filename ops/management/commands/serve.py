@@ -63,7 +63,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["workers"] > 1 and not settings.REDIS_URL:
+        if options["workers"] > 1 and not settings.PROFILE.multi_process:
             # Each process would have its own in-memory channel layer and live
             # games: viewers in one would never hear of steps in another.
             raise CommandError("--workers > 1 needs REDIS_URL (the in-memory channel layer is per process)")
