@@ -64,6 +64,35 @@ class EpisodeFilter:
         return {k: v for k, v in asdict(self).items() if v not in ("", None, False)}
 
 
+PLAYER_KINDS = {"human": "people's", "model": "models'", "scripted": "scripted agents'"}
+ORDER_WORDS = {"oldest": "oldest first", "newest": "newest first", "random": "in random order"}
+
+
+def describe(stored: dict[str, Any]) -> str:
+    """A queue's stored filters as a sentence, e.g. "models' nle episodes of run 7 that
+    failed (ended without a win), oldest first, at most 20"."""
+    who = PLAYER_KINDS.get(str(stored.get("player_kind", "")), "")
+    what = " ".join(part for part in (who, str(stored.get("env", "")), "episodes") if part)
+    parts = [what[0].upper() + what[1:]]
+    if stored.get("task"):
+        parts.append(f"of task {stored['task']}")
+    if stored.get("run"):
+        parts.append(f"of run {stored['run']}")
+    if stored.get("model"):
+        parts.append(f"by a model named like “{stored['model']}”")
+    if stored.get("agent"):
+        parts.append(f"by an agent named like “{stored['agent']}”")
+    if stored.get("outcome"):
+        parts.append(f"that ended: {OUTCOMES.get(str(stored['outcome']), stored['outcome'])}")
+    if stored.get("unlabelled"):
+        parts.append("in no queue before")
+    sentence = " ".join(parts)
+    tail = [ORDER_WORDS.get(str(stored.get("order", "")), "")]
+    if stored.get("limit"):
+        tail.append(f"at most {stored['limit']}")
+    return ", ".join([sentence, *[part for part in tail if part]])
+
+
 def filter_episodes(spec: EpisodeFilter) -> QuerySet[Episode]:
     episodes = Episode.objects.filter(status__in=ENDED, replayable=True)
     exact = {"env": spec.env, "task": spec.task, "player_kind": spec.player_kind}

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from annotations import services
 from annotations.access import check_access, check_own_assignment, check_reviewer, is_annotator, is_reviewer
 from annotations.console import annotate_config, review_config
+from annotations.filters import describe
 from annotations.finals import disputed_episode_labels, disputed_steps, episode_work
 from annotations.forms import AssignForm, QueueForm
 from annotations.models import Assignment, Queue, QueueItem
@@ -139,7 +140,8 @@ def queue_new(request: HttpRequest) -> HttpResponse:
 def queue_detail(request: HttpRequest, pk: int) -> HttpResponse:
     queue = get_object_or_404(Queue, pk=pk)
     items = queue.items.select_related("episode").prefetch_related("assignments__annotator")
-    return render(request, "annotations/queue.html", {"queue": queue, "items": items, "assign_form": AssignForm()})
+    context = {"queue": queue, "filters": describe(queue.filters), "items": items, "assign_form": AssignForm()}
+    return render(request, "annotations/queue.html", context)
 
 
 @require_POST

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django import forms
@@ -9,6 +10,19 @@ from django.contrib.auth.models import User
 from balrogweb.ids import IdField
 from games.base import TaskInfo
 from play.services import NICKNAME_MAX
+
+NICKNAME_WORDS = (
+    ("brave", "quiet", "lucky", "clever", "swift", "curious", "patient", "bold", "gentle", "wily"),
+    ("gnome", "kobold", "newt", "wizard", "valkyrie", "samurai", "explorer", "crafter", "baba", "keeper"),
+)
+
+
+def suggest_nickname(previous: str = "") -> str:
+    """The nickname an anonymous player used last, else a fresh one ("swift-newt-42")."""
+    if previous:
+        return previous[:NICKNAME_MAX]
+    adjectives, nouns = NICKNAME_WORDS
+    return f"{secrets.choice(adjectives)}-{secrets.choice(nouns)}-{secrets.randbelow(90) + 10}"
 
 
 class StartForm(forms.Form):

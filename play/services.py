@@ -209,7 +209,7 @@ def _seed_for(request: StartRequest) -> tuple[int, Episode | None]:
 def end_for_player(player: Player, episode_id: int) -> Episode:
     if not owns(player, episode_id):
         raise Forbidden("only the episode's player can abandon it")
-    episode = do_end_episode(episode_id, reason=EndReason.ABANDONED, detail="abandoned by the player")
+    episode = do_end_episode(episode_id, reason=EndReason.ABANDONED, detail="by the player")  # after the reason
     PlayRecord.objects.filter(episode_id=episode_id).update(live=False)
     return episode
 
@@ -481,6 +481,19 @@ def abandon_json(player_user: Any, session: SessionBase | None, episode_id: int)
     return ended_message(episode_id)
 
 
+def play_again_choices(episode: Episode) -> dict[str, str]:
+    """The start form's fields that play this episode's task again as it was chosen: the
+    same nickname and seed choice (a model episode's seed again, else a new random seed)."""
+    record = PlayRecord.objects.filter(episode=episode).only("seed_from_id").first()
+    seed_from = record.seed_from_id if record is not None else None
+    return {
+        "task": episode.task,
+        "nickname": episode.nickname,
+        "seed": "model" if seed_from else "random",
+        "model_episode": str(seed_from or ""),
+    }
+
+
 def end_facts(episode: Episode) -> dict[str, Any]:
     """The end screen: score, end reason, and the same seed's model episodes."""
     return {
@@ -578,7 +591,7 @@ def close_idle_episodes() -> list[int]:
     closed = []
     for episode_id in idle.values_list("pk", flat=True):
         try:
-            do_end_episode(episode_id, reason=EndReason.ABANDONED, detail=f"idle for more than {timeout:g} s")
+            do_end_episode(episode_id, reason=EndReason.ABANDONED, detail=f"after {timeout:g} s idle")
         except EpisodeNotRunning:
             continue  # it ended meanwhile
         closed.append(episode_id)

@@ -21,10 +21,11 @@ from games.services import GameError
 from ops.methods import json_methods
 from play import services
 from play.executor import run_blocking
-from play.forms import SignupForm, StartForm
+from play.forms import SignupForm, StartForm, suggest_nickname
 from play.replay import MAX_WINDOW_FRAMES, frames_window_json
 
 DEFAULT_WINDOW = 100
+NICKNAME_KEY = "play_nickname"  # session: the nickname an anonymous player chose last
 
 
 def _player(request: HttpRequest, create_token: bool = False) -> services.Player:
@@ -46,7 +47,7 @@ def new_episode(request: HttpRequest, env: str) -> HttpResponse:
     game = _game_or_404(env)
     form = StartForm(
         request.POST or None,
-        initial={"task": request.GET.get("task")},
+        initial={"task": request.GET.get("task"), "nickname": suggest_nickname(request.session.get(NICKNAME_KEY, ""))},
         tasks=list(game.tasks),
         anonymous=not request.user.is_authenticated,
     )
@@ -71,6 +72,8 @@ def _start(request: HttpRequest, env: str, form: StartForm) -> HttpResponse | No
         # A seed problem belongs next to the model episode field; a rate limit to the whole form.
         form.add_error("model_episode" if isinstance(exc, services.SeedRefused) else None, exc.message)
         return None
+    if start.nickname:
+        request.session[NICKNAME_KEY] = start.nickname  # suggested next time, and by "Play again"
     if resumed:
         messages.info(request, "You already have this task in progress: here it is. Abandon it to start over.")
     return redirect("play:episode", episode.pk)
@@ -98,6 +101,7 @@ def episode_page(request: HttpRequest, pk: int) -> HttpResponse:
         "info": _task_info(episode.env, episode.task),
         "bindings": bindings,
         "mine": services.owns(_player(request), pk),
+        "again": services.play_again_choices(episode),
         "end": None if episode.is_running else services.end_facts(episode),
         "client": _client_config(request, episode, bindings),
     }

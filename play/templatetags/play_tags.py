@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.urls import NoReverseMatch, reverse
 
@@ -49,3 +51,11 @@ def percent(value: float | None) -> str:
 @register.filter
 def key_name(key: str) -> str:
     return KEY_NAMES.get(key, key)
+
+
+@register.filter
+def ending(episode: Any) -> str:
+    """An episode's status with its end reason when that says more ("finished (won)"),
+    never twice the same word ("abandoned", not "abandoned (abandoned)")."""
+    status, reason = str(episode.status), str(episode.end_reason or "")
+    return f"{status} ({reason})" if reason and reason != status else status

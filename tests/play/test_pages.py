@@ -137,7 +137,7 @@ def test_it_lets_only_the_player_abandon(pat: Persona, olga: Persona) -> None:
     assert episode.status == "running"
     logged_in(pat).post(f"/episodes/{episode.pk}/abandon/")
     episode.refresh_from_db()
-    assert (episode.status, episode.end_detail) == ("abandoned", "abandoned by the player")
+    assert (episode.status, episode.end_detail) == ("abandoned", "by the player")
 
 
 def test_it_redirects_the_replay_of_a_running_episode(pat: Persona) -> None:
@@ -240,4 +240,3 @@ def test_it_lists_only_the_controls_the_task_accepts() -> None:
     table = html[start : html.index("</table>", start)]
     actions = set(re.findall(r"</kbd></td><td>([a-z ]+)", table))
     assert actions == {"north", "east", "south", "west"}  # Boxoban's moves: no "far north", no "pickup"
-
