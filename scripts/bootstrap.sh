@@ -29,10 +29,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 REQ_STAMP=.venv/.requirements-stamp
 REQ_HASH="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+step() { echo "[$(date +%H:%M:%S)] $*"; }  # what starts now, and roughly how long it takes
 if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_HASH" ]; then
+  step "installing Python packages into .venv (first run: 5-10 minutes; jericho compiles from source)"
   .venv/bin/pip install -q --upgrade pip wheel "setuptools<82"
   .venv/bin/pip install -q -r "${BALROG_REQUIREMENTS:-requirements-dev.txt}"
   echo "$REQ_HASH" > "$REQ_STAMP"
+  step "Python packages installed"
 fi
 
 # The BALROG reference's NetHack/MiniHack engine (balrog-nle 0.9, gym 0.23) runs
@@ -43,10 +46,12 @@ if command -v dpkg >/dev/null; then apt_install libfaketime; fi
 NLE09_STAMP=.venv-nle09/.requirements-stamp
 NLE09_HASH="$(sha256sum requirements-nle09.txt | cut -d' ' -f1)"
 if [ "$(cat "$NLE09_STAMP" 2>/dev/null)" != "$NLE09_HASH" ]; then
+  step "installing the reference NetHack engine into .venv-nle09 (first run: 2-5 minutes, it compiles NetHack)"
   .venv-nle09/bin/pip install -q --upgrade pip wheel "setuptools<82"
   .venv-nle09/bin/pip install -q -r requirements-nle09.txt
   # minihack 0.1.6's metadata asks for nle; balrog-nle is that nle.
   .venv-nle09/bin/pip install -q --no-deps minihack==0.1.6
   echo "$NLE09_HASH" > "$NLE09_STAMP"
+  step "reference NetHack engine installed"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

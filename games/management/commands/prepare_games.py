@@ -1,16 +1,32 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from games.base import GameAdapter
 from games.registry import ENVS, PROTOCOLS, adapter_class
+
+
+def builds_assets(cls: type[GameAdapter]) -> bool:
+    """Whether the adapter has assets to build (the base class's prepare does nothing)."""
+    return getattr(cls.prepare, "__func__", None) is not getattr(GameAdapter.prepare, "__func__", None)
+
+
+def time_left(done: int, total: int, spent: float) -> str:
+    """At the pace so far; cached steps count (a rerun is fast, and so is its estimate)."""
+    if done == 0:
+        return "time left: estimating"
+    seconds = spent / done * (total - done)
+    return f"about {seconds / 60:.0f} min left" if seconds >= 90 else f"about {seconds:.0f} s left"
 
 
 class Command(BaseCommand):
     help = (
         "Build offline game assets of both protocols (the reference's TextWorld games, ready to play; "
-        "generated TextWorld pools and Boxoban levels). Idempotent."
+        "generated TextWorld pools and Boxoban levels). Idempotent: built assets are kept. "
+        "Prints each step before it starts, with the time it took and an estimate of the time left."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -18,13 +34,22 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="rebuild even if present")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for env in options["env"] or ENVS:
-            for protocol in PROTOCOLS:
-                self._prepare(env, protocol, options["force"])
-
-    def _prepare(self, env: str, protocol: str, force: bool) -> None:
-        cls = adapter_class(env, protocol)
-        for info in cls.tasks():
-            line = cls.prepare(info.task, force=force)
-            if line:
-                self.stdout.write(f"{env} {info.task} ({protocol}): {line}")
+        steps = [
+            (env, protocol, info.task)
+            for env in options["env"] or ENVS
+            for protocol in PROTOCOLS
+            if builds_assets(cls := adapter_class(env, protocol))
+            for info in cls.tasks()
+        ]
+        self.stdout.write(f"prepare_games: {len(steps)} game asset sets to check or build (cached ones take a moment)")
+        started = time.monotonic()
+        for done, (env, protocol, task) in enumerate(steps):
+            self.stdout.write(
+                f"[{done + 1}/{len(steps)}] {env} {task} ({protocol}): preparing… "
+                f"{time_left(done, len(steps), time.monotonic() - started)}"
+            )
+            self.stdout.flush()
+            began = time.monotonic()
+            line = adapter_class(env, protocol).prepare(task, force=options["force"])
+            self.stdout.write(f"    {line or 'nothing to build'} ({time.monotonic() - began:.1f} s)")
+        self.stdout.write(f"prepare_games: done in {time.monotonic() - started:.0f} s")
