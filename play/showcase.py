@@ -74,6 +74,8 @@ def build() -> Showcase:
         f"/annotations/queues/{queue.pk}/disagreements/",
         f"/annotations/episodes/{nethack.pk}/review/",
         "/annotations/export/",
+        "/admin/",
+        "/admin/games/episode/",
     )
     shown.add("annie", "/annotations/", f"/annotations/assignments/{assignment.pk}/")
     human = played["textworld"][1]
