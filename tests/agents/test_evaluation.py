@@ -107,3 +107,26 @@ def test_a_resume_dispatches_only_what_is_left(make_endpoint, make_run) -> None:
     assert local_runner().wait_idle(timeout=60)
     run.refresh_from_db()
     assert run.status == "finished" and run_summary(run).episodes == 2
+
+
+def test_the_sweep_redispatches_within_a_minute_what_the_broker_lost(make_endpoint, make_run, monkeypatch) -> None:
+    from agents import broker
+
+    run = make_run(make_endpoint("solver"), episodes=3)
+    lost, queued, recent = slots(run)
+    two_minutes_ago = timezone.now() - timedelta(minutes=2)  # past BALROG_AGENT_PICKUP_SECONDS, far from REQUEUE
+    RunEpisode.objects.filter(pk__in=[lost.pk, queued.pk]).update(dispatched_at=two_minutes_ago)
+    RunEpisode.objects.filter(pk=recent.pk).update(dispatched_at=timezone.now())
+    asked: list[set[str]] = []
+
+    def held(queues: set[str]) -> set[int]:
+        asked.append(set(queues))
+        return {queued.pk}  # still waiting in Redis: a long queue, not a loss
+
+    monkeypatch.setattr(broker, "held_slots", held)
+    assert recover_stale() == [lost.pk]
+    assert asked == [{run.endpoint.queue}]
+    monkeypatch.setattr(broker, "held_slots", lambda queues: None)  # the broker cannot be read: nothing is lost
+    RunEpisode.objects.filter(pk=queued.pk).update(dispatched_at=two_minutes_ago)
+    assert recover_stale() == []
+    assert local_runner().wait_idle(timeout=60)

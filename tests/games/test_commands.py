@@ -74,3 +74,44 @@ def test_it_refuses_an_unknown_task_clearly() -> None:
     with pytest.raises(CommandError, match="no task"):
         run("run_episode", "--env", "babyai", "--task", "nope", "--seed", "1")
     assert Episode.objects.count() == 0
+
+
+def test_it_verifies_a_game_played_while_it_reads_up_to_the_steps_its_row_said(toy_game: str) -> None:
+    from games.services import do_apply_action, do_start_episode, verify_episode
+
+    episode = do_start_episode(env="toy", task="corridor", seed=1, player_kind="human")
+    for index, action in enumerate(["right", "left"]):
+        do_apply_action(episode.pk, index=index, action=action)
+    as_read = Episode.objects.get(pk=episode.pk)  # what verify_episodes --all read: 2 steps
+    do_apply_action(episode.pk, index=2, action="wait")  # the player goes on meanwhile
+    report = verify_episode(as_read)
+    assert (report.ok, report.steps_checked) == (True, 2), report.message
+    Episode.objects.filter(pk=episode.pk).update(status=Episode.Status.FINISHED)
+    as_read.refresh_from_db()
+    as_read.steps = 2  # a finished episode's log must match its count exactly
+    assert not verify_episode(as_read).ok
+
+
+@pytest.mark.django_db(transaction=True)  # a retry is only safe outside a transaction (the test's own)
+def test_it_says_so_in_one_line_and_carries_on_when_the_connection_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    from games.management.commands import verify_episodes
+    from ops import outage
+
+    summary = json.loads(run("run_episode", "--env", "babyai", "--task", "BabyAI-MixedTrainLocal-v0/goto",
+                             "--seed", "2", "--agent", "random", "--max-steps", "3"))
+    real, calls = verify_episodes.verify_episode, []
+
+    def drops_once(episode: Episode) -> object:
+        calls.append(episode.pk)
+        if len(calls) == 1:
+            raise OperationalError("terminating connection due to administrator command")
+        return real(episode)
+
+    monkeypatch.setattr(verify_episodes, "verify_episode", drops_once)
+    monkeypatch.setattr(outage, "RECONNECT_WAIT_S", 0.0)
+    out, err = StringIO(), StringIO()
+    call_command("verify_episodes", str(summary["episode"]), stdout=out, stderr=err)
+    assert out.getvalue().startswith(f"OK episode={summary['episode']}") and len(calls) == 2
+    assert err.getvalue().count("\n") == 1 and "database connection lost" in err.getvalue()
