@@ -299,15 +299,15 @@ SERVESTATIC_USE_FINDERS = not BALROG_STATIC_HASHED
 SERVESTATIC_AUTOREFRESH = False  # the files are listed once per process, not looked up per request
 
 BALROG_PRODUCTION = env_bool("BALROG_PRODUCTION", False)
-# Scripts only from our origin as ES modules (no inline script anywhere; json_script
-# blocks are inert data). Inline style *attributes* are allowed for now because
-# templates/agents/run.html sets a progress bar's width with style="...".
+# Scripts and styles only from our origin (no inline script, style element or
+# style attribute anywhere; json_script blocks are inert data; scripts set sizes
+# through the CSSOM, which style-src does not govern).
 # Off on the embedded default: the browser tests drive pages with Playwright's
 # wait_for_function, which evaluates strings and so needs 'unsafe-eval'.
 BALROG_CSP = env_str(
     "BALROG_CSP",
     (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'"
     )

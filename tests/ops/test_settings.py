@@ -71,7 +71,8 @@ def test_it_sends_the_examples_content_security_policy_without_inline_scripts() 
     assert response["Content-Security-Policy"] == policy
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
     assert directives["script-src"] == "'self'"
-    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert directives["style-src"] == "'self'"
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
     assert "Content-Security-Policy" not in Client().get("/healthz")  # off on the embedded default
 
@@ -83,14 +84,17 @@ def test_it_finds_no_inline_script_or_event_handler_in_templates_or_static() -> 
     inline_script = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.IGNORECASE)
     handler = re.compile(r"\son[a-z]+\s*=\s*[\"']", re.IGNORECASE)
     javascript_url = re.compile(r"javascript:", re.IGNORECASE)
+    inline_style = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)  # style-src 'self' refuses both
     offenders = []
     for path in [*(ROOT / "templates").rglob("*.html"), *ROOT.glob("*/templates/**/*.html")]:
         text = path.read_text()
-        for pattern in (inline_script, handler, javascript_url):
+        for pattern in (inline_script, handler, javascript_url, inline_style):
             offenders += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(text)]
     for path in (ROOT / "static").rglob("*.js"):
         text = path.read_text()
         offenders += [f"{path.relative_to(ROOT)}: eval" for _ in re.finditer(r"\beval\(|new Function\(", text)]
+        styles = re.finditer(r"setAttribute\(\s*[\"']style|\sstyle=|cssText", text)
+        offenders += [f"{path.relative_to(ROOT)}: inline style" for _ in styles]
     assert offenders == []
 
 
