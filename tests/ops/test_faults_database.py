@@ -81,11 +81,11 @@ def test_it_never_lends_a_pooled_connection_the_server_dropped() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_retries_a_call_once_when_its_kept_connection_died() -> None:
-    before = metrics.database_retries.value
+    before = metrics.value("balrog_database_retries_total")
     backend_pid()  # this thread now holds a connection, as a pool thread does between calls
     kill_app_connections()
     count = retry_on_lost_connection(Episode.objects.count)()
-    assert count == 0 and metrics.database_retries.value == before + 1
+    assert count == 0 and metrics.value("balrog_database_retries_total") == before + 1
 
 
 class Player:
