@@ -64,6 +64,11 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         self.user_group = user_group(user.pk) if user is not None and user.is_authenticated else ""
         if self.user_group:
             await self.channel_layer.group_add(self.user_group, self.channel_name)
+        elif self._surely_a_viewer() and self._take_admission():
+            # Over its address's viewer limits: refused at the handshake (HTTP
+            # 403), the cheapest answer to a reconnecting flood.
+            await self.close(code=CLOSE_TOO_MANY_VIEWERS)
+            return
         await self.accept()
         ensure_sweeper()
 
@@ -132,9 +137,9 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
     async def _hello(self, hello: Hello) -> None:
         if self.role:
             raise ProtocolError("already_greeted", "hello was already received on this connection")
+        admission = self.admission or ViewerAdmission(self._address())  # taken at connect if surely a viewer
         # Join before reading the state, so no step falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        admission = ViewerAdmission(self._address())
         try:
             opened = await run_blocking(
                 services.open_connection,
@@ -148,9 +153,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         except GameError as exc:
             admission.release()
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self._error(exc.code, exc.message, None)
-            refused = isinstance(exc, services.ViewerRefused)
-            await self.close(code=CLOSE_TOO_MANY_VIEWERS if refused else CLOSE_NOT_FOUND)
+            await self._refuse(exc)
             return
         except BaseException:
             admission.release()
@@ -258,16 +261,38 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up(self, version: int) -> None:
         """Server-side: never counted against the viewer's sync limit."""
+        text = None
         if version == self.version + 1:
             text = await run_blocking(services.step_message, self.episode_id, version, self.with_observation)
+        if text is not None:
             self.version = version
-        else:  # a gap: steps were missed, send them with the current state
+        else:  # a gap (steps were missed), or a step only a replay could draw now: the current state
             self.version, text = await run_blocking(
                 services.resync, self.episode_id, self.version, self.with_observation
             )
         await self.send(text_data=text)
 
     # ----- helpers --------------------------------------------------------------------
+    async def _refuse(self, exc: GameError) -> None:
+        """A hello that cannot go on: the error, then the close that says why."""
+        await self._error(exc.code, exc.message, None)
+        refused = isinstance(exc, services.ViewerRefused)
+        await self.close(code=CLOSE_TOO_MANY_VIEWERS if refused else CLOSE_NOT_FOUND)
+
+    def _take_admission(self) -> str:
+        """Count this connection among its address's viewers: '' or the refusal."""
+        self.admission = ViewerAdmission(self._address())
+        return self.admission.admit()
+
+    def _surely_a_viewer(self) -> bool:
+        """No account and no session cookie: nobody's episode (an anonymous
+        player's identity lives in its session), so a viewer, known without
+        the database."""
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            return False
+        return getattr(self.scope.get("session"), "session_key", None) is None
+
     def _address(self) -> str:
         # The peer as the server saw it (manage.py serve trusts a proxy's
         # X-Forwarded-For from BALROG_FORWARDED_ALLOW_IPS only); '' when unknown.

@@ -49,12 +49,13 @@ from play.limits import creation_refusal
 from play.models import PlayRecord
 from play.protocol import MAX_ACTION_CHARS, Action
 from play.replay import adapter_view, dumps, replay_cursors, step_record, step_rows, view_at
-from play.snapshots import viewer_texts
+from play.snapshots import viewer_texts, viewer_views
 
 logger = logging.getLogger(__name__)
 
 SESSION_TOKEN_KEY = "play_token"
 MAX_MISSED_STEPS = 500  # a reconnecting client further behind gets a snapshot only
+SNAPSHOT_TRIES = 3  # reads of the version before a viewer's snapshot may replay the game to draw it
 SAME_SEED_LIMIT = 20
 RANDOM_SEED_BOUND = 2**31
 NICKNAME_MAX = 32
@@ -257,9 +258,9 @@ def open_connection(
         view = _player_view(episode, with_observation)
         snapshot = dumps(snapshot_message(episode, view, since))
         return Opened(role, view["version"], episode.status, (welcome, snapshot), tuple(view["actions"]), owner)
-    snapshot = _viewer_snapshot(episode, since, with_observation)
+    version, snapshot = _viewer_snapshot(episode.pk, since, with_observation)
     # A viewer sends no actions: it needs no list to leave unchanged actions out of acks.
-    return Opened(role, episode.steps, episode.status, (welcome, snapshot), (), owner)
+    return Opened(role, version, episode.status, (welcome, snapshot), (), owner)
 
 
 def check_viewer_admitted(admit_viewer: Callable[[], str]) -> None:
@@ -270,20 +271,57 @@ def check_viewer_admitted(admit_viewer: Callable[[], str]) -> None:
 
 def resync(episode_id: int, since: int, with_observation: bool) -> tuple[int, str]:
     """Sync: the steps after ``since`` and the current state."""
+    return _viewer_snapshot(episode_id, since, with_observation)
+
+
+class _LiveGameMovedOn(Exception):
+    """The view asked for is behind this process's live game: only a replay
+    from the seed could draw it (a replay cursor never goes back)."""
+
+
+def _viewer_snapshot(episode_id: int, since: int | None, with_observation: bool) -> tuple[int, str]:
+    """(version, snapshot) at the episode's committed version, built once per
+    version, end and request for every viewer (play.snapshots). A player's
+    step that lands between reading the version and drawing it moves the
+    snapshot on to the newer version (still current) rather than replaying
+    the game to the older one."""
+    for _ in range(SNAPSHOT_TRIES):
+        episode = get_episode(episode_id)
+        try:
+            return episode.steps, _snapshot_text(episode, since, with_observation, replay=False)
+        except _LiveGameMovedOn:
+            continue
     episode = get_episode(episode_id)
-    return episode.steps, _viewer_snapshot(episode, since, with_observation)
+    return episode.steps, _snapshot_text(episode, since, with_observation, replay=True)
 
 
-def _viewer_snapshot(episode: Episode, since: int | None, with_observation: bool) -> str:
-    """The snapshot at the episode's committed version, built once per
-    version, end and request for every viewer (play.snapshots)."""
-
+def _snapshot_text(episode: Episode, since: int | None, with_observation: bool, *, replay: bool) -> str:
     def build() -> str:
-        view = view_at(episode, episode.steps, with_observation)
+        view = _committed_view(episode, episode.steps, with_observation, replay=replay)
         return dumps(snapshot_message(episode, view, since))
 
     key = ("snapshot", episode.pk, episode.steps, episode.status, since, with_observation)
     return viewer_texts().get_or_build(key, build)
+
+
+def _committed_view(episode: Episode, version: int, with_observation: bool, *, replay: bool) -> dict[str, Any]:
+    """The view at a committed version, for viewers, built once (play.snapshots;
+    callers copy it into their message, never change it): from this
+    process's live game when it is at that version, else by replay, unless
+    the live game is past it and ``replay`` is false (_LiveGameMovedOn)."""
+    version = min(version, episode.steps)
+    key = (episode.pk, version, with_observation)
+
+    def build() -> dict[str, Any]:
+        with live_games().lock_for(episode.pk):
+            adapter = live_games().get(episode.pk)
+            if adapter is not None and adapter.steps == version:
+                return adapter_view(adapter, with_observation)
+            if adapter is not None and adapter.steps > version and not replay:
+                raise _LiveGameMovedOn
+        return view_at(episode, version, with_observation)
+
+    return viewer_views().get_or_build(key, build)
 
 
 def _player_view(episode: Episode, with_observation: bool) -> dict[str, Any]:
@@ -442,18 +480,23 @@ def _step_row(step: Step) -> dict[str, Any]:
     }
 
 
-def step_message(episode_id: int, version: int, with_observation: bool) -> str:
+def step_message(episode_id: int, version: int, with_observation: bool) -> str | None:
     """A step another connection applied (spectators, the player's other tabs),
-    built once per version and end for all of them (play.snapshots)."""
+    built once per version and end for all of them (play.snapshots). None
+    when this process's live game has moved past it: the caller sends a
+    snapshot with the missed steps instead of replaying the game to draw it."""
     episode = get_episode(episode_id)
     version = min(version, episode.steps)
     ended_here = not episode.is_running and version >= episode.steps
     key = ("step", episode.pk, version, with_observation, episode.status if ended_here else "")
-    return viewer_texts().get_or_build(key, lambda: _step_json(episode, version, with_observation, ended_here))
+    try:
+        return viewer_texts().get_or_build(key, lambda: _step_json(episode, version, with_observation, ended_here))
+    except _LiveGameMovedOn:
+        return None
 
 
 def _step_json(episode: Episode, version: int, with_observation: bool, ended_here: bool) -> str:
-    view = view_at(episode, version, with_observation)
+    view = _committed_view(episode, version, with_observation, replay=False)
     row = next(step_rows(episode.pk, version - 1, version), None)
     message = {
         "type": "step",

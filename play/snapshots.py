@@ -19,67 +19,89 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
 from games.threads import ProcessSingleton
 
+V = TypeVar("V")
 
-class TextCache:
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self.chars = 0
-        self.builds = 0  # texts built (misses), for tests and the bench
-        self._texts: OrderedDict[Hashable, str] = OrderedDict()
+# Views (version, frame, hud, actions) kept per process. A replay cursor only
+# moves forward: a view asked for after a newer one was built (two viewers'
+# requests crossing in the pool) would replay the episode from its seed,
+# hundreds of NetHack steps, unless the view is still here.
+MAX_VIEWS = 256
+
+
+class BoundedCache(Generic[V]):
+    """An LRU bounded by the total ``size`` of its values."""
+
+    def __init__(self, max_size: int, size: Callable[[V], int]) -> None:
+        self.max_size = max_size
+        self.size = size
+        self.used = 0
+        self.builds = 0  # values built (misses), for tests and the bench
+        self._values: OrderedDict[Hashable, V] = OrderedDict()
         self._guard = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
-    def get_or_build(self, key: Hashable, build: Callable[[], str]) -> str:
-        """The text for ``key``, built by ``build`` once however many threads ask at the same time."""
-        text = self._get(key)
-        if text is not None:
-            return text
+    def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
+        """The value for ``key``, built by ``build`` once however many threads ask at the same time."""
+        value = self._get(key)
+        if value is not None:
+            return value
         with self._guard:
             building = self._building.setdefault(key, threading.Lock())
-        with building:
-            text = self._get(key)
-            if text is None:
-                text = build()
-                self._put(key, text)
-        with self._guard:
-            self._building.pop(key, None)
-        return text
+        try:
+            with building:
+                value = self._get(key)
+                if value is None:
+                    value = build()
+                    self._put(key, value)
+        finally:
+            with self._guard:
+                self._building.pop(key, None)
+        return value
 
-    def _get(self, key: Hashable) -> str | None:
+    def _get(self, key: Hashable) -> V | None:
         with self._guard:
-            text = self._texts.get(key)
-            if text is not None:
-                self._texts.move_to_end(key)
-            return text
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
 
-    def _put(self, key: Hashable, text: str) -> None:
+    def _put(self, key: Hashable, value: V) -> None:
+        size = self.size(value)
         with self._guard:
             self.builds += 1
-            if len(text) > self.max_chars:
+            if size > self.max_size:
                 return
-            self._texts[key] = text
-            self.chars += len(text)
-            while self.chars > self.max_chars:
-                _, old = self._texts.popitem(last=False)
-                self.chars -= len(old)
+            self._values[key] = value
+            self.used += size
+            while self.used > self.max_size:
+                _, old = self._values.popitem(last=False)
+                self.used -= self.size(old)
 
     def clear(self) -> None:
         with self._guard:
-            self._texts.clear()
-            self.chars = 0
+            self._values.clear()
+            self.used = 0
             self.builds = 0
 
     def __len__(self) -> int:
-        return len(self._texts)
+        return len(self._values)
 
 
-_cache = ProcessSingleton(lambda: TextCache(settings.BALROG_PLAY_SNAPSHOT_CACHE_CHARS))
+_texts = ProcessSingleton(lambda: BoundedCache[str](settings.BALROG_PLAY_SNAPSHOT_CACHE_CHARS, len))
+_views = ProcessSingleton(lambda: BoundedCache[dict[str, Any]](MAX_VIEWS, lambda view: 1))
 
 
-def viewer_texts() -> TextCache:
-    return _cache.get()
+def viewer_texts() -> BoundedCache[str]:
+    """Encoded snapshot and step messages, bounded by their characters."""
+    return _texts.get()
+
+
+def viewer_views() -> BoundedCache[dict[str, Any]]:
+    """Views by (episode, version, observation), never modified once built."""
+    return _views.get()

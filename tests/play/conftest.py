@@ -25,7 +25,7 @@ from play import services
 from play.executor import close_step_pool
 from play.limits import reset_action_limiter
 from play.replay import replay_cursors
-from play.snapshots import viewer_texts
+from play.snapshots import viewer_texts, viewer_views
 
 ORIGIN = (b"origin", b"http://testserver")
 HOST = (b"host", b"testserver")  # the origin is compared with the handshake's Host (ops.websocket.OriginCheck)
@@ -91,10 +91,12 @@ def fresh_play_state() -> Iterator[None]:
     """No replay cursors, cached texts or rate buckets carried between tests."""
     replay_cursors().clear()
     viewer_texts().clear()
+    viewer_views().clear()
     reset_action_limiter()
     yield
     replay_cursors().clear()
     viewer_texts().clear()
+    viewer_views().clear()
     reset_action_limiter()
     close_step_pool()  # its threads hold database connections
     # So does asgiref's thread for thread-sensitive sync code (auth, sessions, database_sync_to_async).

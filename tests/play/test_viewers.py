@@ -6,6 +6,7 @@ Connections say which address they come from, as the server would see it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,9 +17,11 @@ from django.test import override_settings
 
 from games import events
 from games.models import Episode
+from games.services import do_apply_action
 from play.consumers import CLOSE_TOO_MANY_VIEWERS
 from play.limits import reset_action_limiter, viewer_limits
-from play.services import ViewerRefused
+from play.replay import replay_cursors
+from play.services import ViewerRefused, resync, step_message
 from play.snapshots import viewer_texts
 from tests.play.conftest import Persona, communicator
 from tests.play.test_consumers import act, say_hello, start_toy_at
@@ -69,14 +72,17 @@ async def sync(comm: WebsocketCommunicator, version: int) -> dict[str, Any]:
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_it_refuses_viewers_past_the_addresss_limit_and_admits_again_after_one_leaves(
-    toy_game: str, pat: Persona, tight_viewer_limits: None
+    toy_game: str, pat: Persona, olga: Persona, tight_viewer_limits: None
 ) -> None:
     episode = await start_toy_at(pat, 1)
-    first, second = from_address(episode.pk, None, HOSTILE), from_address(episode.pk, None, HOSTILE)
+    first, second = from_address(episode.pk, None, HOSTILE), from_address(episode.pk, olga, HOSTILE)
     assert (await say_hello(first))[0]["role"] == "viewer"
     assert (await say_hello(second))[0]["role"] == "viewer"
 
-    error, closing = await refused_hello(from_address(episode.pk, None, HOSTILE))
+    # With no session cookie it cannot be anyone's episode: refused at the handshake.
+    assert await from_address(episode.pk, None, HOSTILE).connect() == (False, CLOSE_TOO_MANY_VIEWERS)
+    # With a session, once the server knows it is not the player's.
+    error, closing = await refused_hello(from_address(episode.pk, olga, HOSTILE))
     assert (error["type"], error["code"]) == ("error", "too_many_viewers")
     assert "2 connections are already watching from your address" in error["message"]
     assert closing == {"type": "websocket.close", "code": CLOSE_TOO_MANY_VIEWERS}
@@ -87,8 +93,9 @@ async def test_it_refuses_viewers_past_the_addresss_limit_and_admits_again_after
     third = from_address(episode.pk, None, HOSTILE)
     assert (await say_hello(third))[0]["role"] == "viewer"  # the third of the burst of 3
     await third.disconnect()
-    error, _ = await refused_hello(from_address(episode.pk, None, HOSTILE))  # the burst is spent
+    error, _ = await refused_hello(from_address(episode.pk, olga, HOSTILE))  # the burst is spent
     assert "too many viewer connections opened" in error["message"]
+    assert await from_address(episode.pk, None, HOSTILE).connect() == (False, CLOSE_TOO_MANY_VIEWERS)
     await first.disconnect()
 
 
@@ -210,3 +217,22 @@ def test_it_documents_the_viewer_limits_and_codes_as_the_code_has_them() -> None
     ):
         default = getattr(settings, f"BALROG_PLAY_{name}")
         assert f"`BALROG_PLAY_{name}` ({default:g})" in text, name
+
+
+@pytest.mark.django_db
+def test_it_moves_a_viewer_on_to_the_live_state_rather_than_replaying_the_game(toy_game: str, pat: Persona) -> None:
+    """A step whose broadcast arrives after the player made the next one: this
+    process's live game has moved past it, and drawing it would replay the
+    episode from its seed (hundreds of NetHack steps). The viewer gets the
+    current state with the missed steps instead, built from the live game."""
+    episode = pat.start("toy", "corridor")
+    for index in range(3):
+        do_apply_action(episode.pk, index=index, action="wait")
+    assert step_message(episode.pk, 2, False) is None  # the live game is at 3
+    assert len(replay_cursors()) == 0
+    version, text = resync(episode.pk, 1, False)
+    snapshot = json.loads(text)
+    assert (version, snapshot["version"], [step["index"] for step in snapshot["missed"]]) == (3, 3, [1, 2])
+    assert len(replay_cursors()) == 0  # drawn from the live game: nothing replayed
+    step = json.loads(step_message(episode.pk, 3, False) or "null")
+    assert (step["type"], step["version"], step["step"]["index"]) == ("step", 3, 2)
