@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import deque
 
 from django.conf import settings
@@ -46,23 +45,21 @@ from agents.prompts import (
     shown_observation,
 )
 from agents.runtime import LeaseKeeper, db_call, stop_requested
+from balrogweb.runtime import ProcessSingleton
 from games.registry import PROTOCOL_BALROG
 
 logger = logging.getLogger(__name__)
 
 MAX_ACTIONS_HEADER_CHARS = 16_000
 
-_keeper: LeaseKeeper | None = None
-_keeper_guard = threading.Lock()
+_keeper = ProcessSingleton(
+    "agents.lease_keeper", lambda: LeaseKeeper(leases.touch, settings.BALROG_AGENT_HEARTBEAT_SECONDS)
+)
 
 
 def lease_keeper() -> LeaseKeeper:
     """The process's lease keeper (one heartbeat thread for all its runners)."""
-    global _keeper
-    with _keeper_guard:
-        if _keeper is None:
-            _keeper = LeaseKeeper(leases.touch, settings.BALROG_AGENT_HEARTBEAT_SECONDS)
-        return _keeper
+    return _keeper.get()
 
 
 class ModelAgent:

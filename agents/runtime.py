@@ -26,7 +26,8 @@ from typing import ParamSpec, TypeVar
 from django.conf import settings
 from django.db import connections
 
-from games.threads import ProcessSingleton, WorkerPool, with_db_hygiene
+from balrogweb.runtime import ProcessSingleton
+from games.threads import WorkerPool, with_db_hygiene
 from ops.outage import retry_on_lost_connection
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _mark_pool_thread() -> None:
     _local.in_pool = True
 
 
-_pool = ProcessSingleton(lambda: DbPool(settings.BALROG_AGENT_DB_THREADS))
+_pool = ProcessSingleton("agents.db_threads", lambda: DbPool(settings.BALROG_AGENT_DB_THREADS))
 
 
 def db_pool() -> DbPool:
@@ -168,7 +169,7 @@ class LocalRunner:
                     self._idle.notify_all()
 
 
-_runner = ProcessSingleton(lambda: LocalRunner(settings.BALROG_AGENT_LOCAL_CONCURRENCY))
+_runner = ProcessSingleton("agents.local_runner", lambda: LocalRunner(settings.BALROG_AGENT_LOCAL_CONCURRENCY))
 
 
 def local_runner() -> LocalRunner:

@@ -19,6 +19,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from balrogweb.runtime import ProcessSingleton
+
 logger = logging.getLogger(__name__)
 
 # Events waiting to be sent; past this a viewer misses events and resyncs by version.
@@ -201,13 +203,8 @@ def note_watched(group: str) -> None:
         _broadcaster().note_watched(group)
 
 
-_instance: _Broadcaster | None = None
-_instance_guard = threading.Lock()
+_instance = ProcessSingleton("games.broadcaster", lambda: _Broadcaster())
 
 
 def _broadcaster() -> _Broadcaster:
-    global _instance
-    with _instance_guard:
-        if _instance is None:
-            _instance = _Broadcaster()
-        return _instance
+    return _instance.get()

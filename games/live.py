@@ -14,8 +14,8 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from balrogweb.runtime import ProcessSingleton
 from games.base import GameAdapter
-from games.threads import ProcessSingleton
 
 
 @dataclass
@@ -98,7 +98,7 @@ def _build_registry() -> LiveGames:
     return LiveGames(settings.BALROG_LIVE_GAMES_MAX)
 
 
-_registry = ProcessSingleton(_build_registry)
+_registry = ProcessSingleton("games.live_games", _build_registry)
 
 
 def live_games() -> LiveGames:

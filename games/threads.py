@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import close_old_connections, connections
 
@@ -33,38 +33,6 @@ HYGIENE_INTERVAL_S = 5.0
 # Per thread: when its connection was last checked. A thread belongs to one
 # pool, so the pools never share an entry.
 _local = threading.local()
-
-
-class ProcessSingleton(Generic[T]):
-    """One object per process, built on first use.
-
-    Double-checked: the common path (already built) takes no lock; the lock
-    only keeps two first callers from building two objects."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._value: T | None = None
-        self._guard = threading.Lock()
-
-    def get(self) -> T:
-        value = self._value
-        if value is None:
-            with self._guard:
-                if self._value is None:
-                    self._value = self._build()
-                value = self._value
-        return value
-
-    def peek(self) -> T | None:
-        """The object if it was built, without building it."""
-        return self._value
-
-    def take(self) -> T | None:
-        """Forget the object and return it (None if never built); the next
-        ``get`` builds a new one."""
-        with self._guard:
-            value, self._value = self._value, None
-        return value
 
 
 def with_db_hygiene(func: Callable[P, R]) -> Callable[P, R]:

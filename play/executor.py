@@ -22,7 +22,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection
 
-from games.threads import ProcessSingleton, WorkerPool, with_db_hygiene
+from balrogweb.runtime import ProcessSingleton
+from games.threads import WorkerPool, with_db_hygiene
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,7 +33,7 @@ R = TypeVar("R")
 # queue on a lock instead and go the moment it is free.
 _sqlite_writer = threading.Lock()
 
-_pool = ProcessSingleton(lambda: WorkerPool(settings.BALROG_PLAY_STEP_THREADS, "play-step"))
+_pool = ProcessSingleton("play.step_threads", lambda: WorkerPool(settings.BALROG_PLAY_STEP_THREADS, "play-step"))
 
 
 def step_pool() -> WorkerPool:

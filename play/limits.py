@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 from django.conf import settings
 from django.utils import timezone
 
+from balrogweb.runtime import ProcessSingleton
 from ops.ratelimit import TokenBucket
 from play.models import PlayRecord
 
@@ -122,33 +123,32 @@ class ViewerAdmission:
             viewer_limits().release(self)
 
 
-_limiter: ActionLimiter | None = None
-_viewer_limits: ViewerLimits | None = None
+_limiter = ProcessSingleton(
+    "play.action_limiter",
+    lambda: ActionLimiter(settings.BALROG_PLAY_ACTIONS_PER_SECOND, settings.BALROG_PLAY_ACTION_BURST),
+)
+_viewer_limits = ProcessSingleton(
+    "play.viewer_limits",
+    lambda: ViewerLimits(
+        settings.BALROG_PLAY_VIEWERS_PER_ADDRESS,
+        KeyedLimiter(settings.BALROG_PLAY_VIEWER_CONNECTS_PER_SECOND, settings.BALROG_PLAY_VIEWER_CONNECT_BURST),
+        KeyedLimiter(settings.BALROG_PLAY_SYNCS_PER_SECOND, settings.BALROG_PLAY_SYNC_BURST),
+    ),
+)
 
 
 def action_limiter() -> ActionLimiter:
-    global _limiter
-    if _limiter is None:
-        _limiter = ActionLimiter(settings.BALROG_PLAY_ACTIONS_PER_SECOND, settings.BALROG_PLAY_ACTION_BURST)
-    return _limiter
+    return _limiter.get()
 
 
 def viewer_limits() -> ViewerLimits:
-    global _viewer_limits
-    if _viewer_limits is None:
-        _viewer_limits = ViewerLimits(
-            settings.BALROG_PLAY_VIEWERS_PER_ADDRESS,
-            KeyedLimiter(settings.BALROG_PLAY_VIEWER_CONNECTS_PER_SECOND, settings.BALROG_PLAY_VIEWER_CONNECT_BURST),
-            KeyedLimiter(settings.BALROG_PLAY_SYNCS_PER_SECOND, settings.BALROG_PLAY_SYNC_BURST),
-        )
-    return _viewer_limits
+    return _viewer_limits.get()
 
 
 def reset_action_limiter() -> None:
     """Forget every bucket and count, actions and viewers (tests change the settings)."""
-    global _limiter, _viewer_limits
-    _limiter = None
-    _viewer_limits = None
+    _limiter.take()
+    _viewer_limits.take()
 
 
 def creation_refusal(owner: str, client_ip: str | None) -> str:

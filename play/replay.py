@@ -21,11 +21,11 @@ from typing import Any
 
 from django.conf import settings
 
+from balrogweb.runtime import ProcessSingleton
 from games.base import GameAdapter
 from games.live import live_games
 from games.models import Episode, Step
 from games.services import rebuild_adapter
-from games.threads import ProcessSingleton
 from play.protocol import encode
 from reference.view import model_view
 
@@ -142,7 +142,7 @@ class ReplayCursors:
         return len(self._cursors)
 
 
-_cursors = ProcessSingleton(lambda: ReplayCursors(settings.BALROG_PLAY_REPLAY_CURSORS))
+_cursors = ProcessSingleton("play.replay_cursors", lambda: ReplayCursors(settings.BALROG_PLAY_REPLAY_CURSORS))
 
 
 def replay_cursors() -> ReplayCursors:

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
-from games.threads import ProcessSingleton
+from balrogweb.runtime import ProcessSingleton
 
 V = TypeVar("V")
 
@@ -93,8 +93,10 @@ class BoundedCache(Generic[V]):
         return len(self._values)
 
 
-_texts = ProcessSingleton(lambda: BoundedCache[str](settings.BALROG_PLAY_SNAPSHOT_CACHE_CHARS, len))
-_views = ProcessSingleton(lambda: BoundedCache[dict[str, Any]](MAX_VIEWS, lambda view: 1))
+_texts = ProcessSingleton(
+    "play.viewer_texts", lambda: BoundedCache[str](settings.BALROG_PLAY_SNAPSHOT_CACHE_CHARS, len)
+)
+_views = ProcessSingleton("play.viewer_views", lambda: BoundedCache[dict[str, Any]](MAX_VIEWS, lambda view: 1))
 
 
 def viewer_texts() -> BoundedCache[str]:
