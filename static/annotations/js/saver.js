@@ -26,7 +26,7 @@ export class Saver {
   /** Pending entries left by an earlier visit (a reload, a crash, a lost network). */
   restore() {
     if (this.readOnly) return this.forget();
-    let saved = [];
+    let saved;
     try {
       saved = JSON.parse(localStorage.getItem(this.storageKey) || "[]");
     } catch {
