@@ -17,6 +17,7 @@ from django.urls import re_path  # noqa: E402
 from balrogweb.routing import websocket_urlpatterns  # noqa: E402
 from ops.runtime import tune_garbage_collector  # noqa: E402
 from ops.websocket import OriginCheck, WebsocketGuard, WebsocketSession, unrouted  # noqa: E402
+from play.consumers import ViewerGate  # noqa: E402
 
 # Channels routes ASGI apps where Django's stubs expect views.
 UNROUTED = re_path(r"", unrouted)  # type: ignore[arg-type]
@@ -29,10 +30,14 @@ application = ProtocolTypeRouter(
         # AuthMiddlewareStack, with a session middleware that does not wrap
         # every send), then the guard's size, rate, queue and session re-check
         # limits (ops.websocket, which needs the user), then the routes; a path
-        # no route serves is refused at the handshake.
+        # no route serves is refused at the handshake. A cookie-less viewer from
+        # an address over its viewer limits is refused before the session and
+        # user are read (play.consumers.ViewerGate).
         "websocket": OriginCheck(
             CookieMiddleware(
-                WebsocketSession(AuthMiddleware(WebsocketGuard(URLRouter([*websocket_urlpatterns, UNROUTED]))))
+                ViewerGate(
+                    WebsocketSession(AuthMiddleware(WebsocketGuard(URLRouter([*websocket_urlpatterns, UNROUTED]))))
+                )
             )
         ),
     }

@@ -11,11 +11,12 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
 from ops.outage import BREAKER
-from ops.websocket import CLOSE_POLICY, check_socket_session, user_group
+from ops.websocket import CLOSE_POLICY, check_socket_session, refuse_handshake, user_group
 from play import services
 from play.executor import run_blocking, submit_blocking
 from play.feed import FEED_SOURCE, POLL, feed_kind, loop_feed
@@ -25,6 +26,7 @@ from play.sweeper import ensure_sweeper
 
 logger = logging.getLogger(__name__)
 
+EPISODE_PATH = "/ws/episodes/"  # play.routing
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY_VIEWERS = 4429  # after a too_many_viewers error: the address's viewer limits (play.limits)
 SYNC_LIMITED = ("rate_limited", "too many syncs from your address per second; nothing was sent, ask again in a second")
@@ -328,6 +330,32 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=encode(payload))
+
+
+class ViewerGate:
+    """In front of the session and the user (a thread hop per handshake):
+    refuses, at the handshake (HTTP 403), an episode websocket with no session
+    cookie (so nobody's episode: a viewer) from an address already over its
+    viewer limits. Takes nothing: the consumer still admits and counts every
+    viewer; this only makes a reconnecting flood cheap to turn away."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "websocket" and self._surely_refused(scope):
+            await refuse_handshake(receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _surely_refused(scope: dict[str, Any]) -> bool:
+        if not str(scope.get("path", "")).startswith(EPISODE_PATH):
+            return False
+        if scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME):
+            return False
+        client = scope.get("client")
+        return viewer_limits().would_refuse(str(client[0]) if client else "")
 
 
 class FrameHandoff:

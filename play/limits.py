@@ -53,6 +53,15 @@ class KeyedLimiter(Generic[Key]):
                 self._buckets.move_to_end(key)
             return bucket.take(now)
 
+    def would_allow(self, key: Key) -> bool:
+        """Whether ``allow`` would say yes now, taking nothing."""
+        now = time.monotonic()
+        with self._guard:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return True
+            return min(bucket.capacity, bucket.tokens + (now - bucket.updated) * bucket.rate) >= 1.0
+
 
 ActionLimiter = KeyedLimiter[int]  # keyed by episode id
 
@@ -84,6 +93,12 @@ class ViewerLimits:
                 return "too many viewer connections opened from your address; try again in a few seconds"
             held.add(admission)
             return ""
+
+    def would_refuse(self, address: str) -> bool:
+        """Whether a viewer connection from ``address`` would be refused now (nothing taken)."""
+        with self._guard:
+            full = len(self._open.get(address, ())) >= self.max_open
+        return full or not self.connects.would_allow(address)
 
     def release(self, admission: ViewerAdmission) -> None:
         with self._guard:

@@ -18,7 +18,7 @@ from django.test import override_settings
 from games import events
 from games.models import Episode
 from games.services import do_apply_action
-from play.consumers import CLOSE_TOO_MANY_VIEWERS
+from play.consumers import CLOSE_TOO_MANY_VIEWERS, ViewerGate
 from play.limits import reset_action_limiter, viewer_limits
 from play.replay import replay_cursors
 from play.services import ViewerRefused, resync, step_message
@@ -79,8 +79,8 @@ async def test_it_refuses_viewers_past_the_addresss_limit_and_admits_again_after
     assert (await say_hello(first))[0]["role"] == "viewer"
     assert (await say_hello(second))[0]["role"] == "viewer"
 
-    # With no session cookie it cannot be anyone's episode: refused at the handshake.
-    assert await from_address(episode.pk, None, HOSTILE).connect() == (False, CLOSE_TOO_MANY_VIEWERS)
+    # With no session cookie it cannot be anyone's episode: refused at the handshake, before the session is read.
+    assert (await from_address(episode.pk, None, HOSTILE).connect())[0] is False
     # With a session, once the server knows it is not the player's.
     error, closing = await refused_hello(from_address(episode.pk, olga, HOSTILE))
     assert (error["type"], error["code"]) == ("error", "too_many_viewers")
@@ -95,7 +95,7 @@ async def test_it_refuses_viewers_past_the_addresss_limit_and_admits_again_after
     await third.disconnect()
     error, _ = await refused_hello(from_address(episode.pk, olga, HOSTILE))  # the burst is spent
     assert "too many viewer connections opened" in error["message"]
-    assert await from_address(episode.pk, None, HOSTILE).connect() == (False, CLOSE_TOO_MANY_VIEWERS)
+    assert (await from_address(episode.pk, None, HOSTILE).connect())[0] is False
     await first.disconnect()
 
 
@@ -236,3 +236,18 @@ def test_it_moves_a_viewer_on_to_the_live_state_rather_than_replaying_the_game(t
     assert len(replay_cursors()) == 0  # drawn from the live game: nothing replayed
     step = json.loads(step_message(episode.pk, 3, False) or "null")
     assert (step["type"], step["version"], step["step"]["index"]) == ("step", 3, 2)
+
+
+def test_it_turns_away_only_cookie_less_episode_sockets_from_an_address_over_its_limits(
+    tight_viewer_limits: None,
+) -> None:
+    def scope(path: str = "/ws/episodes/1/", cookies: dict[str, str] | None = None) -> dict[str, Any]:
+        return {"type": "websocket", "path": path, "cookies": cookies or {}, "client": (HOSTILE, 1)}
+
+    assert not ViewerGate._surely_refused(scope())  # under the limits: the consumer decides
+    for _ in range(3):
+        assert viewer_limits().connects.allow(HOSTILE)  # the burst of 3, spent
+    assert ViewerGate._surely_refused(scope())
+    assert not ViewerGate._surely_refused(scope(cookies={settings.SESSION_COOKIE_NAME: "k"}))  # maybe the player
+    assert not ViewerGate._surely_refused(scope(path="/ws/elsewhere/"))
+    assert viewer_limits().connects.would_allow("198.51.100.9")
