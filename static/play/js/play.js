@@ -1,10 +1,12 @@
 // The play page: draws what the server sends, sends keys and clicks as actions.
 import { clear, el, keyName, percent } from "./dom.js";
 import { drawHud } from "./hud.js";
+import { NetHackInput } from "./nethack.js";
 import { createRenderer } from "./renderers/index.js";
 import { EpisodeSocket } from "./socket.js";
 
 const HISTORY_TURNS = 40;
+const DROPPED_SHOWN_MS = 4000;
 const config = JSON.parse(document.getElementById("play-config").textContent);
 const $ = (id) => document.getElementById(id);
 const stage = $("stage");
@@ -21,6 +23,13 @@ const state = {
   commandAt: 0,
   limits: null,
   feed: "",
+  admissible: [],
+  verbs: [],
+  completion: null, // Tab's cycle: {prefix, at, shown}
+  commandsLoaded: false,
+  dropped: 0,
+  droppedTimer: 0,
+  frameCommand: null, // the command that led to the snapshot's frame (TextWorld)
   connection: "offline",
   ended: false,
 };
@@ -63,8 +72,10 @@ function drawState(message) {
   state.lastVersion = message.version;
   stage.dataset.version = String(message.version);
   if (message.type !== "frame") markConfirmed(message.version);
+  if (message.type === "snapshot") state.frameCommand = message.frame?.command ?? null;
   if (message.type === "snapshot" && jumped) loadHistory(message.version);
   if (config.free_text && message.frame?.verbs) setVerbs(message.frame.verbs);
+  if (config.free_text && message.frame) setCompletions(message.frame);
 }
 
 // The badge says what is true: connected as the player, watching steps pushed
@@ -98,7 +109,8 @@ function setRole(role) {
   const playing = role === "player";
   $("actions-box").hidden = !playing;
   $("command").hidden = !(playing && config.free_text);
-  if (playing) stage.focus({ preventScroll: true });
+  if (playing && config.free_text) $("command-input").focus({ preventScroll: true });
+  else if (playing) stage.focus({ preventScroll: true });
 }
 
 function setActions(actions) {
@@ -137,6 +149,48 @@ function setVerbs(verbs) {
       return chip;
     }),
   );
+}
+
+// What the command line offers (its list, and Tab): the game's admissible
+// commands where it tracks them; the reference protocol's games do not (tracking
+// them changes the game's texts), so there the player's own earlier commands
+// and the game's verbs.
+function setCompletions(frame) {
+  state.admissible = frame.admissible ?? [];
+  state.verbs = frame.verbs ?? state.verbs;
+  $("command-options").replaceChildren(...completions().map((c) => el("option", { attrs: { value: c } })));
+}
+
+function completions() {
+  if (state.admissible.length) return state.admissible;
+  return [...new Set([...state.commands.slice().reverse(), ...state.verbs])];
+}
+
+/** Tab: the typed text grows to what every admissible command starting with it
+ * shares; pressed again at that point, it cycles through them. */
+function completeCommand(input) {
+  const typed = input.value;
+  const typedLower = typed.toLowerCase();
+  const cycling = state.completion && state.completion.shown === typed;
+  const prefix = cycling ? state.completion.prefix : typedLower;
+  const matches = completions().filter((c) => c.toLowerCase().startsWith(prefix));
+  if (!matches.length) return notice(`No known command starts with "${typed}".`);
+  let next = commonPrefix(matches);
+  if (next.length <= typed.length || cycling) {
+    const at = cycling ? (state.completion.at + 1) % matches.length : 0;
+    next = matches[at];
+    state.completion = { prefix, at, shown: next };
+  } else {
+    state.completion = null;
+  }
+  input.value = next;
+  notice(matches.length > 1 ? `${matches.length} commands: ${matches.slice(0, 6).join(" · ")}${matches.length > 6 ? " …" : ""}` : "");
+}
+
+function commonPrefix(words) {
+  let prefix = words[0].toLowerCase();
+  for (const word of words) while (!word.toLowerCase().startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
 }
 
 function showObservation(text) {
@@ -179,23 +233,71 @@ async function loadHistory(version) {
     if (!response.ok) return;
     const data = await response.json();
     renderer.history(data.frames.map((f) => f.frame));
+    rememberCommands([...data.frames.map((f) => f.frame?.command), state.frameCommand].filter(Boolean));
   } catch {
     /* the transcript starts at the current turn */
   }
 }
 
+/** Commands typed before a reload come back on the up arrow, before this page's own. */
+function rememberCommands(earlier) {
+  if (state.commandsLoaded) return;
+  state.commandsLoaded = true;
+  state.commands = [...earlier, ...state.commands].slice(-200);
+  state.commandAt = state.commands.length;
+}
+
 // ----- input -----------------------------------------------------------------------
 function send(action, input, source) {
   if (state.role !== "player") return;
-  if (!socket.act(action, input, source)) notice("Too many keys queued: wait for the game to catch up.");
+  if (socket.act(action, input, source)) {
+    nethack?.sent(action);
+    return;
+  }
+  showDropped(input);
 }
+
+// A key pressed while the queue is full is dropped; say so where it stays
+// readable (the notice line is cleared by the next frame) and is announced.
+function showDropped(input) {
+  state.dropped += 1;
+  const line = $("dropped");
+  line.hidden = false;
+  line.textContent = `${state.dropped} key${state.dropped === 1 ? "" : "s"} dropped (last: ${keyName(input)}): the game is ${socket.queue.length} keys behind; wait for it to catch up.`;
+  clearTimeout(state.droppedTimer);
+  state.droppedTimer = setTimeout(() => {
+    line.hidden = true;
+    state.dropped = 0;
+  }, DROPPED_SHOWN_MS);
+}
+
+const nethack =
+  config.renderer === "terminal"
+    ? new NetHackInput($("notice"), {
+        send,
+        actions: () => state.actions,
+        focusGame: () => stage.focus({ preventScroll: true }),
+        bindings: config.bindings,
+      })
+    : null;
+$("notice").after(
+  el("p", { className: "notice-line", attrs: { id: "dropped", role: "alert", "data-kind": "error" } }),
+);
+$("dropped").hidden = true;
+$("command-input").setAttribute("list", "command-options");
+$("command-form").append(el("datalist", { attrs: { id: "command-options" } }));
 
 function typing(target) {
   return target instanceof HTMLElement && target.matches("textarea, select, input:not([type=checkbox]):not([type=radio])");
 }
 
 document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+  if (typing(event.target)) return;
+  if (nethack && state.role === "player" && nethack.keydown(event)) {
+    event.preventDefault();
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
   const action = bindings.get(event.key);
   if (action === undefined || state.role !== "player") return;
   event.preventDefault();
@@ -234,6 +336,11 @@ function commandRefusal(command, limits) {
 }
 
 $("command-input").addEventListener("keydown", (event) => {
+  if (event.key === "Tab" && !event.shiftKey && event.target.value.trim()) {
+    event.preventDefault();
+    completeCommand(event.target);
+    return;
+  }
   if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
   event.preventDefault();
   const step = event.key === "ArrowUp" ? -1 : 1;
