@@ -52,6 +52,16 @@ def task_name(task: str, env: str) -> str:
 
 
 @register.filter
+def apart_short(entry: Any) -> str:
+    """Why an entry is not ranked, in a few words (the full list of what is short is the
+    title; the Coverage column has the count)."""
+    coverage = entry.coverage
+    if coverage is not None and not coverage.complete and entry.apart == coverage.text():
+        return f"not ranked: incomplete coverage ({coverage.envs}/6 games complete)"
+    return f"not ranked: {entry.apart}"
+
+
+@register.filter
 def coverage_text(entry: Any) -> str:
     coverage = entry.coverage
     if coverage is None:
