@@ -261,3 +261,40 @@ def test_it_reaches_every_choice_of_an_episode_label_with_one_key(browser: Any, 
     s.wait_saved()
     assert not EpisodeValue.objects.filter(assignment=assignment, label=failure).exclude(value="").exists()
     s.close()
+
+
+def nethack_model_episode() -> Any:
+    from games.base import EndReason
+    from games.models import Episode
+    from games.services import do_apply_action, do_end_episode, do_start_episode
+
+    episode = do_start_episode(env="nle", task="NetHackChallenge-v0", seed=5, player_kind="model", agent="m")
+    for index, action in enumerate(["north", "east", "search"]):
+        do_apply_action(episode.pk, index=index, action=action, raw_input=action)
+    do_end_episode(episode.pk, reason=EndReason.ABANDONED, detail="test: stopped")
+    return Episode.objects.get(pk=episode.pk)
+
+
+def test_it_shows_the_whole_nethack_terminal_beside_the_steps_on_a_laptop(browser: Any, live_server: Any) -> None:
+    from annotations.models import Queue, QueueItem
+
+    anna = make_persona("anna", ["annotators"])
+    queue = Queue.objects.create(name="nethack", overlap=1)
+    item = QueueItem.objects.create(queue=queue, episode=nethack_model_episode(), position=0)
+    assignment = Assignment.objects.create(item=item, annotator=anna.user)
+    s = Session(browser, live_server.url, anna)
+    s.page.set_viewport_size({"width": 1366, "height": 768})
+    s.open_console(f"/annotations/assignments/{assignment.pk}/")
+    s.page.wait_for_selector("#stage .terminal .term-line")
+    fit = s.page.evaluate(
+        """() => {
+          const stage = document.getElementById('stage'), term = stage.querySelector('.terminal');
+          const steps = document.querySelector('.ann-step-col').getBoundingClientRect();
+          return {clippedX: stage.scrollWidth - stage.clientWidth, clippedY: stage.scrollHeight - stage.clientHeight,
+                  termRight: term.getBoundingClientRect().right, stepsLeft: steps.left,
+                  lines: term.querySelectorAll('.term-line').length};
+        }"""
+    )
+    assert fit["lines"] == 24 and fit["clippedX"] <= 0 and fit["clippedY"] <= 0, fit
+    assert fit["termRight"] <= fit["stepsLeft"], fit  # beside the step column, not under it
+    s.close()
