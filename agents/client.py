@@ -99,7 +99,7 @@ class ModelClient:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Exponential backoff with equal jitter, at least ``Retry-After``, capped."""
-        ceiling = min(MAX_BACKOFF_SECONDS, self.endpoint.retry_base_delay * 2 ** (attempt - 1))
+        ceiling = min(MAX_BACKOFF_SECONDS, self.endpoint.retry_base_delay * 2.0 ** (attempt - 1))
         delay = ceiling / 2 + self._rng.random() * ceiling / 2
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))

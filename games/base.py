@@ -20,7 +20,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from games.outcome import RawOutcome
+from games.outcome import RawOutcome as RawOutcome  # re-exported: part of the adapter interface
 from games.progression import ProgressionTracker
 
 # A raw env action as logged: an int index into the env's action set, or a

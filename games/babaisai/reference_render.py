@@ -127,7 +127,7 @@ def tile(kind: str, colour: str, word: str) -> NDArray[np.uint8]:
     elif kind:
         for mask, paint in _shapes(kind, RGB.get(colour, RGB["grey"])):
             big[mask] = paint
-    small = big.reshape(TILE, SUBDIVS, TILE, SUBDIVS, 3).mean(axis=(1, 3))
+    small: np.ndarray = big.reshape(TILE, SUBDIVS, TILE, SUBDIVS, 3).mean(axis=(1, 3))
     return small.astype(np.uint8)
 
 

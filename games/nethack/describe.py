@@ -242,9 +242,9 @@ def _notable_name(glyph: int) -> str:
     if glyph >= nh.GLYPH_STATUE_OFF:
         return f"{_monster(glyph - nh.GLYPH_STATUE_OFF)} statue"
     if glyph >= nh.GLYPH_WARNING_OFF:
-        return WARNING_NAMES[(glyph - nh.GLYPH_WARNING_OFF) % len(WARNING_NAMES)]
+        return str(WARNING_NAMES[(glyph - nh.GLYPH_WARNING_OFF) % len(WARNING_NAMES)])
     if glyph >= nh.GLYPH_SWALLOW_OFF:
-        return SWALLOW_NAMES[(glyph - nh.GLYPH_SWALLOW_OFF) % len(SWALLOW_NAMES)]
+        return str(SWALLOW_NAMES[(glyph - nh.GLYPH_SWALLOW_OFF) % len(SWALLOW_NAMES)])
     if glyph >= nh.GLYPH_ZAP_OFF:
         return ZAP_NAMES[(glyph - nh.GLYPH_ZAP_OFF) % len(ZAP_NAMES)]
     if glyph >= nh.GLYPH_EXPLODE_OFF:

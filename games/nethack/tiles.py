@@ -40,7 +40,7 @@ def _glyph_to_tile() -> np.ndarray:
 def tile_image(glyphs: Sequence[int]) -> np.ndarray:
     """RGB pixels (336, 1264, 3) of a flattened 21x79 glyph map."""
     grid = np.asarray(glyphs, dtype=np.int64).reshape(ROWS, COLUMNS)
-    tiles = _atlas()[_glyph_to_tile()[grid]]  # (21, 79, 16, 16, 3)
+    tiles: np.ndarray = _atlas()[_glyph_to_tile()[grid]]  # (21, 79, 16, 16, 3)
     return tiles.transpose(0, 2, 1, 3, 4).reshape(ROWS * TILE, COLUMNS * TILE, 3)
 
 

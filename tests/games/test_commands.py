@@ -96,12 +96,13 @@ def test_it_verifies_a_game_played_while_it_reads_up_to_the_steps_its_row_said(t
 def test_it_says_so_in_one_line_and_carries_on_when_the_connection_drops(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db import OperationalError
 
+    from games import services
     from games.management.commands import verify_episodes
     from ops import outage
 
     summary = json.loads(run("run_episode", "--env", "babyai", "--task", "BabyAI-MixedTrainLocal-v0/goto",
                              "--seed", "2", "--agent", "random", "--max-steps", "3"))
-    real, calls = verify_episodes.verify_episode, []
+    real, calls = services.verify_episode, []
 
     def drops_once(episode: Episode) -> object:
         calls.append(episode.pk)
