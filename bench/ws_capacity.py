@@ -49,7 +49,6 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import uvloop
 
@@ -178,6 +177,7 @@ class Window:
     p99: float
     env_p50: float
     cpu_ms_per_ack: float
+    tree_cpu_ms_per_ack: float  # with the server's children (the NetHack sidecars)
     errors: int
 
     @property
@@ -187,7 +187,8 @@ class Window:
     def __str__(self) -> str:
         return (
             f"  {self.players:4d} players: {self.acks_per_s:6.0f} acks/s, server-added p50 {self.p50:6.2f} "
-            f"p99 {self.p99:7.2f} ms, env p50 {self.env_p50:5.2f} ms, CPU {self.cpu_ms_per_ack:5.2f} ms/ack, "
+            f"p99 {self.p99:7.2f} ms, env p50 {self.env_p50:5.2f} ms, CPU {self.cpu_ms_per_ack:5.2f} ms/ack "
+            f"({self.tree_cpu_ms_per_ack:5.2f} with children), "
             f"errors {self.errors}"
         )
 
@@ -221,9 +222,17 @@ class Server:
         self.process = subprocess.Popen(command, cwd=tree, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         wait_up(self.base)
 
-    def cpu(self) -> float:
-        user, system = cpu_seconds(self.process.pid)
-        return user + system
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds of the server process, and of it with its children
+        (the NetHack sidecar engines of the reference protocol)."""
+        own = sum(cpu_seconds(self.process.pid))
+        children = 0.0
+        for pid in descendants(self.process.pid):
+            try:
+                children += sum(cpu_seconds(pid))
+            except OSError:  # ended meanwhile
+                continue
+        return own, own + children
 
     def stop(self) -> None:
         self.process.terminate()
@@ -232,13 +241,29 @@ class Server:
         shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def flush_redis(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
 
 
-def window_of(load: Load, players: int, since: float, until: float, cpu: float) -> Window:
+def window_of(load: Load, players: int, since: float, until: float, cpu: tuple[float, float]) -> Window:
     samples = [s for s in load.samples if since <= s.at < until]
     added = [s.added_ms for s in samples]
     seconds = until - since
@@ -249,7 +274,8 @@ def window_of(load: Load, players: int, since: float, until: float, cpu: float) 
         p50=pct(added, 0.5),
         p99=pct(added, 0.99),
         env_p50=pct([s.env_ms for s in samples], 0.5),
-        cpu_ms_per_ack=1000 * cpu / max(1, len(samples)),
+        cpu_ms_per_ack=1000 * cpu[0] / max(1, len(samples)),
+        tree_cpu_ms_per_ack=1000 * cpu[1] / max(1, len(samples)),
         errors=sum(load.errors.values()),
     )
 
@@ -273,7 +299,9 @@ async def ramp(server: Server, args: argparse.Namespace) -> list[Window]:
             await asyncio.sleep(args.settle)
             since, cpu_before = time.monotonic(), server.cpu()
             await asyncio.sleep(args.hold or (args.window - args.settle))
-            window = window_of(load, players, since, time.monotonic(), server.cpu() - cpu_before)
+            cpu_after = server.cpu()
+            cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+            window = window_of(load, players, since, time.monotonic(), cpu)
             windows.append(window)
             print(window, flush=True)
             if args.hold or not window.passes:
@@ -336,14 +364,15 @@ def git_head(tree: Path) -> str:
 
 
 def summary(results: list[Result]) -> None:
-    print("\ntree       backend   round  players  acks/s  p99 ms  CPU ms/ack  floor ms/ack  CPU/floor")
+    print("\ntree       backend   round  players  acks/s  p99 ms  CPU ms/ack  +children  floor ms/ack  CPU/floor")
     for r in results:
         c = r.capacity
         if c is None:
             print(f"{r.tree:10} {r.backend:9} {r.round:5}  none passed")
             continue
         print(f"{r.tree:10} {r.backend:9} {r.round:5}  {c.players:7d}  {c.acks_per_s:6.0f}  {c.p99:6.2f}  "
-              f"{c.cpu_ms_per_ack:10.2f}  {r.floor_ms:12.2f}  {c.cpu_ms_per_ack / r.floor_ms:9.2f}")  # fmt: skip
+              f"{c.cpu_ms_per_ack:10.2f}  {c.tree_cpu_ms_per_ack:9.2f}  {r.floor_ms:12.2f}  "
+              f"{c.cpu_ms_per_ack / r.floor_ms:9.2f}")  # fmt: skip
 
 
 def parse_tree(text: str) -> tuple[str, Path]:
@@ -359,10 +388,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tree", type=parse_tree, action="append", help="NAME=PATH of a checkout (repeatable)")
     parser.add_argument("--backend", action="append", choices=("embedded", "postgres"))
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--start", type=int, default=8, help="players in the first window")
-    parser.add_argument("--step", type=int, default=8, help="players joining per window")
-    parser.add_argument("--window", type=float, default=12.0, help="seconds per window")
-    parser.add_argument("--settle", type=float, default=4.0, help="unmeasured seconds at a window's start")
+    parser.add_argument("--start", type=int, default=4, help="players in the first window")
+    parser.add_argument("--step", type=int, default=4, help="players joining per window")
+    parser.add_argument("--window", type=float, default=10.0, help="seconds per window")
+    parser.add_argument("--settle", type=float, default=3.0, help="unmeasured seconds at a window's start")
     parser.add_argument("--hold", type=float, default=0.0, help="hold --players for this many seconds, no ramp")
     parser.add_argument("--players", type=int, default=40, help="with --hold")
     parser.add_argument("--floor", action="store_true", help="also run ws_floor.py at each capacity")
