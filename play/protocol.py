@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 # 2 added the early ``frame`` before the ``ack`` (docs/websocket-protocol.md);
 # a hello without ``protocol`` speaks 1, whose ``ack`` carries the frame itself.
 PROTOCOL_VERSION = 2
@@ -133,7 +135,16 @@ def is_utf8(text: str) -> bool:
 def encode(payload: Any) -> str:
     """Every outgoing message: compact, strict JSON (RFC 8259 has no NaN or
     Infinity). A non-finite number from a game becomes null rather than
-    breaking the reply."""
+    breaking the reply. orjson (a frame, ~4 kB, in a fraction of the standard
+    library's time) writes NaN and Infinity as null itself; what it refuses
+    (integers past 64 bits, lone surrogates) goes through the standard library."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return _encode_stdlib(payload)
+
+
+def _encode_stdlib(payload: Any) -> str:
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError:
