@@ -55,10 +55,46 @@ def send_event(group: str, event: dict[str, Any]) -> None:
 
 
 def _send_in_memory(layer: InMemoryChannelLayer, group: str, event: dict[str, Any]) -> None:
+    """Hand the send to the consumers' loop and go on: a step's thread does
+    not wait for the viewers' queues (async_to_sync would block it on that
+    loop, ~0.3 ms of the step's CPU and a GIL round trip). Without a known
+    loop (no websocket has used this process's step pool yet), as before."""
+    loop = _consumer_loop
     try:
-        async_to_sync(layer.group_send)(group, event)
+        if loop is not None and loop.is_running() and not _on_loop(loop):
+            loop.call_soon_threadsafe(_spawn_group_send, layer, group, event)
+        else:
+            async_to_sync(layer.group_send)(group, event)
     except Exception:
         logger.exception("broadcast to %s failed", group)
+
+
+# The event loop that serves this process's websockets: the in-memory layer's
+# queues belong to it. Set by play.executor as it hands work to the step pool.
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+
+
+def note_consumer_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _consumer_loop
+    _consumer_loop = loop
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _spawn_group_send(layer: InMemoryChannelLayer, group: str, event: dict[str, Any]) -> None:
+    # Tasks start in the order they were made, so one episode's events keep their order.
+    task = asyncio.get_running_loop().create_task(layer.group_send(group, event))
+    task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("in-memory broadcast failed", exc_info=task.exception())
 
 
 class _Broadcaster:

@@ -15,14 +15,13 @@ import functools
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-from asgiref.sync import SyncToAsync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection
 
 from balrogweb.runtime import ProcessSingleton
+from games.events import note_consumer_loop
 from games.threads import WorkerPool, with_db_hygiene
 
 P = ParamSpec("P")
@@ -62,20 +61,12 @@ def submit_blocking(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     """Start ``func`` in the step pool and return the future of its result
     (for a caller that awaits something else first, such as an early frame).
 
-    On the in-memory channel layer (the embedded default) through asgiref's
-    SyncToAsync, so an ``async_to_sync`` broadcast made inside ``func`` reaches
-    the consumers' own event loop, the only one that layer can wake. Any other
-    layer is called from the broadcaster's loop (games.events), and a plain
-    executor hop costs a fraction of SyncToAsync's bookkeeping per message."""
-    if _in_memory_layer():
-        # SyncToAsync only hands the executor to run_in_executor: any Executor does.
-        pool: Any = step_pool()
-        call: SyncToAsync[P, R] = SyncToAsync(with_db_hygiene(func), thread_sensitive=False, executor=pool)
-        return asyncio.ensure_future(call(*args, **kwargs))
+    A plain hop with this task's context (not asgiref's SyncToAsync, whose
+    bookkeeping cost more per message than the hop itself): broadcasts made
+    inside ``func`` reach the in-memory layer through the loop noted here
+    (games.events), any other layer through the broadcaster's own loop."""
+    loop = asyncio.get_running_loop()
+    note_consumer_loop(loop)
     context = contextvars.copy_context()
     bound = functools.partial(context.run, with_db_hygiene(func), *args, **kwargs)
-    return step_pool().run_soon(asyncio.get_running_loop(), bound)
-
-
-def _in_memory_layer() -> bool:
-    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+    return step_pool().run_soon(loop, bound)
