@@ -35,6 +35,8 @@ from games.steplog import write_step
 OnInvalid = Literal["default", "reject"]
 # Called with the stepped adapter and the env step's time in ms, before the write.
 OnStepped = Callable[[GameAdapter, float], None]
+# Called with the step once its write commits, before its event goes to viewers.
+OnRecorded = Callable[[Step], None]
 MAX_RAW_INPUT_CHARS = 100_000
 
 
@@ -156,6 +158,7 @@ def do_apply_action(
     on_invalid: OnInvalid = "default",
     meta: dict[str, Any] | None = None,
     on_stepped: OnStepped | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> StepOutcome:
     """Apply ``action`` as step ``index`` of the episode, at most once.
 
@@ -163,7 +166,9 @@ def do_apply_action(
     step is written, with the episode's lock held: a player can be shown the
     new frame while the write commits (the ack still waits for the commit).
     It must not change the adapter; if the write then fails, the frame it
-    showed was never acknowledged."""
+    showed was never acknowledged. ``on_recorded(step)`` runs once this call's
+    write has committed, before the step's event is sent (a duplicate or a
+    lost race records nothing and does not call it)."""
     raw = (action if raw_input is None else raw_input)[:MAX_RAW_INPUT_CHARS]
     with live_games().lock_for(episode_id):
         adapter = live_games().get(episode_id)
@@ -173,7 +178,9 @@ def do_apply_action(
                 return synced
             adapter = synced
         try:
-            return _step_and_record(episode_id, adapter, index, action, raw, on_invalid, meta or {}, on_stepped)
+            return _step_and_record(
+                episode_id, adapter, index, action, raw, on_invalid, meta or {}, on_stepped, on_recorded
+            )
         except _LostRace:
             live_games().evict(episode_id)
             episode = _get_episode(episode_id)
@@ -213,6 +220,7 @@ def _step_and_record(
     on_invalid: OnInvalid,
     meta: dict[str, Any],
     on_stepped: OnStepped | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> StepOutcome:
     if on_invalid == "reject" and not adapter.is_valid(action):
         raise InvalidAction(f"{action[:80]!r} is not an action of this game")
@@ -222,7 +230,7 @@ def _step_and_record(
         server_ms = (time.perf_counter() - started) * 1000
         if on_stepped is not None:
             on_stepped(adapter, server_ms)
-        return _record_step(episode_id, adapter, index, raw, result, server_ms, meta)
+        return _record_step(episode_id, adapter, index, raw, result, server_ms, meta, on_recorded)
     except BaseException:
         # The adapter may now be ahead of the log: drop it, rebuild on demand.
         live_games().evict(episode_id)
@@ -237,6 +245,7 @@ def _record_step(
     result: StepResult,
     server_ms: float,
     meta: dict[str, Any],
+    on_recorded: OnRecorded | None = None,
 ) -> StepOutcome:
     now = timezone.now()
     fields: dict[str, Any] = {
@@ -266,6 +275,8 @@ def _record_step(
     )
     if step is None:
         raise _LostRace()
+    if on_recorded is not None:  # on commit, and before the event: callbacks run in order
+        transaction.on_commit(lambda: on_recorded(step), robust=True)  # never fails a committed step
     emit_after_commit(episode_id, "step", index + 1, {"index": index})
     return StepOutcome(
         episode_id=episode_id,

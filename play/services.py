@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from balrogweb.runtime import ProcessSingleton
 from games import catalogue
 from games.base import EndReason, GameAdapter
 from games.live import live_games
@@ -59,6 +62,7 @@ SNAPSHOT_TRIES = 3  # reads of the version before a viewer's snapshot may replay
 SAME_SEED_LIMIT = 20
 RANDOM_SEED_BOUND = 2**31
 NICKNAME_MAX = 32
+SHARED_STEP_MESSAGES = 4096  # episodes whose latest step message is kept (~4 kB each for NetHack)
 
 
 class Forbidden(GameError):
@@ -375,7 +379,7 @@ def apply_player_action(
     With ``on_frame`` (protocol 2) the new frame goes to it as soon as the env
     has stepped, before the write commits, and the ack then only confirms it
     (version, step, end); an ack that follows no frame carries the state."""
-    early = _EarlyFrame(message.seq, with_observation, known_actions, received, on_frame)
+    early = _EarlyFrame(episode_id, message.seq, with_observation, known_actions, received, on_frame)
     try:
         core_started = time.perf_counter()
         with database_write_slot():
@@ -389,6 +393,7 @@ def apply_player_action(
                 on_invalid="reject",
                 meta={"source": message.source},
                 on_stepped=early.send if on_frame is not None else None,
+                on_recorded=early.share_with_viewers if on_frame is not None else None,
             )
         core_ms = (time.perf_counter() - core_started) * 1000
         return _ack(episode_id, message, outcome, early, core_ms)
@@ -397,27 +402,40 @@ def apply_player_action(
 
 
 class _EarlyFrame:
-    """The ``frame`` message of protocol 2, built under the episode's lock."""
+    """The ``frame`` message of protocol 2, built under the episode's lock;
+    once the step commits, the same view becomes the viewers' ``step`` message."""
 
     def __init__(
         self,
+        episode_id: int,
         seq: int,
         with_observation: bool,
         known_actions: tuple[str, ...],
         received: float,
         sink: FrameSink | None,
     ) -> None:
-        self.seq, self.with_observation, self.known_actions = seq, with_observation, known_actions
+        self.episode_id, self.seq = episode_id, seq
+        self.with_observation, self.known_actions = with_observation, known_actions
         self.received, self.sink = received, sink
         self.actions: tuple[str, ...] | None = None  # set once the frame went out
+        self.view: dict[str, Any] | None = None  # the viewers' part of it (no observation)
 
     def send(self, adapter: GameAdapter, env_ms: float) -> None:
-        state, actions = _state(adapter_view(adapter, self.with_observation), self.known_actions)
+        view = adapter_view(adapter, self.with_observation)
+        self.view = {key: value for key, value in view.items() if key != "observation"}
+        state, actions = _state(view, self.known_actions)
         frame: dict[str, Any] = {"type": "frame", "seq": self.seq, **state, "env_ms": round(env_ms, 3)}
         frame["server_ms"] = round((time.perf_counter() - self.received) * 1000, 3)
         assert self.sink is not None
         self.sink(dumps(frame))
         self.actions = actions
+
+    def share_with_viewers(self, step: Step) -> None:
+        """The step committed: its viewers' message, from the frame's view. Not
+        for the last step (its message carries the end facts, from the database)."""
+        if self.view is not None and not step.done:
+            message = {"type": "step", **self.view, "step": step_record(_step_row(step)), "end": None}
+            shared_step_messages().put(self.episode_id, self.view["version"], dumps(message))
 
     def close(self) -> None:
         if self.sink is not None and self.actions is None:
@@ -482,9 +500,13 @@ def _step_row(step: Step) -> dict[str, Any]:
 
 def step_message(episode_id: int, version: int, with_observation: bool) -> str | None:
     """A step another connection applied (spectators, the player's other tabs),
-    built once per version and end for all of them (play.snapshots). None
-    when this process's live game has moved past it: the caller sends a
+    built once per version and end for all of them (play.snapshots); a step
+    its player applied in this process is the message shared from its frame.
+    None when this process's live game has moved past it: the caller sends a
     snapshot with the missed steps instead of replaying the game to draw it."""
+    shared = None if with_observation else shared_step_messages().get(episode_id, version)
+    if shared is not None:
+        return shared
     episode = get_episode(episode_id)
     version = min(version, episode.steps)
     ended_here = not episode.is_running and version >= episode.steps
@@ -505,6 +527,42 @@ def _step_json(episode: Episode, version: int, with_observation: bool, ended_her
         "end": end_facts(episode) if ended_here else None,
     }
     return dumps(message)
+
+
+class SharedStepMessages:
+    """The latest ``step`` message of each episode stepped by its player in
+    this process, encoded once from the player's frame: every viewer of the
+    step sends that text instead of reading the episode, the step row and a
+    replayed view from the database. Filled only after the step commits (a
+    lost race fills nothing); bounded, the least recently stepped go first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._latest: OrderedDict[int, tuple[int, str]] = OrderedDict()
+
+    def put(self, episode_id: int, version: int, text: str) -> None:
+        with self._lock:
+            self._latest[episode_id] = (version, text)
+            self._latest.move_to_end(episode_id)
+            if len(self._latest) > self.size:
+                self._latest.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._latest.clear()
+
+    def get(self, episode_id: int, version: int) -> str | None:
+        with self._lock:
+            latest = self._latest.get(episode_id)
+        return latest[1] if latest is not None and latest[0] == version else None
+
+
+_shared_step_messages = ProcessSingleton("play.shared_step_messages", lambda: SharedStepMessages(SHARED_STEP_MESSAGES))
+
+
+def shared_step_messages() -> SharedStepMessages:
+    return _shared_step_messages.get()
 
 
 def observation_message(episode_id: int, version: int) -> str:

@@ -10,6 +10,7 @@ from agents import runtime
 from games import registry
 from games.live import live_games
 from ops.outage import DatabaseBreaker
+from play.services import shared_step_messages
 
 
 @pytest.fixture
@@ -27,10 +28,13 @@ def toy_game() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def fresh_live_games() -> Iterator[None]:
-    """Each test starts with no adapters cached in this process."""
+    """Each test starts with no adapters (nor step messages) cached in this
+    process: a rolled-back test gives its episode ids to the next one."""
     live_games().clear()
+    shared_step_messages().clear()
     yield
     live_games().clear()
+    shared_step_messages().clear()
 
 
 @pytest.fixture(autouse=True)

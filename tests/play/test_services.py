@@ -234,3 +234,41 @@ def test_it_sends_the_logged_state_when_the_write_loses_after_the_frame(toy_game
     assert frames[0] is not None and ack["duplicate"] is True
     assert (ack["version"], ack["frame"]) == (1, {"position": 2})
     assert Step.objects.filter(episode=episode).count() == 1
+
+
+def test_it_gives_viewers_the_step_message_the_database_would(
+    toy_game: str, pat: Persona, django_capture_on_commit_callbacks: Any
+) -> None:
+    episode = play_toy(pat, [], cell=1)
+    for seq, action in enumerate(["right", "left", "right"]):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.apply_player_action(
+                episode.pk, _toy_action(seq, action), with_observation=True, known_actions=(), received=0.0,
+                on_frame=lambda text: None,
+            )  # fmt: skip
+        shared = services.shared_step_messages().get(episode.pk, seq + 1)
+        services.shared_step_messages().clear()
+        from_database = services.step_message(episode.pk, seq + 1, with_observation=False)
+        assert shared is not None and json.loads(shared) == json.loads(from_database)
+    assert services.shared_step_messages().get(episode.pk, 2) is None  # only committed steps, by their version
+
+
+def test_it_shares_no_step_message_when_the_write_loses(
+    toy_game: str, pat: Persona, django_capture_on_commit_callbacks: Any
+) -> None:
+    episode = play_toy(pat, [], cell=1)
+
+    def rival_writes_first(text: str | None) -> None:
+        rival = rebuild_adapter(Episode.objects.get(pk=episode.pk))
+        result = rival.step("left")
+        fields = {"action": "left", "raw_input": "left", "valid": True, "executed": result.executed}
+        fields |= {"reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(), "server_ms": 0.1}
+        write_step(episode.pk, 0, {"steps": 1}, fields | {"meta": {}})
+
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(GameError, match="different input"):
+        services.apply_player_action(
+            episode.pk, _toy_action(0, "right"), with_observation=False, known_actions=(), received=0.0,
+            on_frame=rival_writes_first,
+        )  # fmt: skip
+    assert services.shared_step_messages().get(episode.pk, 1) is None
+    assert json.loads(services.step_message(episode.pk, 1, with_observation=False))["step"]["action"] == "left"
