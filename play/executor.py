@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import connection
 
 from balrogweb.runtime import ProcessSingleton
 from games.events import note_consumer_loop
@@ -27,21 +24,11 @@ from games.threads import WorkerPool, with_db_hygiene
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# SQLite has one writer at a time, and a writer that finds the database locked
-# sleeps in SQLite's busy handler (1, 2, 5, 10... ms). Writers of this process
-# queue on a lock instead and go the moment it is free.
-_sqlite_writer = threading.Lock()
-
 _pool = ProcessSingleton("play.step_threads", lambda: WorkerPool(settings.BALROG_PLAY_STEP_THREADS, "play-step"))
 
 
 def step_pool() -> WorkerPool:
     return _pool.get()
-
-
-def database_write_slot() -> AbstractContextManager[object]:
-    """Around a call that writes (a step): serialized on SQLite, free on PostgreSQL."""
-    return _sqlite_writer if connection.vendor == "sqlite" else nullcontext()
 
 
 def close_step_pool() -> None:

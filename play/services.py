@@ -46,7 +46,6 @@ from games.services import (
     live_adapter,
 )
 from ops.outage import retry_on_lost_connection
-from play.executor import database_write_slot
 from play.feed import feed_kind
 from play.limits import creation_refusal
 from play.models import PlayRecord
@@ -382,19 +381,18 @@ def apply_player_action(
     early = _EarlyFrame(episode_id, message.seq, with_observation, known_actions, received, on_frame)
     try:
         core_started = time.perf_counter()
-        with database_write_slot():
-            # A connection that died under the step costs one retry on a fresh
-            # one (the step key makes it idempotent); the early frame is shared.
-            outcome = retry_on_lost_connection(do_apply_action)(
-                episode_id,
-                index=message.seq,
-                action=message.action,
-                raw_input=message.raw_input,
-                on_invalid="reject",
-                meta={"source": message.source},
-                on_stepped=early.send if on_frame is not None else None,
-                on_recorded=early.share_with_viewers if on_frame is not None else None,
-            )
+        # A connection that died under the step costs one retry on a fresh
+        # one (the step key makes it idempotent); the early frame is shared.
+        outcome = retry_on_lost_connection(do_apply_action)(
+            episode_id,
+            index=message.seq,
+            action=message.action,
+            raw_input=message.raw_input,
+            on_invalid="reject",
+            meta={"source": message.source},
+            on_stepped=early.send if on_frame is not None else None,
+            on_recorded=early.share_with_viewers if on_frame is not None else None,
+        )
         core_ms = (time.perf_counter() - core_started) * 1000
         return _ack(episode_id, message, outcome, early, core_ms)
     finally:
