@@ -26,9 +26,13 @@ latency minus the env step's own time) stays at or under 16 ms at p99. The
 capacity is the players of the last passing window, with its acks/s and the
 server process's CPU time per ack (user + system / acks, the env step included).
 
-``--floor`` also runs bench/ws_floor.py (Channels with a thread hop and the
-env step's CPU time, nothing of balrogweb) at each tree's capacity in the same
-series, and prints each tree's CPU per ack over that floor.
+``--floor`` also runs bench/ws_floor.py (Channels with a thread hop and
+``--floor-env-ms`` of CPU per step for the env step, nothing of balrogweb) once
+per round, in the same series, at about the acks/s of the most players held,
+and prints each tree's CPU per ack over that floor. CPU is the server
+process's; "with children" adds its child processes (the NetHack sidecar
+engines of the reference protocol, which the baseline did not have: it stepped
+NetHack in the server process).
 
 Printed, never asserted. Loopback only; at most 400 players.
 """
@@ -319,8 +323,9 @@ async def ramp(server: Server, args: argparse.Namespace) -> list[Window]:
 # ----- the floor ------------------------------------------------------------------------------
 def floor_cpu_per_ack(players: int, env_ms: float, seconds: float) -> float:
     """bench/ws_floor.py's CPU per ack: Channels and the step pool's hop with
-    the env step's time, nothing of balrogweb (5-10 keys/s per player there,
-    so players * 0.55 of them give about this load's acks/s)."""
+    ``env_ms`` of CPU per step standing in for the env step, nothing of
+    balrogweb. Its players press 5-10 keys/s, so players * 4 / 7.5 of them
+    make about the acks/s of ``players`` here."""
     floor_players = max(1, round(players * 4 / 7.5))
     command = [sys.executable, str(ROOT / "bench" / "ws_floor.py"), "--workers", "1", "--players", str(floor_players),
                "--seconds", str(seconds), "--frame-ms", f"{env_ms:.3f}"]  # fmt: skip
@@ -351,11 +356,17 @@ def run_one(name: str, tree: Path, backend: str, round_: int, args: argparse.Nam
     finally:
         server.stop()
     passing = [w for w in windows if w.passes]
-    result = Result(name, backend, round_, passing[-1] if passing else None)
-    if args.floor and result.capacity is not None:
-        result.floor_ms = floor_cpu_per_ack(result.capacity.players, result.capacity.env_p50, args.floor_seconds)
-        print(f"  floor at {result.capacity.players} players: {result.floor_ms:.2f} ms CPU per ack", flush=True)
-    return result
+    return Result(name, backend, round_, passing[-1] if passing else None)
+
+
+def with_floor(results: list[Result], args: argparse.Namespace) -> None:
+    """One floor run per round, after its trees, at the most players any of them held."""
+    held = [r.capacity.players for r in results if r.capacity is not None]
+    floor_ms = floor_cpu_per_ack(max(held, default=args.start), args.floor_env_ms, args.floor_seconds)
+    print(f"round {results[0].round}: floor {floor_ms:.2f} ms CPU per ack (ws_floor.py, {max(held, default=args.start)}"
+          f" players' acks/s, {args.floor_env_ms} ms of env CPU per step)", flush=True)  # fmt: skip
+    for result in results:
+        result.floor_ms = floor_ms
 
 
 def git_head(tree: Path) -> str:
@@ -390,11 +401,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--start", type=int, default=4, help="players in the first window")
     parser.add_argument("--step", type=int, default=4, help="players joining per window")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds per window")
-    parser.add_argument("--settle", type=float, default=3.0, help="unmeasured seconds at a window's start")
+    parser.add_argument("--window", type=float, default=16.0, help="seconds per window")
+    parser.add_argument("--settle", type=float, default=4.0, help="unmeasured seconds at a window's start")
     parser.add_argument("--hold", type=float, default=0.0, help="hold --players for this many seconds, no ramp")
     parser.add_argument("--players", type=int, default=40, help="with --hold")
-    parser.add_argument("--floor", action="store_true", help="also run ws_floor.py at each capacity")
+    parser.add_argument("--floor", action="store_true", help="also run ws_floor.py once per round")
+    parser.add_argument("--floor-env-ms", type=float, default=0.3, help="CPU per env step in the floor (NetHack's)")
     parser.add_argument("--floor-seconds", type=float, default=20.0)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
@@ -411,12 +423,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    results = [
-        run_one(name, tree, backend, round_, args)
-        for round_ in range(1, args.rounds + 1)
-        for backend in args.backend
-        for name, tree in args.tree
-    ]
+    results: list[Result] = []
+    for round_ in range(1, args.rounds + 1):
+        this_round = [
+            run_one(name, tree, backend, round_, args) for backend in args.backend for name, tree in args.tree
+        ]
+        if args.floor:
+            with_floor(this_round, args)
+        results += this_round
     summary(results)
 
 
