@@ -150,13 +150,13 @@ async def test_it_builds_one_snapshot_for_many_viewers_and_a_new_one_per_version
     assert viewer_texts().builds == 1  # the same hello: one read of the steps, one encode
     assert {(s["version"], len(s["missed"])) for s in snapshots} == {(3, 3)}
 
-    await act(player, 3, "right")  # every viewer hears of step 4: one build for all
+    await act(player, 3, "right")  # every viewer hears of step 4: its message is the player's frame's, no build
     steps = [await viewer.receive_json_from(timeout=TIMEOUT) for viewer in viewers]
     assert {(s["type"], s["version"], s["frame"]["position"]) for s in steps} == {("step", 4, 2)}
-    assert viewer_texts().builds == 2
+    assert viewer_texts().builds == 1
     fresh = await sync(viewers[0], 0)  # never the cached version 3 as current
     assert (fresh["version"], len(fresh["missed"]), fresh["frame"]) == (4, 4, {"position": 2})
-    assert viewer_texts().builds == 3
+    assert viewer_texts().builds == 2
     for comm in [player, *viewers]:
         await comm.disconnect()
 
