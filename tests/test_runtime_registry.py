@@ -9,7 +9,15 @@ import pytest
 import play.limits
 from balrogweb.runtime import ProcessSingleton, built, singletons
 
-MODULES = ("agents.runner", "agents.runtime", "games.events", "games.live", "play.executor", "play.snapshots")
+MODULES = (
+    "agents.runner",
+    "agents.runtime",
+    "games.events",
+    "games.live",
+    "play.executor",
+    "play.services",
+    "play.snapshots",
+)
 EXPECTED = {
     "agents.db_threads",
     "agents.lease_keeper",
@@ -18,6 +26,7 @@ EXPECTED = {
     "games.live_games",
     "play.action_limiter",
     "play.replay_cursors",
+    "play.shared_step_messages",
     "play.viewer_texts",
     "play.viewer_views",
     "play.step_threads",

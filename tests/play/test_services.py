@@ -249,7 +249,8 @@ def test_it_gives_viewers_the_step_message_the_database_would(
         shared = services.shared_step_messages().get(episode.pk, seq + 1)
         services.shared_step_messages().clear()
         from_database = services.step_message(episode.pk, seq + 1, with_observation=False)
-        assert shared is not None and json.loads(shared) == json.loads(from_database)
+        assert shared is not None and from_database is not None
+        assert json.loads(shared) == json.loads(from_database)
     assert services.shared_step_messages().get(episode.pk, 2) is None  # only committed steps, by their version
 
 
@@ -271,4 +272,5 @@ def test_it_shares_no_step_message_when_the_write_loses(
             on_frame=rival_writes_first,
         )  # fmt: skip
     assert services.shared_step_messages().get(episode.pk, 1) is None
-    assert json.loads(services.step_message(episode.pk, 1, with_observation=False))["step"]["action"] == "left"
+    logged = services.step_message(episode.pk, 1, with_observation=False)
+    assert logged is not None and json.loads(logged)["step"]["action"] == "left"
