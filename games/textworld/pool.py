@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -67,6 +68,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 GAME_EXT = ".z8"
 DATA_EXT = ".json"
@@ -257,6 +260,7 @@ def prepare_pool(task: str, size: int, *, force: bool = False) -> str:
     generated, started = 0, time.monotonic()
     for index in range(size):
         if force or find_game(task, index) is None:
+            logger.info("generating pool game %d/%d", index + 1, size)  # prepare_games shows it as progress
             ensure_game(task, index, force=force)
             generated += 1
     elapsed = time.monotonic() - started

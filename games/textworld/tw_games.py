@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,8 @@ import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "tw_games"
 ARCHIVE = DATA_DIR / "tw_games.tar.xz"
@@ -165,6 +168,7 @@ def _compile(game_json: Path, target: Path) -> None:
     from textworld.generator import Game
     from textworld.generator.inform7 import compile_inform7_game, generate_inform7_source
 
+    logger.info("compiling %s (once; then cached)", target.name)  # prepare_games shows it as progress
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".compile-", dir=target.parent) as tmp:
         story = Path(tmp) / target.name

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from io import StringIO
+from pathlib import Path
+from typing import Any
 
+import pytest
 from django.core.management import call_command
 
-from games.management.commands.prepare_games import time_left
+from games.management.commands.prepare_games import progress_lines, time_left
 
 
 def test_it_estimates_the_time_left_at_the_pace_so_far() -> None:
@@ -29,3 +32,16 @@ def test_it_announces_every_step_with_its_count_and_duration() -> None:
     assert announced[-1].startswith(f"[{total}/{total}]") and announced[-1].endswith(" left")
     assert all(re.search(r"\(\d+\.\d s\)$", line) for line in lines[2 : 2 * total + 1 : 2])
     assert lines[-1].startswith("prepare_games: done in ")
+
+
+@pytest.mark.slow
+def test_it_shows_each_game_built_under_its_step(tmp_path: Path, settings: Any) -> None:
+    """A pool game generated (a fresh folder: the two smallest coin_collector games) is shown."""
+    from games.textworld import pool
+
+    settings.BALROG_GAME_DATA_DIR = tmp_path
+    settings.BALROG_TEXTWORLD_POOL_SIZE = 2
+    out = StringIO()
+    with progress_lines(out):
+        pool.prepare_pool("coin_collector", 2)
+    assert out.getvalue().splitlines() == ["    generating pool game 1/2", "    generating pool game 2/2"]

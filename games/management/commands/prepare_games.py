@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -20,6 +23,25 @@ def time_left(done: int, total: int, spent: float) -> str:
         return "time left: estimating"
     seconds = spent / done * (total - done)
     return f"about {seconds / 60:.0f} min left" if seconds >= 90 else f"about {seconds:.0f} s left"
+
+
+@contextmanager
+def progress_lines(stream: TextIO) -> Iterator[None]:
+    """The games' own progress messages (one compiled or generated game each), indented under
+    the step that logs them, instead of the log's format on stderr."""
+    games = logging.getLogger("games")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("    %(message)s"))
+    level, propagate = games.level, games.propagate
+    games.addHandler(handler)
+    games.setLevel(logging.INFO)
+    games.propagate = False
+    try:
+        yield
+    finally:
+        games.removeHandler(handler)
+        games.setLevel(level)
+        games.propagate = propagate
 
 
 class Command(BaseCommand):
@@ -50,6 +72,7 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
             began = time.monotonic()
-            line = adapter_class(env, protocol).prepare(task, force=options["force"])
+            with progress_lines(self.stdout):  # type: ignore[arg-type]  # OutputWrapper writes like a stream
+                line = adapter_class(env, protocol).prepare(task, force=options["force"])
             self.stdout.write(f"    {line or 'nothing to build'} ({time.monotonic() - began:.1f} s)")
         self.stdout.write(f"prepare_games: done in {time.monotonic() - started:.0f} s")
