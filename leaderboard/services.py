@@ -318,9 +318,10 @@ def humans_key(protocol: str) -> str:
 
 def _humans_entry(protocol: str, groups: list[Group], episodes: QuerySet[Episode]) -> Entry:
     synthetic = episodes.filter(protocol=protocol, nickname__startswith=SYNTHETIC_PREFIX).exists()
+    players = PlayRecord.objects.filter(episode__in=episodes.filter(protocol=protocol)).values("owner").distinct()
     return _entry(
         humans_key(protocol), groups, kind="human", name=HUMANS_NAME, agent="", modality="human", synthetic=synthetic,
-        protocol=protocol,
+        protocol=protocol, extra={"players": players.count()},
     )  # fmt: skip
 
 

@@ -95,6 +95,7 @@ def test_it_reads_itself(page: Any, live_server: Any, settings: Any) -> None:
     assert len(rows) == len(set(rows))  # never two rows that read alike
     assert sorted(names(page)) == ["Humans (all)", "ada", "complete", "grace", "once"]
     assert "one player" in page.locator("#board tr.player", has_text="grace").inner_text()
+    assert "all 2 players" in page.locator("#board tr.human").inner_text()
     chart = page.locator("#overall-chart svg")
     assert chart.locator("line.err").count() >= 3 and "95% interval" in chart.text_content()
     assert "random agent's level" in page.inner_text("#normalised-rule")
