@@ -15,6 +15,7 @@ Two protocols (``docs/fidelity.md``):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
 from typing import Any
@@ -29,23 +30,30 @@ DEFAULT_PROTOCOL = PROTOCOL_BALROG
 #: what a stored episode without a protocol option was recorded with
 LEGACY_PROTOCOL = PROTOCOL_BALROGWEB
 
-ADAPTER_PATHS: dict[str, str] = {
-    "babyai": "games.babyai.adapter.BabyAIAdapter",
-    "crafter": "games.crafter.adapter.CrafterAdapter",
-    "textworld": "games.textworld.adapter.TextWorldAdapter",
-    "babaisai": "games.babaisai.adapter.BabaIsAIAdapter",
-    "minihack": "games.nethack.minihack.MiniHackAdapter",
-    "nle": "games.nethack.nle.NetHackAdapter",
+
+@dataclass(frozen=True)
+class GameModules:
+    """Where a game's two adapter classes live, as ``module.Class`` under its
+    package (imported on first use)."""
+
+    package: str
+    adapter: str  # the balrogweb protocol's; it declares the game's title, tasks, keys and renderer
+    reference: str  # the balrog protocol's (the reference evaluator's texts and levels)
+
+    def path(self, protocol: str) -> str:
+        return f"{self.package}.{self.reference if protocol == PROTOCOL_BALROG else self.adapter}"
+
+
+#: env key -> its adapters: adding a game is its package under games/ plus one line here
+GAMES: dict[str, GameModules] = {
+    "babyai": GameModules("games.babyai", "adapter.BabyAIAdapter", "reference.ReferenceBabyAIAdapter"),
+    "crafter": GameModules("games.crafter", "adapter.CrafterAdapter", "reference.ReferenceCrafterAdapter"),
+    "textworld": GameModules("games.textworld", "adapter.TextWorldAdapter", "reference.ReferenceTextWorldAdapter"),
+    "babaisai": GameModules("games.babaisai", "adapter.BabaIsAIAdapter", "reference.ReferenceBabaIsAIAdapter"),
+    "minihack": GameModules("games.nethack", "minihack.MiniHackAdapter", "reference.ReferenceMiniHackAdapter"),
+    "nle": GameModules("games.nethack", "nle.NetHackAdapter", "reference.ReferenceNetHackAdapter"),
 }
-REFERENCE_ADAPTER_PATHS: dict[str, str] = {
-    "babyai": "games.babyai.reference.ReferenceBabyAIAdapter",
-    "crafter": "games.crafter.reference.ReferenceCrafterAdapter",
-    "textworld": "games.textworld.reference.ReferenceTextWorldAdapter",
-    "babaisai": "games.babaisai.reference.ReferenceBabaIsAIAdapter",
-    "minihack": "games.nethack.reference.ReferenceMiniHackAdapter",
-    "nle": "games.nethack.reference.ReferenceNetHackAdapter",
-}
-ENVS: tuple[str, ...] = tuple(ADAPTER_PATHS)
+ENVS: tuple[str, ...] = tuple(GAMES)
 
 
 class UnknownEnv(InvalidTask):
@@ -69,10 +77,10 @@ def protocol_of(options: Mapping[str, Any] | None) -> str:
 
 @cache
 def adapter_class(env: str, protocol: str = PROTOCOL_BALROGWEB) -> type[GameAdapter]:
-    paths = REFERENCE_ADAPTER_PATHS if check_protocol(protocol) == PROTOCOL_BALROG else ADAPTER_PATHS
-    path = paths.get(env)
-    if path is None:
+    modules = GAMES.get(env)
+    if modules is None:
         raise UnknownEnv(f"unknown env {env!r}; known: {', '.join(ENVS)}")
+    path = modules.path(check_protocol(protocol))
     module_name, class_name = path.rsplit(".", 1)
     cls: type[GameAdapter] = getattr(import_module(module_name), class_name)
     return cls

@@ -31,7 +31,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, cast
 
-from games.registry import PROTOCOL_BALROG, REFERENCE_ADAPTER_PATHS, check_protocol, make_adapter
+from games.registry import GAMES, PROTOCOL_BALROG, check_protocol, make_adapter
 from reference.golden import mask
 from reference.prompts import feedback_prefix, legacy_feedback_prefix
 
@@ -160,7 +160,7 @@ def _rows(blob: bytes) -> list[dict[str, str]]:
 
 # ----- replaying -----------------------------------------------------------------------
 def env_module(env: str) -> Any:
-    return import_module(REFERENCE_ADAPTER_PATHS[env].rsplit(".", 1)[0])
+    return import_module(GAMES[env].path(PROTOCOL_BALROG).rsplit(".", 1)[0])
 
 
 def check_episode(

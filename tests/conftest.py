@@ -17,12 +17,10 @@ from play.services import shared_step_messages
 def toy_game() -> Iterator[str]:
     """Register the toy game under the env key ``toy`` for one test (one game
     for both protocols: it has no reference to be faithful to)."""
-    registry.ADAPTER_PATHS["toy"] = "tests.games.toy.ToyAdapter"
-    registry.REFERENCE_ADAPTER_PATHS["toy"] = "tests.games.toy.ToyAdapter"
+    registry.GAMES["toy"] = registry.GameModules("tests.games", "toy.ToyAdapter", "toy.ToyAdapter")
     registry.adapter_class.cache_clear()
     yield "toy"
-    registry.ADAPTER_PATHS.pop("toy", None)
-    registry.REFERENCE_ADAPTER_PATHS.pop("toy", None)
+    registry.GAMES.pop("toy", None)
     registry.adapter_class.cache_clear()
 
 

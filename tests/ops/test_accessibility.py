@@ -25,7 +25,7 @@ from games import registry
 from agents.models import EvaluationRun
 from tests.ops.test_authorization import ACCESS, concrete, routes
 from tests.ops.test_xss import hostile_world
-registry.ADAPTER_PATHS["toy"] = registry.REFERENCE_ADAPTER_PATHS["toy"] = "tests.games.toy.ToyAdapter"
+registry.GAMES["toy"] = registry.GameModules("tests.games", "toy.ToyAdapter", "toy.ToyAdapter")
 world = hostile_world()
 # Published: its entry and compare pages are on the board too.
 EvaluationRun.objects.filter(pk=world.run.pk).update(status=EvaluationRun.Status.FINISHED, published=True)

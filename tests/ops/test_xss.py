@@ -166,7 +166,7 @@ HOSTILE_DATA = """
 import json
 from games import registry
 from tests.ops.test_xss import hostile_world
-registry.ADAPTER_PATHS["toy"] = registry.REFERENCE_ADAPTER_PATHS["toy"] = "tests.games.toy.ToyAdapter"  # never served
+registry.GAMES["toy"] = registry.GameModules("tests.games", "toy.ToyAdapter", "toy.ToyAdapter")  # never served
 world = hostile_world()
 for name in ("annotator", "reviewer", "admin"):
     user = world.users[name]
