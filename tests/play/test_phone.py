@@ -103,3 +103,21 @@ def test_it_asks_before_abandoning_then_plays_again_without_the_setup_page(brows
     assert server.episode(again)["task"] == "BabyAI-MixedTrainLocal-v0/goto"
     assert server.query("SELECT nickname FROM games_episode WHERE id = ?", again) == [("Browser Tester",)]
     page.close()
+
+
+def test_it_asks_before_abandoning_from_the_setup_page(browser: Any, server: Server) -> None:
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    task = "BabyAI-MixedTrainLocal-v0/pickup"
+    episode_id = start(page, server, "babyai", task)
+    page.goto(f"{server.url}/play/babyai/?task={task}")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#abandon-in-progress button")
+    assert asked == [f"Abandon episode {episode_id}? It is scored as it stands."]
+    assert server.episode(episode_id)["status"] == "running"
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.click("#abandon-in-progress button")
+    assert server.episode(episode_id)["status"] == "abandoned"
+    page.close()
