@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -80,12 +81,32 @@ def test_it_never_lends_a_pooled_connection_the_server_dropped() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_retries_a_call_once_when_its_kept_connection_died() -> None:
+def test_it_drops_a_kept_connection_the_server_hung_up_on_before_the_call() -> None:
     before = metrics.value("balrog_database_retries_total")
-    backend_pid()  # this thread now holds a connection, as a pool thread does between calls
+    first = backend_pid()  # this thread now keeps a connection, as a pool thread does between calls
     kill_app_connections()
-    count = retry_on_lost_connection(Episode.objects.count)()
-    assert count == 0 and metrics.value("balrog_database_retries_total") == before + 1
+    raw = connection.connection
+    assert raw is not None
+    deadline = time.monotonic() + 10
+    while not select.select([raw.pgconn.socket], [], [], 0.05)[0]:  # the terminated backend's goodbye
+        assert time.monotonic() < deadline, "the server never hung up"
+    assert retry_on_lost_connection(backend_pid)() != first
+    assert metrics.value("balrog_database_retries_total") == before  # found before the call: nothing failed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_retries_a_call_once_when_its_connection_dies_under_it() -> None:
+    before = metrics.value("balrog_database_retries_total")
+    killed: list[int] = []
+
+    def dies_the_first_time() -> int:
+        if not killed:
+            killed.append(kill_app_connections())  # mid-call: the next query meets the dead connection
+        return Episode.objects.count()
+
+    backend_pid()
+    assert retry_on_lost_connection(dies_the_first_time)() == 0
+    assert metrics.value("balrog_database_retries_total") == before + 1
 
 
 class Player:
@@ -99,19 +120,28 @@ class Player:
         self.ack_times: list[float] = []
         self.reconnects = 0
         self.errors: list[str] = []
+        self.slowest_ack_ms = 0.0  # the server's own time for one action (ack "server_ms")
+        self.ended = False
+        self.until = 0.0  # when to stop (the scenario may bring it forward)
 
     async def play(self, until: float) -> None:
+        self.until = until
         ws = await self._connect(None)
         seq = 0
-        while time.monotonic() < until:
+        while time.monotonic() < self.until:
             reply = await self._act(ws, seq)
             if reply is not None and reply["type"] == "ack":
+                self.slowest_ack_ms = max(self.slowest_ack_ms, float(reply.get("server_ms", 0.0)))  # type: ignore[arg-type]
                 self.acked.append(seq)
                 self.ack_times.append(time.monotonic())
                 seq += 1
                 await asyncio.sleep(ACTION_GAP_S)
                 continue
             self.errors.append(str(reply and reply.get("code")))
+            if reply is not None and reply.get("code") == "not_running":
+                self.ended = True  # the game ended (a Crafter zombie): a result, not a fault
+                await asyncio.wait_for(ws.receive(), 20)  # its "ended" follows: read it before leaving
+                break
             ws.close()
             await asyncio.sleep(0.25)  # the browser's first backoff
             self.reconnects += 1
@@ -160,9 +190,16 @@ def test_4_players_play_on_through_two_kills_of_every_app_connection(tmp_path: P
         verified: list[subprocess.CompletedProcess[str]] = []
 
         async def scenario() -> None:
+            until = time.monotonic() + 60
+            games = [asyncio.create_task(player.play(until)) for player in players]
+            # Every game warmed up first (a new process's first Crafter world compiles numba: seconds).
+            while min(len(player.acked) for player in players) < 5:
+                assert time.monotonic() < until - 20, "the players could not start"
+                await asyncio.sleep(0.05)
             started = time.monotonic()
-            games = [asyncio.create_task(player.play(started + 14)) for player in players]
-            for at in (3.0, 8.0):
+            for player in players:
+                player.until = started + 12
+            for at in (2.0, 7.0):
                 await asyncio.sleep(started + at - time.monotonic())
                 kills.append(time.monotonic())
                 await asyncio.to_thread(kill_app_connections)
@@ -175,12 +212,16 @@ def test_4_players_play_on_through_two_kills_of_every_app_connection(tmp_path: P
     finally:
         server.stop()
     drop_dead_connections()
-    per_kill = [[round(player.longest_pause_after(kill), 2) for player in players] for kill in kills]
+    playing = [player for player in players if not player.ended]
+    per_kill = [[round(player.longest_pause_after(kill), 2) for player in playing] for kill in kills]
     pauses = [max(column) for column in zip(*per_kill, strict=True)]
+    assert len(playing) >= PLAYERS - 1, "games ended under the test: it measured too little"
     print(
-        f"\nkilled every app connection twice under {PLAYERS} players: pause of each player after each kill "
+        f"\nkilled every app connection twice under {PLAYERS} players ({PLAYERS - len(playing)} games ended): "
+        f"pause of each player after each kill "
         f"{per_kill} s; reconnects {[p.reconnects for p in players]}; "
-        f"errors {[p.errors for p in players]}; acked {[len(p.acked) for p in players]}"
+        f"errors {[p.errors for p in players]}; acked {[len(p.acked) for p in players]}; "
+        f"slowest server time of an action {[round(p.slowest_ack_ms) for p in players]} ms"
     )
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-4000:]
@@ -192,9 +233,10 @@ def test_4_players_play_on_through_two_kills_of_every_app_connection(tmp_path: P
         episode = Episode.objects.get(pk=player.episode_id)
         indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
         assert player.acked == list(range(len(player.acked))) and indexes == list(range(episode.steps))
+        assert episode.status == (Episode.Status.FINISHED if player.ended else Episode.Status.RUNNING)
         assert set(player.acked) <= set(indexes), "acknowledged steps lost"
         assert verify_episode(episode).ok
-    assert max(pauses) < 5.0, pauses  # issue 25's target is 1.5 s (docs/faults.md has the measured numbers)
+    assert max(pauses) <= 1.5, per_kill  # issue 25's target (measured: under 0.1 s; docs/faults.md)
 
 
 @pytest.mark.slow
