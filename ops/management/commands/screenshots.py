@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking"]
 HEIGHTS = {390: 844, 1366: 768}
+DRAW_TIMEOUT_MS = 30_000
 BUILD = "import json; from play.showcase import build; print(json.dumps(build().to_json()))"
 # The widest element that sticks out of the viewport, to say what to fix.
 OVERFLOW_JS = """() => {
@@ -164,6 +165,7 @@ def shoot_all(
             for path in paths:
                 page.goto(f"{base}{path}")
                 page.wait_for_load_state("networkidle")
+                wait_drawn(page)
                 found = page.evaluate(OVERFLOW_JS)
                 name = f"{persona}{re.sub(r'[^A-Za-z0-9]+', '-', path).rstrip('-') or '-home'}"
                 page.screenshot(path=str(out / str(width) / f"{name}.png"), full_page=True)
@@ -172,6 +174,18 @@ def shoot_all(
                 say(f"  {width} {path} ({persona}): {'fits' if found['overflow'] <= 0 else found['overflow']}")
             context.close()
     return report
+
+
+def wait_drawn(page: Any) -> None:
+    """A game page draws its first frame after load (over the websocket, or replayed):
+    wait for it, so the picture and the width measured are the game's."""
+    if page.locator("#stage").count() == 0:
+        return
+    try:
+        page.wait_for_selector("#stage[data-version], #stage[data-step]", timeout=DRAW_TIMEOUT_MS)
+        page.wait_for_load_state("networkidle")
+    except Exception:  # a page that never draws is still shot, as it is
+        return
 
 
 def log_in(page: Any, base: str, username: str, password: str) -> None:
