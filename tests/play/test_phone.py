@@ -112,7 +112,12 @@ def test_it_asks_before_abandoning_from_the_setup_page(browser: Any, server: Ser
     episode_id = start(page, server, "babyai", task)
     page.goto(f"{server.url}/play/babyai/?task={task}")
     asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+
+    def refuse(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", refuse)
     page.click("#abandon-in-progress button")
     assert asked == [f"Abandon episode {episode_id}? It is scored as it stands."]
     assert server.episode(episode_id)["status"] == "running"
