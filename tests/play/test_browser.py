@@ -327,3 +327,45 @@ def test_it_draws_every_game(
     shots = os.environ.get("BALROG_SCREENSHOT_DIR")  # set it to look at the pages
     if shots:
         page.screenshot(path=str(Path(shots) / f"{env}.png"))
+
+
+def test_it_asks_for_the_steps_a_lost_broadcast_skipped(page: Any, browser: Any, server: Server) -> None:
+    """A viewer whose step message for version 2 never arrives (a broadcast
+    lost while Redis was down) sees version 3 skip ahead, asks for a sync from
+    the version it drew, and draws every step."""
+    episode_id = start(page, server, "babyai", BABYAI_TASK)
+    watcher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    watcher.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    watcher.on("pageerror", lambda error: errors.append(str(error)))
+    syncs: list[int] = []
+
+    def lose_version_2(route: Any) -> None:
+        upstream = route.connect_to_server()
+
+        def from_server(text: str | bytes) -> None:
+            message = json.loads(text)
+            if not (message.get("type") == "step" and message.get("version") == 2):
+                route.send(text)
+
+        def from_page(text: str | bytes) -> None:
+            message = json.loads(text)
+            if message.get("type") == "sync":
+                syncs.append(message["version"])
+            upstream.send(text)
+
+        upstream.on_message(from_server)
+        route.on_message(from_page)
+
+    watcher.route_web_socket(re.compile(r"/ws/episodes/\d+/$"), lose_version_2)
+    watcher.goto(f"{server.url}/episodes/{episode_id}/")
+    wait_online(watcher)
+    for version, key in enumerate(("ArrowLeft", "ArrowRight", "ArrowLeft"), 1):
+        press(page, key)
+        wait_version(page, version)
+        if version != 2:
+            wait_replay_at(watcher, version)
+    assert syncs == [1]
+    assert watcher.evaluate("window.balrog.socket.version") == 3
+    watcher.context.close()
+    assert not errors, errors
