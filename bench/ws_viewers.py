@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -124,15 +125,18 @@ def flood(port: int, episode_id: int, since: int, viewers: int, rate: float, sec
     out.put(uvloop.run(_flood(port, episode_id, since, viewers, rate, seconds)))
 
 
-async def _flood(port: int, episode_id: int, since: int, viewers: int, rate: float, seconds: float) -> dict[str, int]:
+async def _flood(port: int, episode_id: int, version: int, viewers: int, rate: float, seconds: float) -> dict[str, int]:
     counts: Counter[str] = Counter()
+    latest = [version]  # the newest version any viewer saw: each asks for the 500 steps before it
     until = time.monotonic() + seconds
     interval = viewers / rate  # each viewer's loop period
-    await asyncio.gather(*(_viewer(port, episode_id, since, interval, until, counts) for _ in range(viewers)))
+    await asyncio.gather(*(_viewer(port, episode_id, latest, interval, until, counts) for _ in range(viewers)))
     return dict(counts)
 
 
-async def _viewer(port: int, episode_id: int, since: int, interval: float, until: float, counts: Counter[str]) -> None:
+async def _viewer(
+    port: int, episode_id: int, latest: list[int], interval: float, until: float, counts: Counter[str]
+) -> None:
     await asyncio.sleep(random.uniform(0, interval))
     while time.monotonic() < until:
         started = time.monotonic()
@@ -143,10 +147,10 @@ async def _viewer(port: int, episode_id: int, since: int, interval: float, until
             counts[f"connect failed: {type(exc).__name__}"] += 1
         else:
             try:
-                ws.send(json.dumps({"type": "hello", "protocol": 2, "version": since}))
-                await _replies(ws, 2, counts)  # welcome + snapshot, or an error and the close
-                ws.send(json.dumps({"type": "sync", "version": since}))
-                await _replies(ws, 1, counts)
+                ws.send(json.dumps({"type": "hello", "protocol": 2, "version": max(0, latest[0] - MISSED)}))
+                await _replies(ws, 2, counts, latest)  # welcome + snapshot, or an error and the close
+                ws.send(json.dumps({"type": "sync", "version": max(0, latest[0] - MISSED)}))
+                await _replies(ws, 1, counts, latest)
             except (Closed, OSError, asyncio.IncompleteReadError):
                 counts["closed by the server"] += 1
             finally:
@@ -154,7 +158,7 @@ async def _viewer(port: int, episode_id: int, since: int, interval: float, until
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
-async def _replies(ws: WebSocket, count: int, counts: Counter[str]) -> None:
+async def _replies(ws: WebSocket, count: int, counts: Counter[str], latest: list[int]) -> None:
     for _ in range(count):
         text = await asyncio.wait_for(ws.receive(), 30)
         head = text[:200]  # the kind without parsing a 500-step snapshot
@@ -167,6 +171,9 @@ async def _replies(ws: WebSocket, count: int, counts: Counter[str]) -> None:
             counts[kind] += 1
             if kind == "snapshot":
                 counts["snapshot chars"] += len(text)
+                version = re.match(r'{"type":"snapshot","version":(\d+)', head)
+                if version is not None:
+                    latest[0] = max(latest[0], int(version.group(1)))
 
 
 # ----- the server and the report -------------------------------------------------------------------
@@ -201,9 +208,8 @@ def row(name: str, quiet: list[float], flooded: list[float]) -> str:
 
 
 async def flood_window(args: argparse.Namespace, port: int, player: Player, counts: Counter[str]) -> Stats:
-    since = max(0, player.version - MISSED)
     results: Any = multiprocessing.Queue()
-    window = (port, player.episode_id, since, args.viewers, args.flood_rate, args.seconds + 1, results)
+    window = (port, player.episode_id, player.version, args.viewers, args.flood_rate, args.seconds + 1, results)
     hostile = multiprocessing.Process(target=flood, args=window)
     hostile.start()
     await asyncio.sleep(1)  # the flood at full strength before measuring
