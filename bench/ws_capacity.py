@@ -208,6 +208,10 @@ class Server:
                 "BALROG_PLAY_EPISODES_PER_HOUR": "1000000",
                 "BALROG_PLAY_EPISODES_PER_HOUR_PER_IP": "1000000",
                 "BALROG_LIVE_GAMES_MAX": "2000",
+                # Every bench viewer comes from one address: the per-address viewer limits would refuse them.
+                "BALROG_PLAY_VIEWERS_PER_ADDRESS": "1000",
+                "BALROG_PLAY_VIEWER_CONNECTS_PER_SECOND": "1000",
+                "BALROG_PLAY_VIEWER_CONNECT_BURST": "1000",
                 "BALROG_VAR_DIR": str(self.var_dir),
             }
         )
