@@ -23,6 +23,51 @@ from balrogweb.runtime import ProcessSingleton
 
 logger = logging.getLogger(__name__)
 
+
+class _FailureReport:
+    """Broadcast failures, said once per outage: while Redis is away every
+    step's broadcast fails the same way, and viewers catch up by version when
+    it returns, so one line at the start and one at the end tell the operator
+    all there is. Anything that is not a lost connection keeps its traceback."""
+
+    def __init__(self) -> None:
+        self.failing_since: float | None = None
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def failed_to(self, group: str, exc: BaseException) -> None:
+        if not _is_lost_connection(exc):
+            logger.error("broadcast to %s failed", group, exc_info=exc)
+            return
+        with self._lock:
+            self.failed += 1
+            first = self.failing_since is None
+            if first:
+                self.failing_since = time.monotonic()
+        if first:
+            logger.warning(
+                "broadcasts failing (%s: %s); viewers catch up by version once they resume", type(exc).__name__, exc
+            )
+
+    def sent(self) -> None:
+        if self.failing_since is None:  # the common case: no lock, nothing to say
+            return
+        with self._lock:
+            since, failed = self.failing_since, self.failed
+            self.failing_since, self.failed = None, 0
+        if since is not None:
+            logger.warning("broadcasts resumed after %.1f s; %d failed meanwhile", time.monotonic() - since, failed)
+
+
+def _is_lost_connection(exc: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, OSError | TimeoutError | RedisConnectionError | RedisTimeoutError)
+
+
+FAILURES = _FailureReport()
+
 # Events waiting to be sent; past this a viewer misses events and resyncs by version.
 MAX_PENDING_EVENTS = 10_000
 # How long a group's "has members" answer is trusted, and how often skipped events are rechecked.
@@ -65,8 +110,8 @@ def _send_in_memory(layer: InMemoryChannelLayer, group: str, event: dict[str, An
             loop.call_soon_threadsafe(_spawn_group_send, layer, group, event)
         else:
             async_to_sync(layer.group_send)(group, event)
-    except Exception:
-        logger.exception("broadcast to %s failed", group)
+    except Exception as exc:
+        FAILURES.failed_to(group, exc)
 
 
 # The event loop that serves this process's websockets: the in-memory layer's
@@ -153,16 +198,17 @@ class _Broadcaster:
             try:
                 if not await self._send_if_watched(layer, group, event):
                     self._keep_skipped(layer, group, event)
-            except Exception:
-                logger.exception("broadcast to %s failed", group)
+                FAILURES.sent()
+            except Exception as exc:
+                FAILURES.failed_to(group, exc)
 
     async def _recheck_skipped(self) -> None:
         while True:
             await asyncio.sleep(RECHECK_INTERVAL_S)
             try:
                 await self._recheck_once()
-            except Exception:
-                logger.exception("rechecking skipped broadcasts failed")
+            except Exception as exc:
+                FAILURES.failed_to("the skipped events' groups", exc)
 
     async def _recheck_once(self) -> None:
         now = time.monotonic()
@@ -179,8 +225,8 @@ class _Broadcaster:
         for layer, group, event in due:
             try:
                 await self._send_if_watched(layer, group, event)
-            except Exception:
-                logger.exception("broadcast to %s failed", group)
+            except Exception as exc:
+                FAILURES.failed_to(group, exc)
 
     async def _refresh_presence(self, groups: list[tuple[Any, str]], now: float) -> None:
         """Ask Redis about each group whose answer expired (all at once), and

@@ -105,3 +105,32 @@ async def _until(condition: Callable[[], bool], timeout: float = 5) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+def test_it_says_a_lost_broker_once_per_outage(caplog: pytest.LogCaptureFixture) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from games.events import _FailureReport
+
+    report = _FailureReport()
+    with caplog.at_level("WARNING", logger="games.events"):
+        for index in range(50):  # every step's broadcast while Redis is away
+            report.failed_to(f"episode-{index}", RedisConnectionError("Connection refused"))
+        report.sent()
+        report.sent()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("broadcasts failing (ConnectionError: Connection refused)")
+    assert "50 failed meanwhile" in lines[1]
+    assert all(record.exc_info is None for record in caplog.records)
+
+
+def test_it_keeps_the_traceback_of_a_failure_that_is_not_a_lost_connection(caplog: pytest.LogCaptureFixture) -> None:
+    from games.events import _FailureReport
+
+    report = _FailureReport()
+    with caplog.at_level("WARNING", logger="games.events"):
+        report.failed_to("episode-1", TypeError("not serializable"))
+    [record] = caplog.records
+    assert record.levelname == "ERROR" and record.exc_info is not None
+    assert report.failing_since is None
