@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, ParamSpec, TypeVar
 
+from django.db import Error as DatabaseLayerError
 from django.db import close_old_connections, connections
 
 P = ParamSpec("P")
@@ -46,12 +47,26 @@ def with_db_hygiene(func: Callable[P, R]) -> Callable[P, R]:
             _local.checked_at = now
         try:
             return func(*args, **kwargs)
-        except Exception:
-            close_old_connections()  # a failed query may have left the connection unusable
-            _local.checked_at = time.monotonic()
+        except Exception as exc:
+            # A failed query may have left the connection unusable; a refused
+            # action (GameError and the like) did not touch it, so keep it.
+            if _came_from_database(exc):
+                close_old_connections()
+                _local.checked_at = time.monotonic()
             raise
 
     return run
+
+
+def _came_from_database(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(8):  # chains are short; the bound guards against a cycle
+        if cause is None:
+            return False
+        if isinstance(cause, DatabaseLayerError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class WorkerPool(Executor):

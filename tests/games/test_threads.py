@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 from unittest import mock
 
@@ -110,3 +111,31 @@ def test_it_closes_each_threads_connections_when_shut_down() -> None:
     assert sorted(closed_by) == ["test-pool_0", "test-pool_1", "test-pool_2"]
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(pow, 2, 2)
+
+
+def test_it_keeps_the_connection_after_a_refusal_and_drops_it_after_a_database_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    from games import threads
+
+    closed: list[str] = []
+    monkeypatch.setattr(threads, "close_old_connections", lambda: closed.append("closed"))
+    threads._local.checked_at = time.monotonic()  # the periodic check is not due
+
+    def refuse() -> None:
+        raise ValueError("not an action of this game")
+
+    def lose_connection() -> None:
+        try:
+            raise OperationalError("server closed the connection unexpectedly")
+        except OperationalError as exc:
+            raise RuntimeError("step failed") from exc
+
+    with pytest.raises(ValueError):
+        threads.with_db_hygiene(refuse)()
+    assert closed == []
+    with pytest.raises(RuntimeError):
+        threads.with_db_hygiene(lose_connection)()
+    assert closed == ["closed"]
