@@ -12,6 +12,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from uvicorn.protocols.utils import ClientDisconnected
 
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
@@ -109,6 +110,9 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             await self._handle(message, received)
         except (ProtocolError, GameError) as exc:
             await self._error(exc.code, exc.message, seq)
+        except ClientDisconnected:
+            # The client left while its reply was being sent: nothing to tell anyone.
+            logger.debug("episode %s: client left during a reply", self.episode_id)
         except Exception as exc:
             logger.exception("episode %s: message failed", self.episode_id)
             if BREAKER.trip_on(exc):  # the next messages are refused at once instead of waiting for the pool

@@ -504,3 +504,19 @@ async def test_it_speaks_protocol_1_to_a_hello_without_one(toy_game: str, pat: P
     ack = await act(comm, 0, "right")
     assert welcome["protocol"] == 1 and (ack["type"], ack["frame"]) == ("ack", {"position": 2})
     await comm.disconnect()
+
+
+async def test_it_says_nothing_when_the_client_leaves_during_a_reply(
+    toy_game: str, pat: Persona, caplog: pytest.LogCaptureFixture
+) -> None:
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    episode = await start_toy_at(pat, 0)
+    comm = communicator(episode.pk, pat)
+    await say_hello(comm)
+    with mock.patch("play.consumers.EpisodeConsumer._handle", side_effect=ClientDisconnected()):
+        await comm.send_json_to({"type": "ping", "t": 1})
+        assert await comm.receive_nothing(timeout=0.3)  # no server_error for a client that is gone
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    assert (await act(comm, 0, "right"))["type"] == "ack"  # the connection itself is fine
+    await comm.disconnect()
