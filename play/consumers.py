@@ -136,7 +136,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, Abandon):
             if not await self._check_player("abandon", None):
                 return
-            text = await run_blocking(services.abandon_json, *self._identity(), self.episode_id)
+            text = await run_blocking(services.do_abandon, *self._identity(), self.episode_id)
             self.role, self.ended = "viewer", True
             await self.send(text_data=text)
 
@@ -203,7 +203,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         the env has stepped, while the pool thread writes the step."""
         frame = FrameHandoff(asyncio.get_running_loop()) if self.protocol >= 2 else None
         work = submit_blocking(
-            services.apply_player_action,
+            services.do_apply_player_action,
             self.episode_id,
             action,
             with_observation=self.with_observation,

@@ -100,11 +100,11 @@ def _played_episodes(user: User, env: str) -> tuple[Episode, Episode]:
     """A live episode a few steps in, and an ended one to replay."""
     player = services.Player(user, "")
     tasks = [info.task for info in adapter_class(env).tasks()]
-    ended, _ = services.start_or_resume(player, services.StartRequest(env, tasks[-1], nickname="ada"), None)
+    ended, _ = services.do_start_or_resume(player, services.StartRequest(env, tasks[-1], nickname="ada"), None)
     _play_some(ended)
     if ended.is_running:
-        services.end_for_player(player, ended.pk)
-    live, _ = services.start_or_resume(player, services.StartRequest(env, tasks[0], nickname="ada"), None)
+        services.do_end_for_player(player, ended.pk)
+    live, _ = services.do_start_or_resume(player, services.StartRequest(env, tasks[0], nickname="ada"), None)
     _play_some(live)
     return live, ended
 
@@ -114,7 +114,7 @@ def _play_some(episode: Episode) -> None:
     for seq in range(STEPS_PLAYED):
         action = actions[(seq * 3) % len(actions)]
         message = Action(seq=seq, action=action, raw_input=action, source="key")
-        services.apply_player_action(episode.pk, message, with_observation=True, known_actions=(), received=0.0)
+        services.do_apply_player_action(episode.pk, message, with_observation=True, known_actions=(), received=0.0)
         episode.refresh_from_db()
         if not episode.is_running:
             return

@@ -15,7 +15,7 @@ import weakref
 from django.conf import settings
 
 from play.executor import run_blocking
-from play.services import close_idle_episodes
+from play.services import do_close_idle_episodes
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ async def _sweep_forever() -> None:
     while True:
         await asyncio.sleep(sweep_interval())
         try:
-            closed = await run_blocking(close_idle_episodes)
+            closed = await run_blocking(do_close_idle_episodes)
         except Exception:
             logger.exception("idle sweep failed")
             continue

@@ -17,7 +17,7 @@ from games import catalogue
 from games.base import KeyBinding, TaskInfo
 from games.models import Episode
 from games.registry import ENVS, protocol_of
-from games.services import GameError
+from games.services import GameError, check_task
 from ops.methods import json_methods
 from play import services
 from play.executor import run_blocking
@@ -67,7 +67,7 @@ def _start(request: HttpRequest, env: str, form: StartForm) -> HttpResponse | No
         seed_from=form.seed_from,
     )
     try:
-        episode, resumed = services.start_or_resume(_player(request, create_token=True), start, _client_ip(request))
+        episode, resumed = services.do_start_or_resume(_player(request, create_token=True), start, _client_ip(request))
     except GameError as exc:
         # A seed problem belongs next to the model episode field; a rate limit to the whole form.
         form.add_error("model_episode" if isinstance(exc, services.SeedRefused) else None, exc.message)
@@ -111,7 +111,7 @@ def episode_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def abandon(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        services.end_for_player(_player(request), pk)
+        services.do_end_for_player(_player(request), pk)
     except GameError as exc:
         messages.error(request, exc.message)
     return redirect("play:episode", pk)
@@ -195,7 +195,7 @@ def _episode_or_404(pk: int) -> Episode:
 
 def _task_info(env: str, task: str) -> TaskInfo | None:
     try:
-        return services.check_task(env, task)
+        return check_task(env, task)
     except GameError:
         return None
 

@@ -63,7 +63,7 @@ IN_JSON = {"input", "command", "model", "observation"}  # replay frames, live tu
 
 def play_step(episode: Episode, seq: int, action: str, typed: str) -> None:
     message = Action(seq=seq, action=action, raw_input=typed, source="text")
-    services.apply_player_action(
+    services.do_apply_player_action(
         episode.pk, message, with_observation=True, known_actions=(), received=time.perf_counter()
     )
 
@@ -77,11 +77,11 @@ def hostile_world() -> World:
     reviewer.user_permissions.add(Permission.objects.get(codename="review", content_type__app_label="annotations"))
     root = User.objects.create_superuser("root", password="pw-root-123")
     as_player = services.Player(player, "")
-    toy, _ = services.start_or_resume(
+    toy, _ = services.do_start_or_resume(
         as_player, services.StartRequest("toy", "corridor", nickname=payload("nickname")), "127.0.0.1"
     )
     play_step(toy, 0, "wait", payload("input"))
-    text, _ = services.start_or_resume(
+    text, _ = services.do_start_or_resume(
         as_player, services.StartRequest("textworld", "coin_collector", nickname=payload("nickname")), "127.0.0.1"
     )
     play_step(text, 0, payload("command"), payload("command"))

@@ -48,7 +48,7 @@ class Persona:
 
     def start(self, env: str, task: str, **kwargs: Any) -> Episode:
         request = services.StartRequest(env=env, task=task, nickname=kwargs.pop("nickname", self.name), **kwargs)
-        episode, _ = services.start_or_resume(self.player, request, "127.0.0.1")
+        episode, _ = services.do_start_or_resume(self.player, request, "127.0.0.1")
         return episode
 
 

@@ -357,7 +357,7 @@ async def test_it_refuses_actions_at_once_while_the_database_is_known_down(
     comm = communicator(episode.pk, pat)
     await say_hello(comm)
     breaker.trip()
-    with mock.patch("play.services.apply_player_action", side_effect=AssertionError("stepped")):
+    with mock.patch("play.services.do_apply_player_action", side_effect=AssertionError("stepped")):
         refused = await act(comm, 0, "right")
         assert (refused["type"], refused["code"], refused["seq"]) == ("error", "unavailable", 0)
         await comm.send_json_to({"type": "ping", "t": 7})  # needs no database: answered

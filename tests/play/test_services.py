@@ -21,6 +21,7 @@ from play import replay, services, sweeper
 from play.models import PlayRecord, counts_as_baseline, human_baseline_episodes
 from play.protocol import Action
 from play.replay import ReplayCursors, frames_window_json, replay_cursors
+from play.services import starts
 from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
 from tests.play.conftest import Persona
 
@@ -51,6 +52,13 @@ def test_it_keeps_one_live_episode_per_player_and_task(toy_game: str, pat: Perso
     ]
 
 
+def test_it_finds_the_live_episode_without_writing(toy_game: str, pat: Persona) -> None:
+    first = pat.start("toy", "corridor")
+    do_end_episode(first.pk)  # ended elsewhere: its record is still marked live
+    assert services.live_episode_of(pat.player, "toy", "corridor") is None
+    assert PlayRecord.objects.get(episode=first).live  # a read (pages call it on GET) changed nothing
+
+
 def test_it_resumes_the_winner_when_two_starts_race(toy_game: str, pat: Persona, monkeypatch: Any) -> None:
     winner = pat.start("toy", "corridor")
     real = services.live_episode_of
@@ -59,8 +67,8 @@ def test_it_resumes_the_winner_when_two_starts_race(toy_game: str, pat: Persona,
     def racing(player: services.Player, env: str, task: str) -> Episode | None:
         return next(calls, real(player, env, task))
 
-    monkeypatch.setattr(services, "live_episode_of", racing)
-    episode, resumed = services.start_or_resume(pat.player, services.StartRequest("toy", "corridor"), None)
+    monkeypatch.setattr(starts, "live_episode_of", racing)
+    episode, resumed = services.do_start_or_resume(pat.player, services.StartRequest("toy", "corridor"), None)
     assert resumed and episode.pk == winner.pk
     loser = Episode.objects.exclude(pk=winner.pk).get()
     assert (loser.status, loser.end_detail) == ("abandoned", "a second start of the same task")
@@ -84,7 +92,7 @@ def test_it_closes_idle_human_episodes_as_they_stand(toy_game: str, pat: Persona
     model = do_start_episode(env="toy", task="corridor", seed=0, player_kind="model")
     long_ago = timezone.now() - timedelta(hours=2)
     Episode.objects.filter(pk__in=[idle.pk, model.pk]).update(last_activity_at=long_ago)
-    assert services.close_idle_episodes() == [idle.pk]
+    assert services.do_close_idle_episodes() == [idle.pk]
     idle.refresh_from_db()
     assert (idle.status, idle.end_reason, idle.steps, idle.progression) == ("abandoned", "abandoned", 1, 0.0)
     assert not PlayRecord.objects.get(episode=idle).live
@@ -110,12 +118,12 @@ def test_it_sweeps_idle_episodes_in_the_background(
     closed_it = threading.Event()
 
     def close_idle_episodes() -> list[int]:  # the real one, reporting when it closed ours
-        closed = services.close_idle_episodes()
+        closed = services.do_close_idle_episodes()
         if idle.pk in closed:
             closed_it.set()
         return closed
 
-    monkeypatch.setattr(sweeper, "close_idle_episodes", close_idle_episodes)
+    monkeypatch.setattr(sweeper, "do_close_idle_episodes", close_idle_episodes)
 
     async def run_sweeper() -> bool:
         sweeper.ensure_sweeper()
@@ -182,7 +190,7 @@ def test_it_hands_over_the_frame_before_the_write_and_confirms_it(toy_game: str,
         frames.append(text)
         committed_at_frame.append(Episode.objects.get(pk=episode.pk).steps)
 
-    acked = services.apply_player_action(
+    acked = services.do_apply_player_action(
         episode.pk, _toy_action(0, "right"), with_observation=True, known_actions=(), received=0.0, on_frame=on_frame
     )
     assert committed_at_frame == [0] and frames[0] is not None  # shown before the step was written
@@ -197,7 +205,7 @@ def test_it_tells_the_sink_there_is_no_frame_when_the_action_is_refused(toy_game
     episode = play_toy(pat, [], cell=1)
     frames: list[str | None] = []
     with pytest.raises(GameError):
-        services.apply_player_action(
+        services.do_apply_player_action(
             episode.pk,
             _toy_action(0, "jump"),
             with_observation=False,
@@ -222,7 +230,7 @@ def test_it_sends_the_logged_state_when_the_write_loses_after_the_frame(toy_game
         fields |= {"reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(), "server_ms": 0.1}
         write_step(episode.pk, 0, {"steps": 1}, fields | {"meta": {}})
 
-    acked = services.apply_player_action(
+    acked = services.do_apply_player_action(
         episode.pk,
         Action(seq=0, action="right", raw_input="right", source="key"),
         with_observation=False,
@@ -242,7 +250,7 @@ def test_it_gives_viewers_the_step_message_the_database_would(
     episode = play_toy(pat, [], cell=1)
     for seq, action in enumerate(["right", "left", "right"]):
         with django_capture_on_commit_callbacks(execute=True):
-            services.apply_player_action(
+            services.do_apply_player_action(
                 episode.pk, _toy_action(seq, action), with_observation=True, known_actions=(), received=0.0,
                 on_frame=lambda text: None,
             )  # fmt: skip
@@ -267,7 +275,7 @@ def test_it_shares_no_step_message_when_the_write_loses(
         write_step(episode.pk, 0, {"steps": 1}, fields | {"meta": {}})
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(GameError, match="different input"):
-        services.apply_player_action(
+        services.do_apply_player_action(
             episode.pk, _toy_action(0, "right"), with_observation=False, known_actions=(), received=0.0,
             on_frame=rival_writes_first,
         )  # fmt: skip

@@ -4,12 +4,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from play.services import close_idle_episodes
+from play.services import do_close_idle_episodes
 
 
 class Command(BaseCommand):
     help = "End human episodes idle for more than BALROG_IDLE_TIMEOUT_SECONDS (abandoned, scored as they stand)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        closed = close_idle_episodes()
+        closed = do_close_idle_episodes()
         self.stdout.write(f"closed {len(closed)} idle episodes" + (f": {closed}" if closed else ""))
