@@ -25,6 +25,7 @@ presses the ``--More--`` Enters inside the step, as the reference does.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import random
@@ -256,12 +257,24 @@ class _ReferenceNLEFamily(GameAdapter):
 
     def render_png(self) -> bytes:
         """The reference's VLM image: the glyph map in 16x16 tiles (games.nethack.tiles)."""
-        return tile_png(self._require_state()["glyphs"])
+        return tile_png(self._glyphs())
+
+    def _glyphs(self) -> list[int]:
+        """The flattened glyph map; the engine sends it as base64 int16, read only here."""
+        data = base64.b64decode(self._require_state()["glyphs16"])
+        glyphs: list[int] = np.frombuffer(data, dtype="<i2").tolist()
+        return glyphs
 
     def state_bytes(self) -> bytes:
         state = self._require_state()
-        keys = ("rows", "colors", "cursor", "blstats", "glyphs", "long_term", "short_term")
-        return json.dumps([state[key] for key in keys], separators=(",", ":")).encode("utf-8")
+        fields = [state[key] for key in ("rows", "colors", "cursor", "blstats")]
+        fields += [self._glyphs(), state["long_term"], state["short_term"]]
+        return json.dumps(fields, separators=(",", ":")).encode("utf-8")
+
+    def digest(self) -> str:
+        # The engine computes it from its own arrays (sidecar_server.state_digest): the
+        # same bytes as state_digest(self.state_bytes()), without re-encoding every step.
+        return str(self._require_state()["digest"])
 
     def instructions(self) -> str:
         return instruction(self.env, self.task)

@@ -11,7 +11,12 @@ order. One process holds many games (one per live episode), each named by
 the client: ``{"op": "make", "game": ID, ...}``, ``{"op": "reset", "game": ID,
 "seed": N}``, ``{"op": "step", "game": ID, "action": "north"}``,
 ``{"op": "close", "game": ID}``; every answer is ``{"ok": true, ...}`` or
-``{"ok": false, "error": "..."}``. Requests run one at a time, so a reset's
+``{"ok": false, "error": "..."}``. A state (reset, step) carries only what the
+client uses per step, compactly: the texts, the terminal rows and colours (one
+hex digit a cell), the glyph map as base64 of little-endian int16
+(``glyphs16``, for the VLM image only), and ``digest``: the step digest,
+computed here from the arrays themselves (``state_digest``), so that the
+client neither decodes nor re-encodes the glyphs on every step. Requests run one at a time, so a reset's
 global seeding (``random``, ``numpy``) and the Boxoban level handed over
 belong to that game alone. End of stdin ends the process: the
 parent closing it, or dying (the kernel closes its pipes). Not
@@ -38,6 +43,8 @@ its first public commit fba89e2), in our own code around the packages:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
 import json
 import os
@@ -49,6 +56,8 @@ from typing import Any
 MORE = "--More--"
 STYLE_2025 = "980e1e5"
 STYLE_2024 = "fba89e2"
+# Colour -> hex digit of its low four bits (the client's frame colours).
+HEX_DIGITS = bytes(b"0123456789abcdef"[value & 15] for value in range(256))
 MINIHACK_OBSERVATION_KEYS = ("glyphs", "blstats", "tty_chars", "inv_letters", "inv_strs", "tty_cursor", "tty_colors")
 NLE_KWARGS: dict[str, Any] = {
     "character": "@",
@@ -227,20 +236,39 @@ class Game:
         how_done = ""
         if done and self.env_key == "nle":
             how_done = str(getattr(self.game.nethack.how_done(), "name", ""))
-        return {
+        state = {
             "long_term": "\n".join(f"{name}:\n{text}\n" for name, text in blocks),
             "short_term": f"inventory:\n{inventory}\n",
             "rows": rows,
-            "colors": ["".join("0123456789abcdef"[int(c) & 15] for c in row) for row in obs["tty_colors"]],
+            "colors": color_rows(obs["tty_colors"]),
             "cursor": [int(cursor[0]), int(cursor[1])],
-            "blstats": [int(v) for v in blstats],
-            "glyphs": [int(v) for v in glyphs.reshape(-1)],
+            "blstats": [int(v) for v in blstats.tolist()],
             "reward": reward,
             "done": done,
             "truncated": truncated,
             "end_status": status,
             "how_done": how_done,
         }
+        flat = glyphs.reshape(-1)
+        state["digest"] = state_digest(state, flat.tolist())
+        state["glyphs16"] = base64.b64encode(flat.astype("<i2").tobytes()).decode("ascii")
+        return state
+
+
+def color_rows(colors: Any) -> list[str]:
+    """Each terminal row's colours, one hex digit (low four bits) a cell."""
+    return [bytes(row.astype("u1")).translate(HEX_DIGITS).decode("ascii") for row in colors]
+
+
+def state_digest(state: dict[str, Any], glyphs: list[int]) -> str:
+    """The step digest, byte for byte the client's historical one
+    (``games.base.state_digest`` of ``_ReferenceNLEFamily.state_bytes``):
+    BLAKE2b-128 of the compact JSON of these fields in this order. Digests
+    recorded by earlier versions must keep verifying: never change either."""
+    fields = [state["rows"], state["colors"], state["cursor"], state["blstats"], glyphs]
+    fields += [state["long_term"], state["short_term"]]
+    data = json.dumps(fields, separators=(",", ":")).encode("utf-8")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def handle(games: dict[str, Game], request: dict[str, Any]) -> dict[str, Any]:

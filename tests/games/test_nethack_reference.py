@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from django.conf import settings
 from PIL import Image
 
+from games.base import state_digest
 from games.nethack import sidecar
 from games.nethack.reference import (
     AUTO_MORE_2024,
@@ -154,7 +157,7 @@ def test_it_draws_the_references_tile_image_for_vision_models(nethack: Reference
     from games.nethack.tiles import _atlas, tile_image
 
     nethack.reset(3)
-    glyphs = nethack._require_state()["glyphs"]
+    glyphs = nethack._glyphs()
     image = Image.open(io.BytesIO(nethack.render_png()))
     assert image.size == (1264, 336)  # 79 x 21 tiles of 16 px, as the reference's render_rgb
     pixels = tile_image(glyphs)
@@ -162,3 +165,44 @@ def test_it_draws_the_references_tile_image_for_vision_models(nethack: Reference
     tile = _atlas()[glyph2tile[glyphs[row * 79 + column]]]
     assert (pixels[row * 16 : row * 16 + 16, column * 16 : column * 16 + 16] == tile).all()
     assert (np.asarray(image.convert("RGB")) == pixels).all()
+
+
+# Recorded with the JSON-list exchange (main at f1069f8), whose server computed the
+# digest itself: json.dumps of the state it had decoded. The engine computes it now.
+DIGESTS = Path(__file__).resolve().parent / "data" / "reference_nle_digests.json"
+
+
+def _digest_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads(DIGESTS.read_text())
+    return cases
+
+
+@needs_engine
+@pytest.mark.parametrize("case", _digest_cases(), ids=lambda case: f"{case['task']}-{case['seed']}")
+def test_it_keeps_the_digests_recorded_before_the_compact_exchange(case: dict[str, Any]) -> None:
+    adapter_type = ReferenceNetHackAdapter if case["env"] == "nle" else ReferenceMiniHackAdapter
+    adapter = adapter_type(case["task"], dict(case["options"]))
+    try:
+        seed = case["seed"]
+        adapter.reset(seed)
+        digests = [adapter.digest()]
+        for action in case["actions"]:
+            if action is None:  # the episode had ended: the recorder reset with the next seed
+                seed += 1
+                adapter.reset(seed)
+            else:
+                adapter.step(action)
+            digests.append(adapter.digest())
+            # The client's own bytes still hash to what the engine sends.
+            assert digests[-1] == state_digest(adapter.state_bytes())
+        assert digests == case["digests"]
+    finally:
+        adapter.close()
+
+
+def test_it_encodes_colours_as_the_json_exchange_did() -> None:
+    from games.nethack.sidecar_server import color_rows
+
+    colors = np.random.default_rng(0).integers(-128, 128, size=(24, 80), dtype=np.int8)
+    expected = ["".join("0123456789abcdef"[int(c) & 15] for c in row) for row in colors]
+    assert color_rows(colors) == expected
