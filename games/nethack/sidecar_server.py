@@ -58,6 +58,9 @@ STYLE_2025 = "980e1e5"
 STYLE_2024 = "fba89e2"
 # Colour -> hex digit of its low four bits (the client's frame colours).
 HEX_DIGITS = bytes(b"0123456789abcdef"[value & 15] for value in range(256))
+# Text of glyph-map rows by their bytes (glyph_json); one engine's games share it.
+_ROW_TEXT: dict[bytes, str] = {}
+ROW_TEXT_LIMIT = 4096
 MINIHACK_OBSERVATION_KEYS = ("glyphs", "blstats", "tty_chars", "inv_letters", "inv_strs", "tty_cursor", "tty_colors")
 NLE_KWARGS: dict[str, Any] = {
     "character": "@",
@@ -249,26 +252,45 @@ class Game:
             "end_status": status,
             "how_done": how_done,
         }
-        flat = glyphs.reshape(-1)
-        state["digest"] = state_digest(state, flat.tolist())
-        state["glyphs16"] = base64.b64encode(flat.astype("<i2").tobytes()).decode("ascii")
+        state["digest"] = state_digest(state, glyphs)
+        state["glyphs16"] = base64.b64encode(glyphs.astype("<i2").tobytes()).decode("ascii")
         return state
 
 
 def color_rows(colors: Any) -> list[str]:
     """Each terminal row's colours, one hex digit (low four bits) a cell."""
-    return [bytes(row.astype("u1")).translate(HEX_DIGITS).decode("ascii") for row in colors]
+    width = colors.shape[-1]
+    text = colors.astype("u1").tobytes().translate(HEX_DIGITS).decode("ascii")
+    return [text[start : start + width] for start in range(0, len(text), width)]
 
 
-def state_digest(state: dict[str, Any], glyphs: list[int]) -> str:
+def state_digest(state: dict[str, Any], glyphs: Any) -> str:
     """The step digest, byte for byte the client's historical one
     (``games.base.state_digest`` of ``_ReferenceNLEFamily.state_bytes``):
-    BLAKE2b-128 of the compact JSON of these fields in this order. Digests
-    recorded by earlier versions must keep verifying: never change either."""
-    fields = [state["rows"], state["colors"], state["cursor"], state["blstats"], glyphs]
-    fields += [state["long_term"], state["short_term"]]
-    data = json.dumps(fields, separators=(",", ":")).encode("utf-8")
+    BLAKE2b-128 of the compact JSON list [rows, colors, cursor, blstats,
+    glyphs (flattened), long_term, short_term]. Digests recorded by earlier
+    versions must keep verifying: never change these bytes."""
+    compact = (",", ":")
+    head = json.dumps([state["rows"], state["colors"], state["cursor"], state["blstats"]], separators=compact)
+    tail = json.dumps([state["long_term"], state["short_term"]], separators=compact)
+    data = f"{head[:-1]},{glyph_json(glyphs)},{tail[1:]}".encode()
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def glyph_json(glyphs: Any) -> str:
+    """``json.dumps(glyphs.reshape(-1).tolist(), separators=(",", ":"))``, a map
+    row at a time: few rows change in a step, and a row's text is cached (the
+    whole list through json costs more than the rest of the step)."""
+    parts = []
+    for row in glyphs.reshape(-1, glyphs.shape[-1]):
+        key = row.tobytes()
+        text = _ROW_TEXT.get(key)
+        if text is None:
+            if len(_ROW_TEXT) >= ROW_TEXT_LIMIT:
+                _ROW_TEXT.clear()
+            text = _ROW_TEXT[key] = ",".join(map(str, row.tolist()))
+        parts.append(text)
+    return "[" + ",".join(parts) + "]"
 
 
 def handle(games: dict[str, Game], request: dict[str, Any]) -> dict[str, Any]:

@@ -200,9 +200,13 @@ def test_it_keeps_the_digests_recorded_before_the_compact_exchange(case: dict[st
         adapter.close()
 
 
-def test_it_encodes_colours_as_the_json_exchange_did() -> None:
-    from games.nethack.sidecar_server import color_rows
+def test_it_encodes_colours_and_glyphs_as_the_json_exchange_did() -> None:
+    from games.nethack.sidecar_server import color_rows, glyph_json
 
-    colors = np.random.default_rng(0).integers(-128, 128, size=(24, 80), dtype=np.int8)
-    expected = ["".join("0123456789abcdef"[int(c) & 15] for c in row) for row in colors]
-    assert color_rows(colors) == expected
+    rng = np.random.default_rng(0)
+    colors = rng.integers(-128, 128, size=(24, 80), dtype=np.int8)
+    assert color_rows(colors) == ["".join("0123456789abcdef"[int(c) & 15] for c in row) for row in colors]
+    for _ in range(3):  # the later rounds read rows from the row cache
+        glyphs = rng.integers(0, 6000, size=(21, 79), dtype=np.int16)
+        glyphs[5:15] = 2359  # stone: the rows most maps repeat
+        assert glyph_json(glyphs) == json.dumps(glyphs.reshape(-1).tolist(), separators=(",", ":"))
