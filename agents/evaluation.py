@@ -32,6 +32,7 @@ from agents.episodes import finish_run_if_done
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import local_runner
 from balrogweb.celery import app as celery_app
+from balrogweb.errors import ServiceError
 from games.base import EndReason, TaskInfo
 from games.models import Episode
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS, UnknownEnv, adapter_class
@@ -44,8 +45,10 @@ SWEEP_BATCH = 1000
 RUN_MODEL_EPISODE_TASK = "agents.run_model_episode"  # agents.tasks.run_model_episode_task
 
 
-class RunError(ValueError):
-    pass
+class RunError(ServiceError, ValueError):
+    """A run that cannot start or change as asked (the form or the CLI says why)."""
+
+    code = "run_refused"
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import EvaluationRun
+from balrogweb.errors import ServiceError
 
 PUBLISH_RUNS = "agents.publish_evaluationrun"
 
 
-class PublishError(Exception):
-    pass
+class PublishError(ServiceError):
+    code = "publish_refused"
 
 
 def can_publish_runs(user: Any) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -21,22 +19,13 @@ from agents.models import EvaluationRun, ModelEndpoint
 from agents.publishing import PublishError, can_publish_runs, check_publish_runs, do_set_published
 from agents.sent import NoPrompt, message_images, message_text, sent_prompt
 from agents.services import can_manage_runs, check_manage_runs
+from balrogweb.errors import login_then
 from games import catalogue
 from games.services import check_task
 from ops.methods import json_methods
 
-
-def run_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous visitors go to the login page; logged-in users without the permission get 403."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        check_manage_runs(request.user)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# Anonymous visitors go to the login page; logged-in users without the permission get 403.
+run_manager_required = login_then(check_manage_runs)
 
 
 @require_safe

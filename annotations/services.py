@@ -35,6 +35,7 @@ from annotations.models import (
     StepNote,
 )
 from annotations.taxonomy import Taxonomy
+from balrogweb.errors import ServiceError
 from games.models import Episode
 
 __all__ = ["FinalLabel", "final_episode_labels", "final_step_labels"]
@@ -44,18 +45,15 @@ MAX_STEPS_PER_SAVE = 2000
 QUEUE_ORDERS = {"oldest": ("pk",), "newest": ("-pk",), "random": ("?",)}
 
 
-class AnnotationError(Exception):
+class AnnotationError(ServiceError):
     """Bad input or a state that forbids the change; ``message`` is for the user."""
 
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "invalid"
 
 
 class AssignmentClosed(AnnotationError):
-    status = 409
+    code = "closed"
+    http_status = 409
 
 
 # ----- queues ------------------------------------------------------------------------------

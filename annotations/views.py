@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,8 +32,8 @@ from annotations.replay import step_window
 from annotations.reports import queue_agreement
 from annotations.services import AnnotationError
 from annotations.taxonomy import load_taxonomy
+from balrogweb.errors import REFUSALS, login_then, refusal_response
 from games.models import Episode
-from games.services import GameError
 from ops.methods import json_methods
 from play.executor import run_blocking
 
@@ -46,31 +43,7 @@ PREVIEW_ROWS = 20
 
 def page(check: Callable[[Any], None] = check_access) -> Callable[[View], View]:
     """Anonymous visitors go to the login page; others need ``check`` to pass (else 403)."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            check(request.user)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
-
-
-REFUSALS = (PermissionDenied, Http404, AnnotationError, GameError)
-
-
-def refusal(exc: Exception) -> JsonResponse:
-    if isinstance(exc, PermissionDenied):
-        return JsonResponse({"error": str(exc) or "forbidden"}, status=403)
-    if isinstance(exc, AnnotationError):
-        return JsonResponse({"error": exc.message}, status=exc.status)
-    if isinstance(exc, GameError):
-        return JsonResponse({"error": exc.message, "code": exc.code}, status=409)
-    return JsonResponse({"error": str(exc) or "not found"}, status=404)
+    return login_then(check)
 
 
 def json_errors(call: Callable[[], HttpResponseBase], user: Any) -> HttpResponseBase:
@@ -80,7 +53,7 @@ def json_errors(call: Callable[[], HttpResponseBase], user: Any) -> HttpResponse
     try:
         return call()
     except REFUSALS as exc:
-        return refusal(exc)
+        return refusal_response(exc)
 
 
 def _json_body(request: HttpRequest) -> Any:
@@ -219,7 +192,7 @@ async def steps_endpoint(request: HttpRequest, find_episode: Callable[[Any], Epi
         episode = await sync_to_async(find_episode)(user)
         start, count = _window_args(request)
     except REFUSALS as exc:
-        return refusal(exc)
+        return refusal_response(exc)
     return await run_blocking(json_errors, lambda: JsonResponse(step_window(episode, start, count)), user)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from django.db import transaction
 from django.utils import timezone
 
+from balrogweb.errors import ServiceError
 from games.base import EndReason, GameAdapter, InvalidTask, StepResult, TaskInfo
 from games.events import emit_after_commit
 from games.live import live_games
@@ -40,12 +41,11 @@ OnRecorded = Callable[[Step], None]
 MAX_RAW_INPUT_CHARS = 100_000
 
 
-class GameError(Exception):
-    code = "game_error"
+class GameError(ServiceError):
+    """A game refused what it was asked (balrogweb.errors: one family of refusals)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "game_error"
+    http_status = 409
 
 
 class UnknownTask(GameError):
@@ -54,6 +54,7 @@ class UnknownTask(GameError):
 
 class EpisodeNotFound(GameError):
     code = "not_found"
+    http_status = 404
 
 
 class EpisodeNotRunning(GameError):

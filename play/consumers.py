@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from uvicorn.protocols.utils import ClientDisconnected
 
+from balrogweb.errors import ServiceError
 from games.events import episode_group, note_watched
 from games.services import EpisodeNotRunning, GameError
 from ops.outage import BREAKER
@@ -108,7 +109,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
             if not isinstance(message, Ping) and await BREAKER.refuses_async():
                 raise ProtocolError(*UNAVAILABLE)
             await self._handle(message, received)
-        except (ProtocolError, GameError) as exc:
+        except ServiceError as exc:  # every refusal: its code and message (balrogweb.errors)
             await self._error(exc.code, exc.message, seq)
         except ClientDisconnected:
             # The client left while its reply was being sent: nothing to tell anyone.

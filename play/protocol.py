@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from balrogweb.errors import ServiceError
+
 # 2 added the early ``frame`` before the ``ack`` (docs/websocket-protocol.md);
 # a hello without ``protocol`` speaks 1, whose ``ack`` carries the frame itself.
 PROTOCOL_VERSION = 2
@@ -26,11 +28,11 @@ MAX_INPUT_CHARS = 255
 INPUT_SOURCES = ("key", "button", "text", "script")
 
 
-class ProtocolError(Exception):
+class ProtocolError(ServiceError):
+    """A message the protocol refuses: sent back as an ``error`` with ``code``."""
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from balrogweb.errors import refusal_response
 from games import catalogue
 from games.base import KeyBinding, TaskInfo
 from games.models import Episode
@@ -150,7 +151,7 @@ async def frames(request: HttpRequest, pk: int) -> HttpResponseBase:
     try:
         body = await run_blocking(_frames_body, pk, start, count, with_observation)
     except GameError as exc:
-        return JsonResponse({"error": exc.message, "code": exc.code}, status=404 if exc.code == "not_found" else 409)
+        return refusal_response(exc)
     return HttpResponse(body, content_type="application/json")
 
 

@@ -27,6 +27,7 @@ NICKNAME_MAX = 32
 
 class Forbidden(GameError):
     code = "forbidden"
+    http_status = 403
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class ViewerRefused(GameError):
     many viewer connections open, or opened them too fast (play.limits)."""
 
     code = "too_many_viewers"
+    http_status = 429
 
 
 @dataclass(frozen=True)
