@@ -36,14 +36,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import http.cookiejar
 import json
 import os
 import random
 import re
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -57,6 +54,10 @@ from typing import Any
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the client below is the tests' own (tests/support/wsclient.py)
+
+from tests.support.wsclient import Closed, WebSocket, free_port, start_episode, wait_up  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/balrogweb_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
 # The ASGI server processes on loopback: production's (manage.py serve: uvicorn), or daphne to compare.
@@ -80,69 +81,6 @@ ACTIONS = {
 
 
 # ----- a minimal websocket client (RFC 6455, text frames) ------------------------
-class Closed(Exception):
-    pass
-
-
-class WebSocket:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, host: str, port: int, path: str, cookie: str) -> WebSocket:
-        reader, writer = await asyncio.open_connection(host, port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n"
-            f"Cookie: {cookie}\r\n\r\n"
-        )
-        writer.write(request.encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise Closed(head.split(b"\r\n", 1)[0].decode(errors="replace"))
-        return cls(reader, writer)
-
-    def send(self, text: str) -> None:
-        payload = text.encode()
-        size = len(payload)
-        if size < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | size)
-        elif size < 65536:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
-        else:
-            header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
-        # A zero masking key: the payload goes as is (the protocol only requires a key).
-        self.writer.write(header + b"\0\0\0\0" + payload)
-
-    async def receive(self) -> str:
-        parts: list[bytes] = []
-        while True:
-            first, second = await self.reader.readexactly(2)
-            size = second & 0x7F
-            if size == 126:
-                (size,) = struct.unpack("!H", await self.reader.readexactly(2))
-            elif size == 127:
-                (size,) = struct.unpack("!Q", await self.reader.readexactly(8))
-            mask = await self.reader.readexactly(4) if second & 0x80 else b""
-            payload = await self.reader.readexactly(size)
-            if mask:
-                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-            opcode = first & 0x0F
-            if opcode == 0x8:
-                raise Closed("closed by the server")
-            if opcode == 0x9:
-                self.writer.write(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0\0\0\0" + payload)
-                continue
-            if opcode in (0x1, 0x0):
-                parts.append(payload)
-                if first & 0x80:
-                    return b"".join(parts).decode()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 # ----- players -----------------------------------------------------------------------------
 @dataclass
 class Stats:
@@ -154,22 +92,6 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     last_error_version: int | None = None
     episodes: int = 0
-
-
-def start_episode(base: str, env: str, task: str, jar: http.cookiejar.CookieJar | None = None) -> tuple[int, str]:
-    """One anonymous player starts an episode through the pages; (episode id, cookie header)."""
-    jar = jar if jar is not None else http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    url = f"{base}/play/{env}/?task={urllib.parse.quote(task)}"
-    opener.open(url, timeout=30).read()
-    cookies = {cookie.name: cookie.value for cookie in jar}
-    form = {"csrfmiddlewaretoken": cookies["csrftoken"], "task": task, "nickname": "bench", "seed": "random"}
-    with opener.open(url, data=urllib.parse.urlencode(form).encode(), timeout=60) as response:
-        match = re.search(r"/episodes/(\d+)/$", response.url)
-        if not match:
-            raise RuntimeError(f"no episode after POST: {response.url}")
-    cookies = {cookie.name: cookie.value for cookie in jar}
-    return int(match.group(1)), f"sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}"
 
 
 async def play(target: Target, env: str, task: str, until: float, stats: Stats) -> None:
@@ -323,24 +245,6 @@ def stop_servers(servers: list[tuple[subprocess.Popen[bytes], int]]) -> None:
         server.wait(timeout=20)
 
 
-def wait_up(base: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/static/play/css/play.css", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the server at {base} did not answer")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # ----- reporting ------------------------------------------------------------------------------
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -390,8 +294,10 @@ def report(args: argparse.Namespace, task: str, stats: Stats, elapsed: float, cp
     core = [core - env for core, env in zip(stats.core_ms, stats.env_ms, strict=True)]
     transport = [lat - srv for lat, srv in zip(stats.latency_ms, stats.server_ms, strict=True)]
     acks = max(1, len(stats.latency_ms))
-    print(f"players {args.players}, {args.env} {task}, {elapsed:.0f} s, {args.workers} server process(es), "
-          f"backend: {args.backend}, protocol {args.protocol}")
+    print(
+        f"players {args.players}, {args.env} {task}, {elapsed:.0f} s, {args.workers} server process(es), "
+        f"backend: {args.backend}, protocol {args.protocol}"
+    )
     print(f"acks {len(stats.latency_ms)} ({len(stats.latency_ms) / elapsed:.0f}/s), episodes started {stats.episodes}")
     print(line("keypress -> frame (client)", stats.latency_ms))
     print(line("raw env step (env_ms)", stats.env_ms))
@@ -407,9 +313,11 @@ def report(args: argparse.Namespace, task: str, stats: Stats, elapsed: float, cp
         print(line("keypress -> durable ack (client)", stats.ack_ms))
         print(line("  game core write = core_ms - env", core))
     print(f"errors: {dict(stats.errors) or 'none'}")
-    print(f"CPU: servers {user + system:.1f} s (user {user:.1f}, system {system:.1f}; "
-          f"{1000 * (user + system) / acks:.2f} ms per ack, {100 * (user + system) / elapsed:.0f}% of one core), "
-          f"this client {client_cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"CPU: servers {user + system:.1f} s (user {user:.1f}, system {system:.1f}; "
+        f"{1000 * (user + system) / acks:.2f} ms per ack, {100 * (user + system) / elapsed:.0f}% of one core), "
+        f"this client {client_cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
 
 async def main_async(args: argparse.Namespace, targets: list[Target]) -> None:
@@ -423,8 +331,7 @@ async def main_async(args: argparse.Namespace, targets: list[Target]) -> None:
     until = time.monotonic() + args.seconds
     started = time.monotonic()
     players = [
-        asyncio.create_task(play(targets[i % len(targets)], args.env, task, until, stats))
-        for i in range(args.players)
+        asyncio.create_task(play(targets[i % len(targets)], args.env, task, until, stats)) for i in range(args.players)
     ]
     await asyncio.sleep(min(args.seconds * 0.8, max(5.0, args.seconds - 5)))
     loaded_rss = total_rss(targets)
@@ -433,8 +340,10 @@ async def main_async(args: argparse.Namespace, targets: list[Target]) -> None:
     user, system = total_cpu(targets)
     cpu = (user - cpu_before[0], system - cpu_before[1], time.process_time() - cpu_before[2])
     report(args, task, stats, elapsed, cpu)
-    print(f"server RSS: {base_rss:.0f} MB before, {loaded_rss:.0f} MB with {args.players + len(targets)} live "
-          f"sessions: {(loaded_rss - base_rss) / args.players:.2f} MB per session")
+    print(
+        f"server RSS: {base_rss:.0f} MB before, {loaded_rss:.0f} MB with {args.players + len(targets)} live "
+        f"sessions: {(loaded_rss - base_rss) / args.players:.2f} MB per session"
+    )
     for ws in warm:
         ws.close()
     if args.memory_sessions:
@@ -443,8 +352,10 @@ async def main_async(args: argparse.Namespace, targets: list[Target]) -> None:
         await asyncio.sleep(2)
         after = total_rss(targets)
         per = (after - before) / args.memory_sessions
-        print(f"memory: {args.memory_sessions} more live sessions: RSS {before:.0f} -> {after:.0f} MB, "
-              f"{per:.2f} MB per session = {1024 / per:.0f} sessions per GB")
+        print(
+            f"memory: {args.memory_sessions} more live sessions: RSS {before:.0f} -> {after:.0f} MB, "
+            f"{per:.2f} MB per session = {1024 / per:.0f} sessions per GB"
+        )
         for ws in sockets:
             ws.close()
 
@@ -460,8 +371,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-pid", type=int, default=0)
     parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="uvicorn")
     parser.add_argument("--workers", type=int, default=1, help="server processes to spread the players over (max 8)")
-    parser.add_argument("--protocol", type=int, choices=(1, 2), default=2,
-                        help="2: the frame comes before the ack (the browser's); 1: one ack with the frame")
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="2: the frame comes before the ack (the browser's); 1: one ack with the frame",
+    )
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer instead")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
@@ -500,8 +416,9 @@ def main() -> None:
         targets = [Target(args.url.rstrip("/"), parts.hostname, parts.port or 80, pid, args.protocol)]
     else:
         servers = start_servers(args)
-        targets = [Target(f"http://127.0.0.1:{port}", "127.0.0.1", port, server.pid, args.protocol)
-                   for server, port in servers]
+        targets = [
+            Target(f"http://127.0.0.1:{port}", "127.0.0.1", port, server.pid, args.protocol) for server, port in servers
+        ]
         print("servers: " + ", ".join(f"pid {t.pid} port {t.port}" for t in targets), flush=True)
     try:
         for target in targets:

@@ -148,3 +148,27 @@ def test_it_keeps_play_pages_and_services_to_play() -> None:
 
 def test_it_keeps_ops_out_of_the_game_packages() -> None:
     assert [(source, target) for source, target in _edges(("ops",)) if _under(target, GAME_PACKAGES)] == []
+
+
+def test_it_keeps_the_tests_off_the_benchmarks() -> None:
+    """Tests share helpers through tests/support, never through bench/ (whose
+    scripts import as top-level modules once bench/ is on sys.path)."""
+    scripts = {path.stem for path in (ROOT / "bench").glob("*.py")}
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name == "test_import_rules.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        names = set(_imported_names(_module_name(path), path))
+        if names & scripts or any(name.startswith("bench") for name in names) or '/ "bench"' in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_it_has_one_persona() -> None:
+    definitions = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if "\nclass Persona" in path.read_text(encoding="utf-8")
+    ]
+    assert definitions == ["tests/support/personas.py"]

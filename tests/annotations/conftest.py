@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.apps import apps
-from django.contrib.auth.models import Group, User
 from django.db import connections
 from django.test import Client
 
@@ -26,17 +24,12 @@ from games.models import Episode
 from games.services import do_apply_action, do_end_episode, do_start_episode
 from play.executor import close_step_pool
 from play.replay import replay_cursors
+from tests.support import personas
+from tests.support.personas import Persona
 
 TASK = "BabyAI-MixedTrainLocal-v0/goto"
 XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 _defaults = importlib.import_module("annotations.migrations.0002_default_taxonomy_and_groups")
-
-
-@dataclass
-class Persona:
-    name: str
-    user: User
-    client: Client
 
 
 def ensure_defaults() -> None:
@@ -46,12 +39,9 @@ def ensure_defaults() -> None:
 
 
 def make_persona(name: str, groups: Sequence[str], staff: bool = True) -> Persona:
+    """An annotation persona: staff by default, in ``groups`` (the defaults' groups exist first)."""
     ensure_defaults()
-    user = User.objects.create_user(name, password=f"{name}-password-123", is_staff=staff)
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    client = Client()
-    client.force_login(user)
-    return Persona(name, user, client)
+    return personas.make_persona(name, groups, staff=staff)
 
 
 @pytest.fixture

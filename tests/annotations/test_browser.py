@@ -21,7 +21,7 @@ from annotations import services
 from annotations.filters import EpisodeFilter
 from annotations.models import Assignment, EpisodeValue, Label, StepLabel
 from tests.annotations.conftest import XSS, Persona, make_persona, play_model_episode
-from tests.browser import launch, playwright_sync_api
+from tests.support.browser import launch, playwright_sync_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

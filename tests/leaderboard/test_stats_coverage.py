@@ -1,33 +1,17 @@
 """The intervals hold their coverage targets (issue 23) on a fast simulation:
-a few hundred data sets per case with fixed seeds (bench/stats_coverage.py
-runs the full table with 1,000). A missing interval counts as a miss."""
+a few hundred data sets per case with fixed seeds (tests/support/stats_simulation.py;
+bench/stats_coverage.py runs the full table with 1,000). A missing interval counts as a miss."""
 
 from __future__ import annotations
-
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
 from leaderboard.stats import mean_interval
+from tests.support import stats_simulation
 
-
-def _bench() -> ModuleType:
-    """bench/stats_coverage.py, the simulation itself (bench/ is scripts, not a package)."""
-    path = Path(__file__).resolve().parents[2] / "bench" / "stats_coverage.py"
-    spec = importlib.util.spec_from_file_location("stats_coverage", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+bench = stats_simulation  # the module the table in docs/statistics.md comes from
 DISTRIBUTIONS, measure, mean_rows, new_mean = bench.DISTRIBUTIONS, bench.measure, bench.mean_rows, bench.new_mean
 overall_rows, paired_rows = bench.overall_rows, bench.paired_rows
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import launch, playwright_sync_api
+from tests.support.browser import launch, playwright_sync_api
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 BLOCKING = {"critical", "serious"}

@@ -32,7 +32,8 @@ from balrogweb.asgi import application
 from balrogweb.routing import websocket_urlpatterns
 from games.models import Episode
 from games.services import do_apply_action, do_start_episode
-from tests.play.conftest import HOST, ORIGIN, Persona
+from tests.support.personas import Persona
+from tests.support.websocket import HOST, ORIGIN
 
 PERSONAS = ("anonymous", "player", "other", "annotator", "other_annotator", "reviewer", "manager", "admin")
 LEVELS: dict[str, set[str]] = {

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser import launch, playwright_sync_api
-from tests.ops.helpers import ROOT, example_entries
 from tests.ops.test_accessibility import NOT_PAGES, PAGES_DATA, who_sees
 from tests.ops.test_faults import Server, base_env, migrate
+from tests.support.browser import launch, playwright_sync_api
+from tests.support.settings_files import ROOT, example_entries
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

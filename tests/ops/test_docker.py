@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ops.management.commands.serve import server_options
-from tests.ops.helpers import ROOT, example_entries, settings_variables
+from tests.support.settings_files import ROOT, example_entries, settings_variables
 
 COMPOSE = ROOT / "docker" / "compose.yaml"
 

@@ -22,11 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.ops.helpers import ROOT
-
-# bench/ is a directory of scripts, not a package: its websocket client imports as ``ws_load``.
-sys.path.insert(0, str(ROOT / "bench"))
-from ws_load import Closed, WebSocket, free_port, start_episode, wait_up
+from tests.support.settings_files import ROOT
+from tests.support.wsclient import Closed, WebSocket, free_port, start_episode, wait_up
 
 pytestmark = pytest.mark.slow
 

@@ -35,9 +35,9 @@ from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     start_worker,
     worker_queue,
 )
-from tests.ops.helpers import ROOT
 from tests.ops.test_fault_postgres import DISCONNECTED, drop_dead_connections
 from tests.ops.test_faults import TASK, Server, WebSocket, base_env, hello, start_episode
+from tests.support.settings_files import ROOT
 
 pytestmark = [
     pytest.mark.services,
@@ -252,7 +252,11 @@ def test_evaluate_and_its_worker_carry_on_through_a_connection_kill(
 
     ModelEndpoint.objects.create(
         # random: the solver reads the game from this (killed) process's database connection
-        name="dev-faults", provider="dev", base_url=model_server.url, model_id="random@0.02", queue=worker_queue
+        name="dev-faults",
+        provider="dev",
+        base_url=model_server.url,
+        model_id="random@0.02",
+        queue=worker_queue,
     )
     start_worker(THREADS_POOL)
     env = {**os.environ, "DATABASE_URL": _test_database_url()}

@@ -32,8 +32,8 @@ from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     start_worker,
     worker_queue,
 )
-from tests.ops.helpers import ROOT
 from tests.ops.test_faults import TASK, Server, base_env, migrate, own_redis, start_redis  # noqa: F401
+from tests.support.settings_files import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.ops.test_authorization import concrete, make_world, routes
-from tests.play.conftest import Persona
+from tests.support.personas import Persona
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

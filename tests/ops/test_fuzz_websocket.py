@@ -29,7 +29,8 @@ from django.test import override_settings
 from games.models import Episode, Step
 from games.services import verify_episode
 from play.limits import reset_action_limiter
-from tests.play.conftest import Persona, communicator
+from tests.support.personas import Persona
+from tests.support.websocket import communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

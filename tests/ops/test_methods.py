@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.ops.test_authorization import client_for, concrete, make_world, routes
-from tests.play.conftest import Persona
+from tests.support.personas import Persona
 
 JSON_GET = ("/api/leaderboard", "/api/leaderboard/openapi.json")
 

@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import resolve
 
-from tests.browser import playwright_sync_api
 from tests.ops.test_authorization import routes
+from tests.support.browser import playwright_sync_api
 
 # Routes that are not pages: data, downloads, probes, static files, and POST-only actions.
 NOT_PAGES = (".json", ".jsonl", ".csv", "/api/", "healthz", "readyz", "metrics", "/static/")
@@ -51,4 +51,3 @@ def test_it_shoots_every_page_at_both_widths_and_none_scrolls_sideways(tmp_path:
     assert played == ENV_KINDS  # and the showcase opens a live game of each
     too_wide = [f"{row['width']} {row['path']}: {row['overflow']} px ({row['widest']})" for row in report]
     assert [line for line, row in zip(too_wide, report, strict=True) if row["overflow"] > 0] == []
-

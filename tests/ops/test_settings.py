@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from tests.ops.helpers import ROOT, example_entries, example_environment, manage, settings_variables
+from tests.support.settings_files import ROOT, example_entries, example_environment, manage, settings_variables
 
 slow = pytest.mark.slow  # subprocesses that import Django (~1 s each)
 

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from balrogweb.asgi import application
 from ops.static import serve_static
-from tests.ops.helpers import ROOT
+from tests.support.settings_files import ROOT
 
 SCRIPT = "play/js/socket.js"
 

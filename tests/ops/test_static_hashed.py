@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from tests.ops.helpers import ROOT
+from tests.support.settings_files import ROOT
 
 HASHED = {
     "STORAGES": {**settings.STORAGES, "staticfiles": {"BACKEND": "ops.static.HashedStaticFilesStorage"}},

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.ops.test_authorization import Route, client_for, make_world, routes
-from tests.play.conftest import Persona
+from tests.support.personas import Persona
 
 HUGE = (2**63, 2**70)
 # Query parameters and form fields the views read as numbers or ids (and a few enums).

@@ -15,7 +15,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from games.models import Episode
-from tests.play.conftest import Persona, _session, communicator
+from tests.support.personas import Persona, session_for
+from tests.support.websocket import communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -75,7 +76,7 @@ async def test_it_closes_the_players_and_a_watchers_sockets_within_a_second_of_l
 
 async def test_it_keeps_the_users_other_sessions_open_on_logout(toy_game: str, pat: Persona) -> None:
     episode = await start_toy(pat)
-    other_key = await database_sync_to_async(_session)(pat.user)
+    other_key = await database_sync_to_async(session_for)(pat.user)
     here = communicator(episode.pk, pat)
     elsewhere = communicator(episode.pk, Persona("pat-laptop", pat.user, other_key))
     await greeted(here)

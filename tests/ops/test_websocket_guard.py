@@ -20,7 +20,8 @@ from games.models import Episode, Step
 from ops import metrics
 from ops.outage import DatabaseBreaker
 from tests.conftest import FakeDatabase
-from tests.play.conftest import HOST, ORIGIN, Persona, communicator
+from tests.support.personas import Persona
+from tests.support.websocket import HOST, ORIGIN, communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -30,8 +30,8 @@ from games.models import Episode
 from games.services import do_apply_action, do_end_episode, do_start_episode
 from play import services
 from play.protocol import Action
-from tests.browser import launch, playwright_sync_api
 from tests.ops.test_authorization import World, concrete, routes
+from tests.support.browser import launch, playwright_sync_api
 
 pytestmark = [pytest.mark.slow]
 

@@ -27,7 +27,7 @@ from django.conf import settings
 
 from games.registry import adapter_class, make_adapter
 from reference.view import model_view
-from tests.browser import launch, playwright_sync_api
+from tests.support.browser import launch, playwright_sync_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -22,8 +22,9 @@ from ops.outage import DatabaseBreaker
 from play.limits import reset_action_limiter
 from play.replay import replay_cursors
 from tests.conftest import FakeDatabase
-from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
-from tests.play.conftest import Persona, communicator
+from tests.support.personas import Persona
+from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
+from tests.support.websocket import communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,8 @@ from games.registry import PROTOCOL_BALROG, PROTOCOL_BALROGWEB
 from games.textworld.adapter import MAX_COMMAND_BYTES
 from play.protocol import MAX_ACTION_CHARS, encode
 from play.services import command_limits
-from tests.play.conftest import Persona, communicator
+from tests.support.personas import Persona
+from tests.support.websocket import communicator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,6 @@ consumer falls back to play.feed, which reads versions from the database."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from unittest import mock
 
@@ -15,12 +14,8 @@ from django.db import transaction
 from django.test import override_settings
 
 from games.services import do_apply_action, do_end_episode
-from tests.ops.helpers import ROOT
-from tests.play.conftest import Persona, communicator
 from tests.play.test_consumers import TIMEOUT, say_hello, start
-
-sys.path.insert(0, str(ROOT / "bench"))
-from live_feed import (
+from tests.support.livefeed import (
     committed_steps,
     prepare,
     process_env,
@@ -29,6 +24,9 @@ from live_feed import (
     wait_for_episode,
     watch,
 )
+from tests.support.personas import Persona
+from tests.support.settings_files import ROOT
+from tests.support.websocket import communicator
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 MOVES = ["right", "left"]  # from cell 0..2: never the pit, never the goal

@@ -15,8 +15,8 @@ from games.registry import ENVS, adapter_class
 from games.services import do_apply_action, do_start_episode
 from play.models import PlayRecord
 from play.services import SESSION_TOKEN_KEY, anon_key
-from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
-from tests.play.conftest import Persona
+from tests.support.personas import Persona
+from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from django.conf import settings
 from games.live import live_games
 from games.models import Episode
 from play import protocol
-from tests.play.conftest import Persona, communicator
+from tests.support.personas import Persona
+from tests.support.websocket import communicator
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "websocket-protocol.md"
 TIMEOUT = 20

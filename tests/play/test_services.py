@@ -22,8 +22,8 @@ from play.models import PlayRecord, counts_as_baseline, human_baseline_episodes
 from play.protocol import Action
 from play.replay import ReplayCursors, frames_window_json, replay_cursors
 from play.services import starts
-from tests.play.conftest import MODEL_VIEW_HEADER as VIEW
-from tests.play.conftest import Persona
+from tests.support.personas import Persona
+from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
 
 pytestmark = pytest.mark.django_db
 

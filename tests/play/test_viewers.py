@@ -23,9 +23,10 @@ from play.limits import reset_action_limiter, viewer_limits
 from play.replay import replay_cursors
 from play.services import ViewerRefused, resync, step_message
 from play.snapshots import viewer_texts
-from tests.play.conftest import Persona, communicator
 from tests.play.test_consumers import act, say_hello, start_toy_at
 from tests.play.test_protocol_doc import DOC
+from tests.support.personas import Persona
+from tests.support.websocket import communicator
 
 TIMEOUT = 20
 HOSTILE = "203.0.113.7"
