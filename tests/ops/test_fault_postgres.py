@@ -13,7 +13,6 @@ for ``pg_isready``)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     worker_queue,
 )
 from tests.ops.test_faults import ENV, MOVES, TASK, Closed, Server, WebSocket, base_env, hello, start_episode
+from tests.support.wsclient import DISCONNECTED, send_action
 
 pytestmark = [
     pytest.mark.slow,
@@ -50,7 +50,6 @@ pytestmark = [
         shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster (Debian's postgresql-common)"
     ),
 ]
-DISCONNECTED = (Closed, asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, OSError)
 
 
 def restart_postgres() -> None:
@@ -123,15 +122,7 @@ def test_it_loses_no_acknowledged_step_when_postgres_restarts_mid_game(tmp_path:
         episode_id, cookie = start_episode(server.base, ENV, TASK)
 
         async def send(ws: WebSocket, seq: int) -> dict[str, object] | None:
-            """The reply to one action; None if the socket broke first."""
-            ws.send(json.dumps({"type": "action", "seq": seq, "action": MOVES[seq % 2], "input": MOVES[seq % 2]}))
-            try:
-                while True:
-                    reply: dict[str, object] = json.loads(await asyncio.wait_for(ws.receive(), 20))
-                    if reply["type"] in ("ack", "error"):
-                        return reply
-            except DISCONNECTED:
-                return None
+            return await send_action(ws, seq, MOVES[seq % 2])
 
         async def play() -> tuple[int, list[str]]:
             ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)

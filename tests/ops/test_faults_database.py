@@ -35,9 +35,10 @@ from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     start_worker,
     worker_queue,
 )
-from tests.ops.test_fault_postgres import DISCONNECTED, drop_dead_connections
+from tests.ops.test_fault_postgres import drop_dead_connections
 from tests.ops.test_faults import TASK, Server, WebSocket, base_env, hello, start_episode
 from tests.support.settings_files import ROOT
+from tests.support.wsclient import DISCONNECTED, send_action
 
 pytestmark = [
     pytest.mark.services,
@@ -157,14 +158,7 @@ class Player:
         return ws
 
     async def _act(self, ws: WebSocket, seq: int) -> dict[str, object] | None:
-        ws.send(json.dumps({"type": "action", "seq": seq, "action": MOVE, "input": MOVE}))
-        try:
-            while True:
-                reply: dict[str, object] = json.loads(await asyncio.wait_for(ws.receive(), 20))
-                if reply["type"] in ("ack", "error"):
-                    return reply
-        except DISCONNECTED:
-            return None
+        return await send_action(ws, seq, MOVE)
 
     def longest_pause_after(self, moment: float) -> float:
         """Seconds from ``moment`` to the first ack after it, less the usual pace."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -116,3 +117,21 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# What a socket that broke under a fault raises: the server closed it, the
+# stream ended mid-frame, the connection was refused or reset, or no answer came.
+DISCONNECTED = (Closed, asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, OSError)
+
+
+async def send_action(ws: WebSocket, seq: int, action: str, timeout: float = 20) -> dict[str, object] | None:
+    """The reply (ack or error) to one action sent as the browser sends it;
+    None if the socket broke first."""
+    ws.send(json.dumps({"type": "action", "seq": seq, "action": action, "input": action}))
+    try:
+        while True:
+            reply: dict[str, object] = json.loads(await asyncio.wait_for(ws.receive(), timeout))
+            if reply["type"] in ("ack", "error"):
+                return reply
+    except DISCONNECTED:
+        return None
