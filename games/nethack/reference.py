@@ -41,7 +41,7 @@ import numpy as np
 from games.base import GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome, TaskInfo
 from games.nethack.minihack import MiniHackAdapter
 from games.nethack.nle import NetHackAdapter, progress_facts
-from games.nethack.sidecar import EngineGame
+from games.nethack.sidecar import EngineGame, SidecarError, available
 from games.nethack.tiles import tile_png
 from games.progression import NetHackProgression, ProgressionTracker, UnitRewardProgression
 from reference.prompts import instruction, valid_actions
@@ -152,6 +152,26 @@ def level_text(level_set: str, choice: str) -> str:
 
 
 # ----- the adapters -----------------------------------------------------------------
+_ENGINE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def _engine_actions(env: str, task: str) -> frozenset[str] | None:
+    """The actions the reference's engine accepts and runs for ``task``; None
+    (every key) when no engine can start here. Kept once known."""
+    known = _ENGINE_ACTIONS.get((env, task))
+    if known is not None or not available():
+        return known
+    game = EngineGame(DEFAULT_CLOCK)
+    try:
+        made = game.call("make", env=env, task=task, style=AUTO_MORE_2025)
+    except SidecarError:
+        return None  # not kept: the next page asks again
+    finally:
+        game.close()
+    known = _ENGINE_ACTIONS[(env, task)] = frozenset(made["accepted"]) & frozenset(made["runnable"])
+    return known
+
+
 class _AcceptedKeyBindings:
     """``key_bindings()`` on the class lists every key of the game; on an
     adapter, only the keys whose action it accepts: a key for another action
@@ -297,6 +317,12 @@ class ReferenceNetHackAdapter(_ReferenceNLEFamily):
     # NetHack's keys, on an adapter only those the reference accepts ("minus",
     # "apos" and "travel" are not among its strings: they would play "esc").
     key_bindings = _AcceptedKeyBindings(NetHackAdapter.key_bindings)
+
+    @classmethod
+    def task_actions(cls, task: str) -> frozenset[str] | None:
+        # The reference's strings live in its engine (no list of them ships
+        # with the prompts): asked once per process, for the Controls table.
+        return _engine_actions(cls.env, task)
 
     def make_tracker(self) -> ProgressionTracker:
         return NetHackProgression()

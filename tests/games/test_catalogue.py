@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from games import catalogue
+from games.nethack import sidecar
 from games.registry import ENVS, PROTOCOL_BALROG, PROTOCOL_BALROGWEB, adapter_class
 from reference.prompts import valid_actions
 
@@ -38,6 +41,20 @@ def test_it_shows_only_keys_of_the_reference_minihack_actions() -> None:
         accepted = set(valid_actions("minihack", info.task) or ())
         shown = {binding.action for binding in catalogue.key_bindings("minihack", info.task, PROTOCOL_BALROG)}
         assert shown and shown <= accepted, info.task
+
+
+def test_it_shows_only_keys_the_reference_nethack_engine_runs() -> None:
+    if not sidecar.available():
+        pytest.skip("the reference engine's venv (.venv-nle09) is not installed: scripts/bootstrap.sh makes it")
+    task = adapter_class("nle").tasks()[0].task
+    adapter = adapter_class("nle", PROTOCOL_BALROG)(task=task, options={})
+    try:
+        adapter.reset(0)
+        shown = {binding.action for binding in catalogue.key_bindings("nle", task, PROTOCOL_BALROG)}
+        assert shown == {binding.action for binding in adapter.key_bindings()}  # what the live game accepts
+    finally:
+        adapter.close()
+    assert shown and not shown & {"minus", "apos", "travel"}  # not among the reference's strings
 
 
 def test_it_keeps_every_key_of_games_with_one_action_set() -> None:
