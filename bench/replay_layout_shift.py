@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "balrogweb.settings")
 
-from tests.browser import launch
-from tests.ops.helpers import ROOT
 from tests.ops.test_faults import Server, base_env, migrate
+from tests.support.browser import launch
+from tests.support.settings_files import ROOT
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 EPISODES = """

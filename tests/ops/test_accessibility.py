@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import launch, playwright_sync_api
+from tests.support.browser import launch, log_in, playwright_sync_api
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 BLOCKING = {"critical", "serious"}
@@ -94,11 +94,7 @@ def test_it_has_no_serious_accessibility_violation_on_any_page(tmp_path: Path) -
                 for who in ("annie", "root"):
                     context = browser.new_context(viewport={"width": width, "height": height})
                     page = context.new_page()
-                    page.goto(f"{server.base}/accounts/login/")
-                    page.fill("input[name=username]", who)
-                    page.fill("input[name=password]", "pw-browser-123")
-                    page.click("form button[type=submit]")
-                    page.wait_for_load_state("networkidle")
+                    log_in(page, server.base, who, "pw-browser-123")
                     for name, persona, url in pages:
                         if persona == who:
                             view = context.new_page()  # a fresh tab: an error answer leaves none behind

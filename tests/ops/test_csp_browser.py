@@ -7,18 +7,15 @@ filled with the XSS test's world), seen by the persona allowed there."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.ops.test_accessibility import NOT_PAGES, PAGES_DATA, who_sees
-from tests.ops.test_faults import Server, base_env, migrate
-from tests.support.browser import launch, playwright_sync_api
-from tests.support.settings_files import ROOT, example_entries
+from tests.ops.test_faults import server_with_data
+from tests.support.browser import launch, log_in, playwright_sync_api
+from tests.support.settings_files import example_entries
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -39,29 +36,12 @@ def violations_of(api: Any, page: Any, url: str, policy: str) -> list[str] | Non
     return reported
 
 
-def log_in(context: Any, base: str, who: str) -> None:
-    page = context.new_page()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", who)
-    page.fill("input[name=password]", "pw-browser-123")
-    page.click("form button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    page.close()
-
-
 def test_it_renders_every_page_without_a_csp_violation(tmp_path: Path) -> None:
     api = playwright_sync_api()
     policy = str(example_entries()["BALROG_CSP"])
     assert "unsafe-inline" not in policy and "style-src 'self';" in policy
-    env = base_env(tmp_path, BALROG_CSP=policy)
-    migrate(env)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", PAGES_DATA], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=180, check=True,
-    )  # fmt: skip
-    routes = json.loads(made.stdout.strip().splitlines()[-1])
+    server, routes = server_with_data(tmp_path, PAGES_DATA, BALROG_CSP=policy)
     pages = [(who_sees(level), url) for _, level, url in routes if not any(part in url for part in NOT_PAGES)]
-    server = Server(env, tmp_path / "server.log")
     failures: list[str] = []
     checked = 0
     try:
@@ -69,7 +49,9 @@ def test_it_renders_every_page_without_a_csp_violation(tmp_path: Path) -> None:
             browser = launch(playwright)
             for who in ("annie", "root"):
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
-                log_in(context, server.base, who)
+                login_page = context.new_page()
+                log_in(login_page, server.base, who, "pw-browser-123")
+                login_page.close()
                 for persona, url in pages:
                     if persona == who:
                         view = context.new_page()  # a fresh tab: an error answer leaves none behind

@@ -72,10 +72,11 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
 
 
-def server_with_data(var_dir: Path, script: str) -> tuple[Server, Any]:
+def server_with_data(var_dir: Path, script: str, **settings: str) -> tuple[Server, Any]:
     """A fresh database filled by ``script`` (run in ``manage.py shell``), the
-    JSON its last printed line holds, and a server started on that database."""
-    env = base_env(var_dir)
+    JSON its last printed line holds, and a server started on that database
+    (with ``settings`` in its environment)."""
+    env = base_env(var_dir, **settings)
     migrate(env)
     made = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, capture_output=True,

@@ -25,3 +25,12 @@ def playwright_sync_api() -> Any:
 def launch(playwright: Any) -> Any:
     """A headless Chromium from a running ``sync_playwright()``."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+
+
+def log_in(page: Any, base: str, username: str, password: str) -> None:
+    """Log in through the login page, as a person does, and wait for the page after it."""
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
