@@ -85,7 +85,7 @@ def test_it_plays_a_scripted_episode_in_a_worker_process(start_worker, worker_qu
     assert settings.CELERY_TASK_ALWAYS_EAGER is False
     episode = do_start_scripted_episode("babyai", "BabyAI-MixedTrainLocal-v0/goto", 5, "babyai_bot")
     start_worker()
-    play_scripted_episode_task.apply_async(args=[episode.pk], queue=worker_queue)
+    play_scripted_episode_task.apply_async(args=(episode.pk,), queue=worker_queue)
     _wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=60)
     episode.refresh_from_db()
     assert (episode.status, episode.end_reason, episode.progression) == ("finished", "won", 1.0)
@@ -96,7 +96,7 @@ def test_it_plays_a_scripted_episode_in_a_worker_process(start_worker, worker_qu
 def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) -> None:
     episode = do_start_scripted_episode("crafter", "default", 7, "random")
     worker = start_worker()
-    play_scripted_episode_task.apply_async(args=[episode.pk], queue=worker_queue)
+    play_scripted_episode_task.apply_async(args=(episode.pk,), queue=worker_queue)
     # Kill early and look often: this random Crafter episode ends at step 178 and
     # a worker writes a step in a few ms, so waiting for step 30 at a 0.2 s poll
     # once let it finish before the kill (and then nothing was left to resume).
@@ -107,7 +107,7 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
     # The unacknowledged task is not redelivered before the visibility timeout,
     # so the resume is enqueued again; a resumed task continues from the log.
     start_worker()
-    play_scripted_episode_task.apply_async(args=[episode.pk], queue=worker_queue)
+    play_scripted_episode_task.apply_async(args=(episode.pk,), queue=worker_queue)
     _wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=240)
     episode.refresh_from_db()
     indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
