@@ -7,9 +7,9 @@ and the step's model-call record (``Step.meta``).
 
 Rebuilding an adapter per step would cost O(n^2) over an episode; a window
 of steps is computed in one replay pass instead, with an adapter borrowed
-from browser play's replay cursors (``play.replay``: a bounded LRU of
-adapters positioned in episodes' logs, so the next window going forward
-continues where this one stopped). A window is capped in steps and in bytes.
+from the replay cursors (``games.cursors``: a bounded LRU of adapters
+positioned in episodes' logs, so the next window going forward continues
+where this one stopped). A window is capped in steps and in bytes.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from games.base import GameAdapter
+from games.cursors import replay_cursors
 from games.models import Episode, Step
-from play.replay import replay_cursors
 from reference.view import model_view
 
 MAX_WINDOW_STEPS = 200

@@ -33,9 +33,9 @@ from annotations.reports import queue_agreement
 from annotations.services import AnnotationError
 from annotations.taxonomy import load_taxonomy
 from balrogweb.errors import REFUSALS, login_then, refusal_response
+from games.executor import run_blocking
 from games.models import Episode
 from ops.methods import json_methods
-from play.executor import run_blocking
 
 View = Callable[..., HttpResponseBase]
 PREVIEW_ROWS = 20

@@ -78,7 +78,7 @@ def burn(iterations: int) -> int:
 
 class Responder:
     """Answers one message as the play consumer does: one hop to the step pool
-    (games.threads.WorkerPool, as play.executor uses) whose thread does
+    (games.threads.WorkerPool, as games.executor uses) whose thread does
     ``frame_iterations`` of work (standing in for the env step), encodes the
     frame and hands it to the loop through the consumer's own FrameHandoff,
     then does ``write_iterations`` (the step's write) before the ack."""

@@ -115,7 +115,7 @@ def _send_in_memory(layer: InMemoryChannelLayer, group: str, event: dict[str, An
 
 
 # The event loop that serves this process's websockets: the in-memory layer's
-# queues belong to it. Set by play.executor as it hands work to the step pool.
+# queues belong to it. Set by games.executor as it hands work to the step pool.
 _consumer_loop: asyncio.AbstractEventLoop | None = None
 
 

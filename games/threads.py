@@ -1,7 +1,7 @@
 """Small pieces shared by the thread pools that run database work.
 
 Two pools use them, both WorkerPools: agents.runtime's bounded database/env
-pool (model episodes) and play.executor's step pool (websocket players).
+pool (model episodes) and games.executor's step pool (the event loops' blocking work).
 Both build their pool lazily once per process, run each call with connection
 hygiene, and close every pool thread's connection before stopping (tests
 tearing down a database, a clean shutdown).

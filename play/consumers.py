@@ -16,11 +16,11 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from balrogweb.errors import ServiceError
 from games.events import episode_group, note_watched
+from games.executor import run_blocking, submit_blocking
 from games.services import EpisodeNotRunning, GameError
 from ops.outage import BREAKER
 from ops.websocket import CLOSE_POLICY, check_socket_session, refuse_handshake, user_group
 from play import services
-from play.executor import run_blocking, submit_blocking
 from play.feed import FEED_SOURCE, POLL, feed_kind, loop_feed
 from play.limits import ViewerAdmission, action_limiter, viewer_limits
 from play.protocol import Abandon, Action, ClientMessage, Hello, Options, Ping, ProtocolError, Sync, encode, parse

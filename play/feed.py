@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from games.events import episode_group
+from games.executor import run_blocking
 from games.models import Episode
 from ops.outage import BREAKER
-from play.executor import run_blocking
 
 logger = logging.getLogger(__name__)
 

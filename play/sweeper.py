@@ -14,7 +14,7 @@ import weakref
 
 from django.conf import settings
 
-from play.executor import run_blocking
+from games.executor import run_blocking
 from play.services import do_close_idle_episodes
 
 logger = logging.getLogger(__name__)

@@ -16,12 +16,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from balrogweb.errors import refusal_response
 from games import catalogue
 from games.base import KeyBinding, TaskInfo
+from games.executor import run_blocking
 from games.models import Episode
 from games.registry import ENVS, protocol_of
 from games.services import GameError, check_task
 from ops.methods import json_methods
 from play import services
-from play.executor import run_blocking
 from play.forms import SignupForm, StartForm, suggest_nickname
 from play.replay import MAX_WINDOW_FRAMES, frames_window_json
 

@@ -14,7 +14,8 @@ MODULES = (
     "agents.runtime",
     "games.events",
     "games.live",
-    "play.executor",
+    "games.executor",
+    "games.cursors",
     "play.services",
     "play.snapshots",
 )
@@ -25,11 +26,11 @@ EXPECTED = {
     "games.broadcaster",
     "games.live_games",
     "play.action_limiter",
-    "play.replay_cursors",
+    "games.replay_cursors",
     "play.shared_step_messages",
     "play.viewer_texts",
     "play.viewer_views",
-    "play.step_threads",
+    "games.step_threads",
     "play.viewer_limits",
 }
 

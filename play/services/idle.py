@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from games.base import EndReason
+from games.cursors import replay_cursors
 from games.live import live_games
 from games.models import Episode
 from games.services import (
@@ -16,7 +17,6 @@ from games.services import (
     do_end_episode,
 )
 from play.models import PlayRecord
-from play.replay import replay_cursors
 
 
 def do_close_idle_episodes() -> list[int]:

@@ -20,10 +20,10 @@ from django.db import connections
 from django.test import Client
 
 from games.base import EndReason
+from games.cursors import replay_cursors
+from games.executor import close_step_pool
 from games.models import Episode
 from games.services import do_apply_action, do_end_episode, do_start_episode
-from play.executor import close_step_pool
-from play.replay import replay_cursors
 from tests.support import personas
 from tests.support.personas import Persona
 

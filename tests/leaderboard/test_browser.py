@@ -130,9 +130,9 @@ def at_version(page: Any, version: int) -> None:
 @pytest.fixture
 def compared_pair() -> Iterator[tuple[int, int]]:
     from agents.models import RunEpisode
+    from games.cursors import replay_cursors
+    from games.executor import close_step_pool
     from games.models import Episode
-    from play.executor import close_step_pool
-    from play.replay import replay_cursors
 
     seed = 4242
     model = played_episode(MODEL_ACTIONS, seed, player_kind=Episode.PlayerKind.MODEL)

@@ -14,9 +14,9 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.db import connections
 
-from play.executor import close_step_pool
+from games.cursors import replay_cursors
+from games.executor import close_step_pool
 from play.limits import reset_action_limiter
-from play.replay import replay_cursors
 from play.snapshots import viewer_texts, viewer_views
 from tests.support.personas import Persona, make_persona, make_visitor
 

@@ -15,12 +15,12 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from balrogweb.asgi import application
+from games.cursors import replay_cursors
 from games.live import live_games
 from games.models import Episode, Step
 from games.registry import make_adapter
 from ops.outage import DatabaseBreaker
 from play.limits import reset_action_limiter
-from play.replay import replay_cursors
 from tests.conftest import FakeDatabase
 from tests.support.personas import Persona
 from tests.support.websocket import MODEL_VIEW_HEADER as VIEW

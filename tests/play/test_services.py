@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from games import cursors
+from games.cursors import ReplayCursors, replay_cursors
 from games.live import live_games
 from games.models import Episode, Step
 from games.services import GameError, do_apply_action, do_end_episode, do_start_episode, rebuild_adapter
@@ -20,7 +22,7 @@ from games.steplog import write_step
 from play import replay, services, sweeper
 from play.models import PlayRecord, counts_as_baseline, human_baseline_episodes
 from play.protocol import Action
-from play.replay import ReplayCursors, frames_window_json, replay_cursors
+from play.replay import frames_window_json
 from play.services import starts
 from tests.support.personas import Persona
 from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
@@ -142,7 +144,7 @@ def test_it_computes_a_window_of_frames_in_one_pass(toy_game: str, pat: Persona,
         rebuilds.append(upto)
         return rebuild_adapter(ep, upto=upto)
 
-    monkeypatch.setattr(replay, "rebuild_adapter", counting_rebuild)
+    monkeypatch.setattr(cursors, "rebuild_adapter", counting_rebuild)
     first = json.loads(frames_window_json(episode, 0, 3, with_observation=False))
     second = json.loads(frames_window_json(episode, 3, 3, with_observation=True))
     assert rebuilds == [0]  # the second window continued from where the first stopped

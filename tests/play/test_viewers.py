@@ -16,11 +16,11 @@ from django.conf import settings
 from django.test import override_settings
 
 from games import events
+from games.cursors import replay_cursors
 from games.models import Episode
 from games.services import do_apply_action
 from play.consumers import CLOSE_TOO_MANY_VIEWERS, ViewerGate
 from play.limits import reset_action_limiter, viewer_limits
-from play.replay import replay_cursors
 from play.services import ViewerRefused, resync, step_message
 from play.snapshots import viewer_texts
 from tests.play.test_consumers import act, say_hello, start_toy_at

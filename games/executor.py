@@ -1,4 +1,7 @@
-"""Where blocking work of websocket players runs: a bounded thread pool.
+"""Where blocking work of the event loops runs: a bounded thread pool.
+
+Websocket players' steps, viewers' replays, the annotation console's step
+windows and the live feed's polls all hop here from an event loop.
 
 Env steps and database writes must never run on the event loop, and must not
 queue behind one shared thread (Django's default for sync code under ASGI),
@@ -24,7 +27,7 @@ from games.threads import WorkerPool, with_db_hygiene
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_pool = ProcessSingleton("play.step_threads", lambda: WorkerPool(settings.BALROG_PLAY_STEP_THREADS, "play-step"))
+_pool = ProcessSingleton("games.step_threads", lambda: WorkerPool(settings.BALROG_PLAY_STEP_THREADS, "play-step"))
 
 
 def step_pool() -> WorkerPool:
