@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 
+# django-stubs types the admin classes by their models; Django's own are not subscriptable at run time.
+if TYPE_CHECKING:
+    _EndpointModelAdmin = admin.ModelAdmin[ModelEndpoint]
+    _RunModelAdmin = admin.ModelAdmin[EvaluationRun]
+    _RunEpisodeModelAdmin = admin.ModelAdmin[RunEpisode]
+    _RunEpisodeInlineBase = admin.TabularInline[RunEpisode, EvaluationRun]
+else:
+    _EndpointModelAdmin = _RunModelAdmin = _RunEpisodeModelAdmin = admin.ModelAdmin
+    _RunEpisodeInlineBase = admin.TabularInline
+
 
 @admin.register(ModelEndpoint)
-class ModelEndpointAdmin(admin.ModelAdmin):
+class ModelEndpointAdmin(_EndpointModelAdmin):
     list_display = ("name", "provider", "model_id", "base_url", "api_key_env", "vision", "queue")
     list_filter = ("provider", "vision")
     search_fields = ("name", "model_id")
@@ -20,7 +32,7 @@ class ModelEndpointAdmin(admin.ModelAdmin):
     )
 
 
-class RunEpisodeInline(admin.TabularInline):
+class RunEpisodeInline(_RunEpisodeInlineBase):
     model = RunEpisode
     extra = 0
     can_delete = False
@@ -42,7 +54,7 @@ class RunEpisodeInline(admin.TabularInline):
 
 
 @admin.register(EvaluationRun)
-class EvaluationRunAdmin(admin.ModelAdmin):
+class EvaluationRunAdmin(_RunModelAdmin):
     list_display = ("pk", "model_name", "name", "source", "status", "created_at", "finished_at")
     list_filter = ("status", "source")
     search_fields = ("model_name", "name")
@@ -51,7 +63,7 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunEpisode)
-class RunEpisodeAdmin(admin.ModelAdmin):
+class RunEpisodeAdmin(_RunEpisodeModelAdmin):
     list_display = ("pk", "run", "env", "task", "index", "episode", "runner", "heartbeat_at", "crashes")
     list_filter = ("env",)
     raw_id_fields = ("run", "episode")

@@ -3,7 +3,7 @@ match its step log, which is what verifies it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -13,9 +13,15 @@ from django.utils.safestring import SafeString
 
 from games.models import Episode
 
+# django-stubs types ModelAdmin by its model; Django's own class is not subscriptable at run time.
+if TYPE_CHECKING:
+    _EpisodeModelAdmin = admin.ModelAdmin[Episode]
+else:
+    _EpisodeModelAdmin = admin.ModelAdmin
+
 
 @admin.register(Episode)
-class EpisodeAdmin(admin.ModelAdmin):
+class EpisodeAdmin(_EpisodeModelAdmin):
     list_display = (
         "id", "env", "task", "player_kind", "player", "status", "end_reason", "progression", "steps", "started_at",
         "replay",
@@ -42,8 +48,8 @@ class EpisodeAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Episode | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Episode | None = None) -> bool:
         return False

@@ -54,8 +54,9 @@ only the distribution of layouts matters for comparable scores.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsFloat, TypedDict
 
+import numpy as np
 from minigrid.core.roomgrid import RoomGrid
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
@@ -69,6 +70,7 @@ from minigrid.envs.babyai.core.verifier import (
     PickupInstr,
     PutNextInstr,
 )
+from numpy.typing import NDArray
 
 # BALROG task suffix -> the fork's action kind name.
 FAMILIES: dict[str, str] = {
@@ -84,6 +86,14 @@ HELD_OUT_PAIRS = ("yellow box", "red key", "red door", "green ball", "grey door"
 OPEN_DOOR_COLORS = ("yellow", "green", "blue", "purple")
 ROOM_SIZE = 8
 BALROG_NUM_DISTS = 0
+
+
+class Observation(TypedDict):
+    """minigrid's observation of the agent's 7x7 view."""
+
+    image: NDArray[np.uint8]  # (7, 7, 3): object, colour and state codes
+    direction: int
+    mission: str
 
 
 class MixedTrainLocalLevel(LevelGen):
@@ -112,7 +122,22 @@ class MixedTrainLocalLevel(LevelGen):
             instr_kinds=["action", "seq1"],
             max_steps=max_steps,
             **kwargs,
-        )
+        )  # type: ignore[no-untyped-call]  # minigrid's LevelGen.__init__ is unannotated
+
+    if TYPE_CHECKING:
+        # RoomGridLevel overrides or adds these without annotations: declared here with the types
+        # they have, for mypy only. MiniGridEnv annotates reset and step with gymnasium's
+        # ObsType/ActType, type variables no class binds, so no concrete signature matches them.
+        def reset(  # type: ignore[override]
+            self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        ) -> tuple[Observation, dict[str, Any]]: ...
+        def step(  # type: ignore[override]
+            self, action: int
+        ) -> tuple[Observation, SupportsFloat, bool, bool, dict[str, Any]]: ...
+        def close(self) -> None: ...
+        def get_pov_render(self, tile_size: int) -> NDArray[np.uint8]: ...
+        def validate_instrs(self, instr: Instr) -> None: ...
+        def check_objs_reachable(self, raise_exc: bool = True) -> bool: ...
 
     # ----- generation ------------------------------------------------------
     def _gen_grid(self, width: int, height: int) -> None:

@@ -132,7 +132,7 @@ def _position_key(obj: Any) -> tuple[int, int]:
     return int(obj.pos[0]), int(obj.pos[1])
 
 
-class ReproducibleCrafter(crafter.Env):
+class ReproducibleCrafter(crafter.Env):  # type: ignore[misc]  # crafter.Env is untyped
     """crafter.Env with reproducible balancing, no per-step image and
     RNG-neutral rendering (see the module docstring)."""
 

@@ -436,7 +436,7 @@ def make_boxoban_env(first_level: str, **kwargs: Any) -> Any:
     from minihack.envs.boxohack import MOVE_ACTIONS as CARDINAL_MOVES
     from minihack.envs.boxohack import BoxoHack
 
-    class AdapterBoxoban(BoxoHack):
+    class AdapterBoxoban(BoxoHack):  # type: ignore[misc]  # minihack is untyped
         # Bypasses BoxoHack.__init__ (which loads every level file and draws
         # one) but sets the same attributes, with the values that
         # MiniHackBoxobanMedium/Hard set.
