@@ -107,7 +107,7 @@ def _kept_files(root: Path, imported: set[Path]) -> dict[str, dict[str, str]]:
     }
 
 
-def import_results(root: Path, model_name: str, strategy: str | None = None) -> ImportReport:
+def do_import_results(root: Path, model_name: str, strategy: str | None = None) -> ImportReport:
     if not root.is_dir():
         raise ResultsError(f"{root} is not a folder")
     files = sorted(_episode_files(root))

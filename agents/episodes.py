@@ -109,11 +109,11 @@ class ModelTurn:
 
 
 # ----- start or resume ---------------------------------------------------------------------
-def prepare(slot_id: int, token: str) -> EpisodeSetup | None:
+def do_prepare_episode(slot_id: int, token: str) -> EpisodeSetup | None:
     """Claim the lease and load (or start) the episode; None when there is
     nothing to play (finished, cancelled, failed, or someone else plays it)."""
     slot = RunEpisode.objects.select_related("run__endpoint", "episode").get(pk=slot_id)
-    if not _playable(slot) or not leases.claim(slot_id, token):
+    if not _playable(slot) or not leases.do_claim(slot_id, token):
         return None
     try:
         episode = slot.episode or _start(slot, token)
@@ -122,8 +122,8 @@ def prepare(slot_id: int, token: str) -> EpisodeSetup | None:
     except Exception as exc:  # the game could not start (missing assets, bad task): the slot fails
         logger.exception("planned episode %s could not start", slot_id)
         RunEpisode.objects.filter(pk=slot_id).update(error=f"could not start: {exc}"[:255])
-        leases.release(slot_id, token)
-        finish_run_if_done(slot.run_id)
+        leases.do_release(slot_id, token)
+        do_finish_run_if_done(slot.run_id)
         return None
     return _setup(slot, episode)
 
@@ -268,7 +268,7 @@ def _stop_reason(slot: RunEpisode, token: str) -> str:
     return ""
 
 
-def commit(setup: EpisodeSetup, token: str, answer: ModelTurn) -> Committed:
+def do_commit_turn(setup: EpisodeSetup, token: str, answer: ModelTurn) -> Committed:
     """Apply the answer's action as the next step (at most once) and count its tokens."""
     completion = answer.completion
     try:
@@ -335,9 +335,9 @@ def finish(setup: EpisodeSetup, token: str) -> None:
 
 
 def _close_slot(slot_id: int, run_id: int, token: str) -> None:
-    recount_totals(slot_id)
-    leases.release(slot_id, token)
-    finish_run_if_done(run_id)
+    do_recount_totals(slot_id)
+    leases.do_release(slot_id, token)
+    do_finish_run_if_done(run_id)
 
 
 def end_with_error(setup: EpisodeSetup, token: str, detail: str) -> None:
@@ -346,7 +346,7 @@ def end_with_error(setup: EpisodeSetup, token: str, detail: str) -> None:
     finish(setup, token)
 
 
-def record_crash(slot_id: int, token: str, error: str) -> None:
+def do_record_crash(slot_id: int, token: str, error: str) -> None:
     """An unexpected failure of the runner. While the episode is still to
     play, the lease is kept so it goes stale and the sweep retries; after
     BALROG_AGENT_MAX_CRASHES the episode ends in the error state instead of
@@ -365,11 +365,11 @@ def record_crash(slot_id: int, token: str, error: str) -> None:
         do_end_episode(slot.episode.pk, reason=EndReason.ERROR, detail=detail)
     elif slot.episode is None:
         RunEpisode.objects.filter(pk=slot_id).update(error=detail[:255])
-    leases.release(slot_id, token)
-    finish_run_if_done(slot.run_id)
+    leases.do_release(slot_id, token)
+    do_finish_run_if_done(slot.run_id)
 
 
-def recount_totals(slot_id: int) -> None:
+def do_recount_totals(slot_id: int) -> None:
     """Token and call counts from the steps' records (exact even after a crash
     between a step's commit and the running totals' update)."""
     slot = RunEpisode.objects.get(pk=slot_id)
@@ -386,7 +386,7 @@ def recount_totals(slot_id: int) -> None:
     RunEpisode.objects.filter(pk=slot_id).update(calls=calls, input_tokens=tokens_in, output_tokens=tokens_out)
 
 
-def finish_run_if_done(run_id: int) -> bool:
+def do_finish_run_if_done(run_id: int) -> bool:
     """Mark the run finished once none of its planned episodes is left to play."""
     if leases.open_slots().filter(run_id=run_id).exists():
         return False

@@ -28,7 +28,7 @@ from django.utils import timezone
 from agents import broker, leases, runtime
 from agents.aggregation import EpisodeScore, Summary, summarize
 from agents.config import OWN_DEMONSTRATIONS, AgentConfig, uses_own_demonstrations
-from agents.episodes import finish_run_if_done
+from agents.episodes import do_finish_run_if_done
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import local_runner
 from balrogweb.celery import app as celery_app
@@ -91,7 +91,7 @@ def _tasks_of(env: str) -> list[TaskInfo]:
         raise RunError(f"unknown env {env!r}; known: {', '.join(ENVS)}") from None
 
 
-def start_run(request: RunRequest) -> EvaluationRun:
+def do_start_run(request: RunRequest) -> EvaluationRun:
     plan = planned_tasks(request)
     with transaction.atomic():
         run = EvaluationRun.objects.create(
@@ -110,7 +110,7 @@ def start_run(request: RunRequest) -> EvaluationRun:
             for info, count in plan
             for i in range(count)
         )
-        dispatch_after_commit(run, [slot.pk for slot in slots])
+        do_dispatch_after_commit(run, [slot.pk for slot in slots])
     return run
 
 
@@ -119,13 +119,13 @@ def _run_meta(request: RunRequest) -> dict[str, Any]:
     return {OWN_DEMONSTRATIONS: True} if own else {}
 
 
-def dispatch_after_commit(run: EvaluationRun, slot_ids: Sequence[int]) -> None:
+def do_dispatch_after_commit(run: EvaluationRun, slot_ids: Sequence[int]) -> None:
     queue = run.endpoint.queue if run.endpoint else settings.BALROG_AGENT_QUEUE
     ids = list(slot_ids)
-    transaction.on_commit(lambda: dispatch(ids, queue))
+    transaction.on_commit(lambda: do_dispatch(ids, queue))
 
 
-def dispatch(slot_ids: Sequence[int], queue: str) -> None:
+def do_dispatch(slot_ids: Sequence[int], queue: str) -> None:
     """Hand planned episodes to runners: Celery workers on ``queue``, or the
     local runner where tasks would run inside the caller (embedded default)."""
     if not slot_ids:
@@ -143,7 +143,7 @@ def dispatch(slot_ids: Sequence[int], queue: str) -> None:
         celery_app.send_task(RUN_MODEL_EPISODE_TASK, args=[slot_id], queue=queue)
 
 
-def cancel_run(run_id: int) -> EvaluationRun:
+def do_cancel_run(run_id: int) -> EvaluationRun:
     """Stop a run: its episodes in play end as abandoned (not counted)."""
     run = EvaluationRun.objects.get(pk=run_id)
     if run.status != EvaluationRun.Status.RUNNING:
@@ -159,7 +159,7 @@ def cancel_run(run_id: int) -> EvaluationRun:
     return run
 
 
-def resume_run(run_id: int) -> int:
+def do_resume_run(run_id: int) -> int:
     """Play what is left of a run; returns how many planned episodes were dispatched."""
     run = EvaluationRun.objects.select_related("endpoint").get(pk=run_id)
     if run.source != EvaluationRun.Source.LIVE or run.endpoint is None:
@@ -169,7 +169,7 @@ def resume_run(run_id: int) -> int:
         for slot in RunEpisode.objects.select_for_update(of=("self",)).filter(run=run).select_related("episode"):
             _reopen(slot)
         todo = list(leases.open_slots().filter(run_id=run_id).values_list("pk", flat=True))
-        dispatch_after_commit(run, todo)
+        do_dispatch_after_commit(run, todo)
     return len(todo)
 
 
@@ -189,10 +189,10 @@ def ensure_local_sweep() -> None:
     """On the embedded default no worker sweeps: this process does (after a
     restart, the first page view resumes the episodes it was playing)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        runtime.ensure_sweeper(recover_stale)
+        runtime.ensure_sweeper(do_recover_stale)
 
 
-def recover_stale() -> list[int]:
+def do_recover_stale() -> list[int]:
     """Dispatch again the open episodes whose runner died (stale heartbeat)
     or whose dispatch never started, and close the runs left with nothing to
     play; safe to run anywhere, any number of times."""
@@ -202,10 +202,10 @@ def recover_stale() -> list[int]:
     stale += lost_in_broker(now, {slot.pk for slot in stale})
     by_queue: dict[str, list[int]] = defaultdict(list)
     for slot in stale:
-        if slot.run.endpoint is not None and leases.take_for_redispatch(slot, now):
+        if slot.run.endpoint is not None and leases.do_take_for_redispatch(slot, now):
             by_queue[slot.run.endpoint.queue].append(slot.pk)
     for queue, ids in by_queue.items():
-        dispatch(ids, queue)
+        do_dispatch(ids, queue)
     return [pk for ids in by_queue.values() for pk in ids]
 
 
@@ -239,8 +239,8 @@ def finish_runs_left_open() -> list[int]:
     left_open = EvaluationRun.objects.filter(status=EvaluationRun.Status.RUNNING).exclude(
         pk__in=leases.open_slots().values("run_id")
     )
-    # finish_run_if_done checks again per run: a resume may have reopened it since.
-    closed = [run_id for run_id in left_open.values_list("pk", flat=True) if finish_run_if_done(run_id)]
+    # do_finish_run_if_done checks again per run: a resume may have reopened it since.
+    closed = [run_id for run_id in left_open.values_list("pk", flat=True) if do_finish_run_if_done(run_id)]
     if closed:
         logger.warning("closed runs left running with nothing to play: %s", closed)
     return closed

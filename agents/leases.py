@@ -35,18 +35,18 @@ def stale_before(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(seconds=settings.BALROG_AGENT_STALE_SECONDS)
 
 
-def claim(slot_id: int, token: str) -> bool:
+def do_claim(slot_id: int, token: str) -> bool:
     """Take the lease if it is free, stale, or already ours."""
     now = timezone.now()
     claimable = Q(runner="") | Q(runner=token) | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before(now))
     return RunEpisode.objects.filter(claimable, pk=slot_id).update(runner=token, heartbeat_at=now) == 1
 
 
-def release(slot_id: int, token: str) -> None:
+def do_release(slot_id: int, token: str) -> None:
     RunEpisode.objects.filter(pk=slot_id, runner=token).update(runner="", heartbeat_at=None)
 
 
-def touch(tokens: list[str]) -> int:
+def do_touch(tokens: list[str]) -> int:
     """Refresh the heartbeat of the leases these tokens hold (the lease keeper)."""
     return RunEpisode.objects.filter(runner__in=tokens).update(heartbeat_at=timezone.now())
 
@@ -77,7 +77,7 @@ def unpicked_slots(now: datetime | None = None) -> QuerySet[RunEpisode]:
     return open_slots().filter(runner="", dispatched_at__lt=pickup_before).order_by("dispatched_at")
 
 
-def take_for_redispatch(slot: RunEpisode, now: datetime) -> bool:
+def do_take_for_redispatch(slot: RunEpisode, now: datetime) -> bool:
     """Clear a stale lease and stamp the new dispatch, unless another sweep
     (or the runner itself, come back) changed the slot first."""
     updated = RunEpisode.objects.filter(

@@ -24,13 +24,13 @@ from agents.episodes import (
     EpisodeSetup,
     ModelTurn,
     Observed,
-    commit,
+    do_commit_turn,
+    do_prepare_episode,
+    do_record_crash,
     end_with_error,
     finish,
     history_turns,
     observe,
-    prepare,
-    record_crash,
 )
 from agents.models import ModelEndpoint
 from agents.parsing import parse_answer, parse_reference, resolve
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 MAX_ACTIONS_HEADER_CHARS = 16_000
 
 _keeper = ProcessSingleton(
-    "agents.lease_keeper", lambda: LeaseKeeper(leases.touch, settings.BALROG_AGENT_HEARTBEAT_SECONDS)
+    "agents.lease_keeper", lambda: LeaseKeeper(leases.do_touch, settings.BALROG_AGENT_HEARTBEAT_SECONDS)
 )
 
 
@@ -137,18 +137,18 @@ class ModelAgent:
 def run_model_episode(slot_id: int, client: ModelClient | None = None) -> str:
     """Play planned episode ``slot_id`` to its end (or resume it); returns why it stopped."""
     token = leases.new_token()
-    setup = db_call(prepare, slot_id, token)
+    setup = db_call(do_prepare_episode, slot_id, token)
     if setup is None:
         return "nothing to play"
     lease_keeper().hold(token)
     try:
         reason = _play(setup, token, client or ModelClient(setup.endpoint))
-        db_call(leases.release, slot_id, token)  # whatever stopped it, the slot is free to claim
+        db_call(leases.do_release, slot_id, token)  # whatever stopped it, the slot is free to claim
         return reason
     except Exception as exc:  # a bug or a lost database: the lease goes stale, the sweep retries (bounded)
         logger.exception("model episode %s (slot %s) crashed", setup.episode_id, slot_id)
         try:
-            db_call(record_crash, slot_id, token, f"{type(exc).__name__}: {exc}"[:200])
+            db_call(do_record_crash, slot_id, token, f"{type(exc).__name__}: {exc}"[:200])
         except Exception:
             logger.exception("could not record the crash of slot %s", slot_id)
         return "crashed"
@@ -172,7 +172,7 @@ def _play(setup: EpisodeSetup, token: str, client: ModelClient) -> str:
         except EndpointFailed as exc:
             db_call(end_with_error, setup, token, exc.message)
             return "endpoint failed"
-        committed = db_call(commit, setup, token, answer)
+        committed = db_call(do_commit_turn, setup, token, answer)
         if committed.past is not None:
             agent.remember(committed.past)
             committed_up_to = committed.past.index + 1

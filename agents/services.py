@@ -30,7 +30,7 @@ def do_start_scripted_episode(env: str, task: str, seed: int, agent: str) -> Epi
     return do_start_episode(env=env, task=task, seed=seed, player_kind=Episode.PlayerKind.SCRIPTED, agent=agent)
 
 
-def play_scripted_episode(episode_id: int, max_steps: int | None = None) -> Episode:
+def do_play_scripted_episode(episode_id: int, max_steps: int | None = None) -> Episode:
     """Play (or resume) a scripted episode to its end; safe to call twice.
 
     Resumes from the last persisted step: the adapter is rebuilt by replay

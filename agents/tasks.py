@@ -19,16 +19,16 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 
 from agents import runtime
-from agents.evaluation import RUN_MODEL_EPISODE_TASK, dispatch, recover_stale
+from agents.evaluation import RUN_MODEL_EPISODE_TASK, do_dispatch, do_recover_stale
 from agents.models import RunEpisode
 from agents.runner import run_model_episode
-from agents.services import play_scripted_episode
+from agents.services import do_play_scripted_episode
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, name="agents.play_scripted_episode")
 def play_scripted_episode_task(episode_id: int) -> dict[str, object]:
     """Resumable: a redelivered task continues from the last persisted step."""
-    episode = play_scripted_episode(episode_id)
+    episode = do_play_scripted_episode(episode_id)
     return {"episode": episode.pk, "status": episode.status, "steps": episode.steps}
 
 
@@ -43,18 +43,18 @@ def run_model_episode_task(slot_id: int) -> dict[str, object]:
 
 @shared_task(name="agents.recover_model_episodes")
 def recover_model_episodes_task() -> list[int]:
-    return recover_stale()
+    return do_recover_stale()
 
 
 def _hand_back(slot_id: int) -> None:
     queue = RunEpisode.objects.filter(pk=slot_id).values_list("run__endpoint__queue", flat=True).first()
     if queue:
-        dispatch([slot_id], queue)
+        do_dispatch([slot_id], queue)
 
 
 @worker_ready.connect
 def _start_sweep(**_: Any) -> None:
-    runtime.ensure_sweeper(recover_stale)
+    runtime.ensure_sweeper(do_recover_stale)
 
 
 @worker_shutting_down.connect

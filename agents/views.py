@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from agents import pages
-from agents.evaluation import RunError, cancel_run, ensure_local_sweep, resume_run, start_run
+from agents.evaluation import RunError, do_cancel_run, do_resume_run, do_start_run, ensure_local_sweep
 from agents.forms import NewRunForm
 from agents.models import EvaluationRun, ModelEndpoint
 from agents.publishing import PublishError, can_publish_runs, check_publish_runs, do_set_published
@@ -46,7 +46,7 @@ def new_run(request: HttpRequest) -> HttpResponse:
     form = NewRunForm(request.POST or None, initial={"endpoint": request.GET.get("endpoint")})
     if request.method == "POST" and form.is_valid():
         try:
-            run = start_run(form.request(request.user))
+            run = do_start_run(form.request(request.user))
         except RunError as exc:
             form.add_error(None, str(exc))
         else:
@@ -77,7 +77,7 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        cancel_run(pk)
+        do_cancel_run(pk)
     except (RunError, EvaluationRun.DoesNotExist) as exc:
         messages.error(request, str(exc))
     return redirect("agents:run", pk)
@@ -87,7 +87,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def resume(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        count = resume_run(pk)
+        count = do_resume_run(pk)
     except (RunError, EvaluationRun.DoesNotExist) as exc:
         messages.error(request, str(exc))
     else:

@@ -11,7 +11,7 @@ default unless DATABASE_URL is set) and prints:
 - service p50/p99 (ms): the whole service call + frame + observation;
 - overhead p50 (ms) = service - raw, and the ratio service/raw;
 - rebuild steps/s: the log replayed from the seed (how a live game comes back);
-- verify steps/s: ``verify_episode``, which also compares every step's digest.
+- verify steps/s: ``do_verify_episode``, which also compares every step's digest.
 
 Then a 2,000-step Crafter episode verified end to end (target <= 5 s).
 Targets: overhead p50 <= 1 ms (embedded), NetHack replay >= 10,000 steps/s.
@@ -45,9 +45,9 @@ from games.registry import ENVS, adapter_class  # noqa: E402
 from games.services import (  # noqa: E402
     do_apply_action,
     do_start_episode,
+    do_verify_episode,
     live_adapter,
     rebuild_adapter,
-    verify_episode,
 )
 
 # One representative task per env unless --all-tasks.
@@ -103,7 +103,7 @@ def replay_rates(episode_id: int) -> tuple[float, float]:
     rebuild_adapter(episode).close()
     rebuild_rate = episode.steps / (time.perf_counter() - started)
     started = time.perf_counter()
-    report = verify_episode(episode)
+    report = do_verify_episode(episode)
     seconds = time.perf_counter() - started
     assert report.ok, report.message
     return rebuild_rate, report.steps_checked / seconds
@@ -144,7 +144,7 @@ def crafter_verify_2000() -> tuple[float, int]:
     seed, actions = crafter_survival_actions()
     episode = record_through_service("crafter", "default", seed, actions)
     started = time.perf_counter()
-    report = verify_episode(episode)
+    report = do_verify_episode(episode)
     assert report.ok, report.message
     return time.perf_counter() - started, report.steps_checked
 

@@ -9,7 +9,7 @@ history) against the development model server (``dev_model_server``, its
 ``random`` policy) answering every call after ``--latency`` seconds, on this
 machine:
 
-1. balrogweb: ``start_run`` plans ``--episodes`` episodes, dispatched to a
+1. balrogweb: ``do_start_run`` plans ``--episodes`` episodes, dispatched to a
    Celery worker started with ``--pool threads -c CONCURRENCY``; every step
    is committed to PostgreSQL through the game core (the log, the prompt
    record, the lease heartbeat). Measured: committed steps per second over
@@ -155,7 +155,7 @@ def bench_worker(args: argparse.Namespace, server_url: str, server_pid: int) -> 
 
     django.setup()
     from agents.config import AgentConfig
-    from agents.evaluation import RunRequest, cancel_run, start_run
+    from agents.evaluation import RunRequest, do_cancel_run, do_start_run
     from agents.models import ModelEndpoint
     from games.models import Step
     from games.registry import adapter_class
@@ -167,7 +167,7 @@ def bench_worker(args: argparse.Namespace, server_url: str, server_pid: int) -> 
     tasks = tuple(info.task for info in adapter_class(args.env).tasks())[: args.tasks]
     per_task = max(1, args.episodes // len(tasks))
     request = RunRequest(endpoint, AgentConfig("naive"), envs=(args.env,), tasks=tasks, episodes_per_task=per_task)
-    run = start_run(request)
+    run = do_start_run(request)
     steps = Step.objects.filter(episode__run_episode__run=run)
     worker_args = [sys.executable, "-m", "celery", "-A", "balrogweb", "worker", "-Q", queue, "--pool", "threads",
                    "-c", str(args.concurrency), "--without-heartbeat", "--without-gossip", "--without-mingle",
@@ -183,7 +183,7 @@ def bench_worker(args: argparse.Namespace, server_url: str, server_pid: int) -> 
         elapsed, count1 = time.monotonic() - started, steps.count()
         cpu1 = cpu_seconds([worker.pid]), cpu_seconds([server_pid]), cpu_by_pid(postgres_pids())
         pss = pss_kb(worker.pid)
-    cancel_run(run.pk)
+    do_cancel_run(run.pk)
     purge(queue)
     return Figures(
         steps_per_second=(count1 - count0) / elapsed,

@@ -372,7 +372,7 @@ class Verification:
     first_mismatch: int | None = None  # step index, -1 for the initial state
 
 
-def verify_episode(episode: Episode) -> Verification:
+def do_verify_episode(episode: Episode) -> Verification:
     """Replay the log from the seed in a fresh adapter; digests and progression must match."""
     if not episode.replayable:
         return Verification(episode.pk, False, 0, "imported: not replayable")

@@ -53,7 +53,7 @@ def check_allowed(confirmed: bool) -> None:
         raise Refused(f"refusing to write synthetic rows to {connection.settings_dict['NAME']!r}; use a bench database")
 
 
-def generate(plan: Plan, progress: Callable[[str], None]) -> int:
+def do_synthesize(plan: Plan, progress: Callable[[str], None]) -> int:
     rng = random.Random(plan.seed)
     runs = _make_runs(plan.models)
     user, _ = User.objects.get_or_create(username="synthetic-bench-player")

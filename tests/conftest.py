@@ -43,7 +43,7 @@ def no_background_model_sweep(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     on sweeping every BALROG_AGENT_SWEEP_SECONDS through the tests after it,
     dispatching again, at a moment set by the wall clock, the planned
     episodes a test is playing itself (issue 24). Tests sweep by calling
-    agents.evaluation.recover_stale(); tests/agents/test_runtime.py checks
+    agents.evaluation.do_recover_stale(); tests/agents/test_runtime.py checks
     the sweeper itself."""
     monkeypatch.setattr(runtime, "ensure_sweeper", lambda sweep: None)
     yield

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from agents.client import forget_clients
 from agents.config import AgentConfig
 from agents.devserver import DevModelServer, start_dev_server
-from agents.evaluation import RunRequest, start_run
+from agents.evaluation import RunRequest, do_start_run
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.runtime import close_db_pool, wait_local_jobs
 
@@ -95,8 +95,8 @@ def make_run() -> Callable[..., EvaluationRun]:
             protocol=protocol,
         )
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
-            return start_run(request)
+            patch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
+            return do_start_run(request)
 
     return make
 

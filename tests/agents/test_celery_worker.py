@@ -20,13 +20,13 @@ from django.db import connection
 from agents.config import AgentConfig
 from agents.devserver import DevModelServer, start_dev_server
 from agents.episodes import rebuild_messages
-from agents.evaluation import RunRequest, start_run
+from agents.evaluation import RunRequest, do_start_run
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from agents.prompts import prompt_digest
 from agents.services import do_start_scripted_episode
 from agents.tasks import play_scripted_episode_task
 from games.models import Episode, Step
-from games.services import verify_episode
+from games.services import do_verify_episode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +89,7 @@ def test_it_plays_a_scripted_episode_in_a_worker_process(start_worker, worker_qu
     _wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=60)
     episode.refresh_from_db()
     assert (episode.status, episode.end_reason, episode.progression) == ("finished", "won", 1.0)
-    assert verify_episode(episode).ok
+    assert do_verify_episode(episode).ok
 
 
 @pytest.mark.django_db(transaction=True)
@@ -112,7 +112,7 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
     episode.refresh_from_db()
     indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
     assert indexes == list(range(episode.steps)) and episode.steps > killed_at
-    assert verify_episode(episode).ok
+    assert do_verify_episode(episode).ok
 
 
 # ----- model episodes ---------------------------------------------------------------------
@@ -134,7 +134,7 @@ def _model_run(server: DevModelServer, queue: str, env: str, tasks: tuple[str, .
     endpoint = ModelEndpoint.objects.create(name=f"dev-{queue}", provider="dev", base_url=server.url,
                                             model_id=model, queue=queue, retry_base_delay=0.05)
     request = RunRequest(endpoint, AgentConfig("cot"), envs=(env,), tasks=tasks, episodes_per_task=episodes)
-    return start_run(request)  # dispatched to the worker's queue once committed
+    return do_start_run(request)  # dispatched to the worker's queue once committed
 
 
 def _run_done(run: EvaluationRun) -> bool:
@@ -149,7 +149,7 @@ def _assert_exact_logs(run: EvaluationRun) -> None:
         assert episode is not None and episode.status == Episode.Status.FINISHED, slot
         indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
         assert indexes == list(range(episode.steps))
-        assert verify_episode(episode).ok
+        assert do_verify_episode(episode).ok
         last = Step.objects.get(episode=episode, index=episode.steps - 1)
         assert prompt_digest(rebuild_messages(slot, last.index)) == last.meta["model"]["prompt"]
 

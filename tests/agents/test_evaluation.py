@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from agents.config import AgentConfig
-from agents.episodes import prepare
-from agents.evaluation import RunRequest, recover_stale, resume_run, run_progress, run_summary, start_run
+from agents.episodes import do_prepare_episode
+from agents.evaluation import RunRequest, do_recover_stale, do_resume_run, do_start_run, run_progress, run_summary
 from agents.models import EvaluationRun, RunEpisode
 from agents.runtime import local_runner
 from games.models import Episode
@@ -57,8 +57,8 @@ def test_it_evaluates_with_the_command_and_prints_balrogs_summary(make_endpoint)
 def test_it_plans_balrogs_episode_counts(make_endpoint) -> None:
     request = RunRequest(make_endpoint("random"), AgentConfig(), envs=("babyai", "minihack"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
-        run = start_run(request)
+        patch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
+        run = do_start_run(request)
     progress = {env.env: env.planned for env in run_progress(run).envs}
     assert progress == {"babyai": 5 * 10, "minihack": 8 * 5}
 
@@ -83,12 +83,13 @@ def test_it_resumes_a_run_replacing_failed_episodes(make_endpoint) -> None:
 def test_the_sweep_redispatches_episodes_of_dead_runners_only(make_endpoint, make_run) -> None:
     run = make_run(make_endpoint("solver"), episodes=3)
     dead, alive, lost = slots(run)
-    assert prepare(dead.pk, "dead-runner") is not None and prepare(alive.pk, "alive-runner") is not None
+    assert do_prepare_episode(dead.pk, "dead-runner") is not None
+    assert do_prepare_episode(alive.pk, "alive-runner") is not None
     long_ago = timezone.now() - timedelta(hours=2)
     RunEpisode.objects.filter(pk=dead.pk).update(heartbeat_at=long_ago)
     RunEpisode.objects.filter(pk=lost.pk).update(dispatched_at=long_ago)  # dispatched, never started
-    assert sorted(recover_stale()) == sorted([dead.pk, lost.pk])
-    assert recover_stale() == []  # taken once
+    assert sorted(do_recover_stale()) == sorted([dead.pk, lost.pk])
+    assert do_recover_stale() == []  # taken once
     assert local_runner().wait_idle(timeout=60)
     for slot in (dead, lost):
         slot.refresh_from_db()
@@ -103,7 +104,7 @@ def test_a_resume_dispatches_only_what_is_left(make_endpoint, make_run) -> None:
     from agents.runner import run_model_episode
 
     run_model_episode(first.pk)
-    assert resume_run(run.pk) == 1
+    assert do_resume_run(run.pk) == 1
     assert local_runner().wait_idle(timeout=60)
     run.refresh_from_db()
     assert run.status == "finished" and run_summary(run).episodes == 2
@@ -124,9 +125,9 @@ def test_the_sweep_redispatches_within_a_minute_what_the_broker_lost(make_endpoi
         return {queued.pk}  # still waiting in Redis: a long queue, not a loss
 
     monkeypatch.setattr(broker, "held_slots", held)
-    assert recover_stale() == [lost.pk]
+    assert do_recover_stale() == [lost.pk]
     assert asked == [{run.endpoint.queue}]
     monkeypatch.setattr(broker, "held_slots", lambda queues: None)  # the broker cannot be read: nothing is lost
     RunEpisode.objects.filter(pk=queued.pk).update(dispatched_at=two_minutes_ago)
-    assert recover_stale() == []
+    assert do_recover_stale() == []
     assert local_runner().wait_idle(timeout=60)

@@ -69,7 +69,7 @@ def test_only_run_managers_start_and_cancel_runs(client: Client, staff: Client, 
     assert client.post(reverse("agents:new_run"), form).status_code == 302  # to the login page
     assert not EvaluationRun.objects.exists()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
+        patch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
         response = staff.post(reverse("agents:new_run"), form)
     run = EvaluationRun.objects.get()
     assert response.url == reverse("agents:run", args=[run.pk])  # type: ignore[attr-defined]

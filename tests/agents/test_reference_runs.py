@@ -140,7 +140,7 @@ def test_the_protocol_is_chosen_on_the_form_and_shown_on_the_run_page(make_endpo
             "tasks": BABYAI_GOTO, "episodes_per_task": 1, "seed_base": 0, "max_text_history": 16,
             "max_image_history": 0, "max_cot_history": 1}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
+        patch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
         manager.post(reverse("agents:new_run"), form)
         manager.post(reverse("agents:new_run"), {**form, "protocol": "balrogweb", "strategy": "naive"})
     own, legacy = EvaluationRun.objects.order_by("pk")

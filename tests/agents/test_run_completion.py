@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from agents import episodes
-from agents.evaluation import recover_stale
+from agents.evaluation import do_recover_stale
 from agents.models import EvaluationRun, RunEpisode
 from agents.runner import run_model_episode
 from tests.agents.conftest import slots
@@ -58,9 +58,9 @@ def test_it_finishes_the_run_when_the_runner_fails_after_its_last_episode_ended(
     run = make_run(make_endpoint(model, **timeouts), episodes=2)
     first, last = slots(run)
     assert run_model_episode(first.pk) == ("endpoint failed" if model == "hang" else "episode ended")
-    calls = fail_until_it_crashes(monkeypatch, "recount_totals")  # the first step of closing the episode
+    calls = fail_until_it_crashes(monkeypatch, "do_recount_totals")  # the first step of closing the episode
     assert run_model_episode(last.pk) == "crashed"
-    assert calls == ["recount_totals"] * (failures_that_crash() + 1)  # failed, then done by the crash path
+    assert calls == ["do_recount_totals"] * (failures_that_crash() + 1)  # failed, then done by the crash path
     last.refresh_from_db()
     assert last.episode is not None and last.episode.status == ended_as
     assert last.crashes == 1 and last.runner == ""  # no lease left waiting for a sweep that never comes
@@ -75,7 +75,7 @@ def test_the_sweep_finishes_a_run_whose_last_runner_died_after_the_end(make_endp
     # What a worker killed between the last step's commit and closing the run leaves behind.
     EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.RUNNING, finished_at=None)
     RunEpisode.objects.filter(pk=slot.pk).update(runner="killed-worker")
-    assert recover_stale() == []  # nothing to dispatch again: the episode is over
+    assert do_recover_stale() == []  # nothing to dispatch again: the episode is over
     run.refresh_from_db()
     assert run.status == "finished" and run.finished_at is not None
 
@@ -84,7 +84,7 @@ def test_the_sweep_leaves_a_run_with_episodes_to_play_running(make_endpoint, mak
     run = make_run(make_endpoint("solver"), episodes=2)
     first, second = slots(run)
     assert run_model_episode(first.pk) == "episode ended"
-    assert episodes.prepare(second.pk, "alive-runner") is not None  # playing, lease fresh
-    assert recover_stale() == []
+    assert episodes.do_prepare_episode(second.pk, "alive-runner") is not None  # playing, lease fresh
+    assert do_recover_stale() == []
     run.refresh_from_db()
     assert run.status == "running"

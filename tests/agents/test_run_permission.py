@@ -92,7 +92,7 @@ def test_it_refuses_new_cancel_and_resume_to_everyone_without_it(
 def test_it_lets_a_run_manager_cancel_and_resume(
     name: str, personas: dict[str, User | None], make_endpoint, make_run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
+    monkeypatch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
     run = make_run(make_endpoint("random"))
     client = client_for(personas[name])
     assert client.get(reverse("agents:new_run")).status_code == 200

@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from agents import leases
 from agents.client import Completion, ModelClient
-from agents.episodes import ModelTurn, commit, observe, prepare, rebuild_messages
-from agents.evaluation import cancel_run
+from agents.episodes import ModelTurn, do_commit_turn, do_prepare_episode, observe, rebuild_messages
+from agents.evaluation import do_cancel_run
 from agents.models import RunEpisode
 from agents.parsing import ParsedAnswer
 from agents.prompts import invalid_note, prompt_digest
 from agents.runner import run_model_episode
-from agents.services import do_start_scripted_episode, play_scripted_episode
+from agents.services import do_play_scripted_episode, do_start_scripted_episode
 from games.models import Episode, Step
-from games.services import verify_episode
+from games.services import do_verify_episode
 from tests.agents.conftest import BABYAI_GOTO, slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,7 +61,7 @@ def test_it_solves_babyai_with_each_strategy(make_endpoint, make_run, strategy: 
     assert slot.runner == ""  # the lease is freed
     run.refresh_from_db()
     assert run.status == "finished" and run.finished_at is not None
-    assert verify_episode(episode).ok
+    assert do_verify_episode(episode).ok
     assert_prompts_rebuild(slot)
 
 
@@ -144,7 +144,7 @@ def test_it_resumes_after_a_crash_exactly_where_it_stopped(make_endpoint, make_r
 def test_a_second_runner_exits_while_the_lease_is_fresh(make_endpoint, make_run) -> None:
     run = make_run(make_endpoint("solver"))
     slot = slots(run)[0]
-    setup = prepare(slot.pk, "runner-a")
+    setup = do_prepare_episode(slot.pk, "runner-a")
     assert setup is not None
     assert run_model_episode(slot.pk) == "nothing to play"
     assert Step.objects.filter(episode_id=setup.episode_id).count() == 0
@@ -154,7 +154,7 @@ def test_the_loser_of_a_step_race_stops_without_writing(make_endpoint, make_run)
     endpoint = make_endpoint("solver")
     run = make_run(endpoint, seed_base=2)
     slot = slots(run)[0]
-    first = prepare(slot.pk, "runner-a")
+    first = do_prepare_episode(slot.pk, "runner-a")
     assert first is not None
     observed = observe(first, "runner-a")
     # runner A stalls (e.g. a long GC pause); its lease goes stale and runner B plays the episode
@@ -165,7 +165,7 @@ def test_the_loser_of_a_step_race_stops_without_writing(make_endpoint, make_run)
     assert before and before[0][1] != "turn left"
     completion = Completion("turn left", "", 1, 1, "stop", "solver", 1.0, 1)
     late = ModelTurn(observed.turn, completion, ParsedAnswer("turn left", "", True), "turn left", "x", 1, 1)
-    committed = commit(first, "runner-a", late)
+    committed = do_commit_turn(first, "runner-a", late)
     assert committed.stop == "step_conflict" and committed.past is None
     assert [(s.index, s.raw_input) for s in steps_of(slot)] == before
     assert observe(first, "runner-a").stop == "lease lost"
@@ -174,9 +174,9 @@ def test_the_loser_of_a_step_race_stops_without_writing(make_endpoint, make_run)
 def test_cancel_ends_the_episodes_in_play(make_endpoint, make_run) -> None:
     run = make_run(make_endpoint("random"), episodes=2)
     first, second = slots(run)
-    setup = prepare(first.pk, leases.new_token())
+    setup = do_prepare_episode(first.pk, leases.new_token())
     assert setup is not None
-    cancelled = cancel_run(run.pk)
+    cancelled = do_cancel_run(run.pk)
     assert cancelled.status == "cancelled"
     assert Episode.objects.get(pk=setup.episode_id).status == "abandoned"
     assert run_model_episode(second.pk) == "nothing to play"
@@ -185,7 +185,7 @@ def test_cancel_ends_the_episodes_in_play(make_endpoint, make_run) -> None:
 def test_few_shot_shows_a_recorded_episode_of_the_task(make_endpoint, make_run) -> None:
     """On the reference protocol, in the reference's few-shot layout, from an episode of
     the same protocol (the reference's own demonstrations are not obtainable: the run says so)."""
-    demo = play_scripted_episode(do_start_scripted_episode("babyai", BABYAI_GOTO, 8, "babyai_bot").pk)
+    demo = do_play_scripted_episode(do_start_scripted_episode("babyai", BABYAI_GOTO, 8, "babyai_bot").pk)
     assert demo.progression == 1.0 and demo.protocol == "balrog"
     run = make_run(make_endpoint("random"), strategy="few_shot", seed_base=1, protocol="balrog")
     assert run.meta == {"own_demonstrations": True}

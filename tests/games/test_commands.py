@@ -77,19 +77,19 @@ def test_it_refuses_an_unknown_task_clearly() -> None:
 
 
 def test_it_verifies_a_game_played_while_it_reads_up_to_the_steps_its_row_said(toy_game: str) -> None:
-    from games.services import do_apply_action, do_start_episode, verify_episode
+    from games.services import do_apply_action, do_start_episode, do_verify_episode
 
     episode = do_start_episode(env="toy", task="corridor", seed=1, player_kind="human")
     for index, action in enumerate(["right", "left"]):
         do_apply_action(episode.pk, index=index, action=action)
     as_read = Episode.objects.get(pk=episode.pk)  # what verify_episodes --all read: 2 steps
     do_apply_action(episode.pk, index=2, action="wait")  # the player goes on meanwhile
-    report = verify_episode(as_read)
+    report = do_verify_episode(as_read)
     assert (report.ok, report.steps_checked) == (True, 2), report.message
     Episode.objects.filter(pk=episode.pk).update(status=Episode.Status.FINISHED)
     as_read.refresh_from_db()
     as_read.steps = 2  # a finished episode's log must match its count exactly
-    assert not verify_episode(as_read).ok
+    assert not do_verify_episode(as_read).ok
 
 
 @pytest.mark.django_db(transaction=True)  # a retry is only safe outside a transaction (the test's own)
@@ -102,7 +102,7 @@ def test_it_says_so_in_one_line_and_carries_on_when_the_connection_drops(monkeyp
 
     summary = json.loads(run("run_episode", "--env", "babyai", "--task", "BabyAI-MixedTrainLocal-v0/goto",
                              "--seed", "2", "--agent", "random", "--max-steps", "3"))
-    real, calls = services.verify_episode, []
+    real, calls = services.do_verify_episode, []
 
     def drops_once(episode: Episode) -> object:
         calls.append(episode.pk)
@@ -110,7 +110,7 @@ def test_it_says_so_in_one_line_and_carries_on_when_the_connection_drops(monkeyp
             raise OperationalError("terminating connection due to administrator command")
         return real(episode)
 
-    monkeypatch.setattr(verify_episodes, "verify_episode", drops_once)
+    monkeypatch.setattr(verify_episodes, "do_verify_episode", drops_once)
     monkeypatch.setattr(outage, "RECONNECT_WAIT_S", 0.0)
     out, err = StringIO(), StringIO()
     call_command("verify_episodes", str(summary["episode"]), stdout=out, stderr=err)

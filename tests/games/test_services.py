@@ -16,8 +16,8 @@ from games.services import (
     do_apply_action,
     do_end_episode,
     do_start_episode,
+    do_verify_episode,
     rebuild_adapter,
-    verify_episode,
 )
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +175,7 @@ def test_it_verifies_a_recorded_episode(toy_game: str) -> None:
     for index, action in enumerate(["right", "wait", "left", "right"]):
         do_apply_action(episode.pk, index=index, action=action)
     episode.refresh_from_db()
-    report = verify_episode(episode)
+    report = do_verify_episode(episode)
     assert report.ok and report.steps_checked == 4
     episode.refresh_from_db()
     assert episode.verified_ok is True
@@ -187,7 +187,7 @@ def test_it_detects_a_tampered_log(toy_game: str) -> None:
         do_apply_action(episode.pk, index=index, action="right")
     Step.objects.filter(episode=episode, index=1).update(executed=[2])
     episode.refresh_from_db()
-    report = verify_episode(episode)
+    report = do_verify_episode(episode)
     assert not report.ok and report.first_mismatch == 1
 
 
@@ -195,7 +195,7 @@ def test_it_detects_a_changed_reset(toy_game: str) -> None:
     episode = start(seed=1)
     Episode.objects.filter(pk=episode.pk).update(reset_info={"start": 2})
     episode.refresh_from_db()
-    report = verify_episode(episode)
+    report = do_verify_episode(episode)
     assert not report.ok and report.first_mismatch == -1
 
 

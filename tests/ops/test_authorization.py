@@ -289,7 +289,7 @@ def check_route(route: Route, persona: str, user: User | None, client: Client, w
 def test_it_enforces_each_routes_level_for_every_persona(
     toy_game: str, pat: Persona, olga: Persona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)  # resume plays nothing
+    monkeypatch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)  # resume plays nothing
     world = make_world(pat)
     failures: list[str] = []
     for persona in PERSONAS:

@@ -26,7 +26,7 @@ from django.db import connections
 
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode, Step
-from games.services import verify_episode
+from games.services import do_verify_episode
 from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     FAST_LEASES,
     THREADS_POOL,
@@ -110,7 +110,7 @@ def assert_exact_log(episode: Episode, acked: set[int] | None = None) -> None:
     assert indexes == list(range(episode.steps)), "steps lost or doubled"
     if acked is not None:
         assert acked <= set(indexes), f"acknowledged steps lost: {sorted(acked - set(indexes))}"
-    assert verify_episode(episode).ok
+    assert do_verify_episode(episode).ok
 
 
 @pytest.mark.django_db(transaction=True)

@@ -25,7 +25,7 @@ from django.test import override_settings
 from agents import broker
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from games.models import Episode, Step
-from games.services import verify_episode
+from games.services import do_verify_episode
 from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     _test_database_url,
     model_server,
@@ -157,6 +157,6 @@ def test_every_queued_model_episode_finishes_within_3_minutes_of_a_redis_restart
         episode = slot.episode
         assert episode is not None and episode.status == Episode.Status.FINISHED, (slot.pk, slot.error)
         indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
-        assert indexes == list(range(episode.steps)) and verify_episode(episode).ok
+        assert indexes == list(range(episode.steps)) and do_verify_episode(episode).ok
     assert queued > 0, "nothing was waiting in Redis: the test proved nothing"
     assert recovered < 180

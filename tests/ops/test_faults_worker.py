@@ -14,7 +14,7 @@ import pytest
 
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode, Step
-from games.services import verify_episode
+from games.services import do_verify_episode
 from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     THREADS_POOL,
     _model_run,
@@ -65,4 +65,4 @@ def test_model_episodes_of_a_sigkilled_worker_finish_with_the_default_settings(
         assert episode is not None and episode.status == Episode.Status.FINISHED, (slot.pk, slot.error)
         assert episode.steps >= before.get(episode.pk, 0)
         indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
-        assert indexes == list(range(episode.steps)) and verify_episode(episode).ok
+        assert indexes == list(range(episode.steps)) and do_verify_episode(episode).ok

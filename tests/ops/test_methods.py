@@ -50,7 +50,7 @@ def test_it_keeps_csrf_on_json_posts_and_405s_other_methods(toy_game: str, pat: 
 def test_it_answers_head_wherever_get_is_served(
     toy_game: str, pat: Persona, olga: Persona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
+    monkeypatch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
     world = make_world(pat)
     failures = []
     for persona in ("anonymous", "admin"):

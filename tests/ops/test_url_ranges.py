@@ -49,7 +49,7 @@ def check_huge(route: Route, persona: str, user: User | None, client: Client) ->
 def test_it_never_answers_500_to_out_of_range_values(
     toy_game: str, pat: Persona, olga: Persona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agents.evaluation.dispatch_after_commit", lambda run, ids: None)
+    monkeypatch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
     world = make_world(pat)  # real objects, so the pages have something to show around the bad ids
     failures: list[str] = []
     for persona in ("anonymous", "admin"):

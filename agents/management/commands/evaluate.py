@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.aggregation import balrog_summary_json
 from agents.config import STRATEGIES, AgentConfig, AgentConfigError
-from agents.evaluation import RunError, RunProgress, RunRequest, resume_run, run_progress, run_summary, start_run
+from agents.evaluation import RunError, RunProgress, RunRequest, do_resume_run, do_start_run, run_progress, run_summary
 from agents.models import EvaluationRun, ModelEndpoint
 from agents.runtime import local_runner
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS
@@ -82,10 +82,10 @@ class Command(BaseCommand):
             name=options["name"],
             protocol=options["protocol"],
         )
-        return start_run(request)
+        return do_start_run(request)
 
     def _resume(self, run_id: int) -> EvaluationRun:
-        dispatched = resume_run(run_id)
+        dispatched = do_resume_run(run_id)
         self.stdout.write(f"resuming run {run_id}: {dispatched} episodes to play")
         return EvaluationRun.objects.get(pk=run_id)
 

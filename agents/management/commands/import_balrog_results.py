@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.balrog_results import ResultsError, import_results
+from agents.balrog_results import ResultsError, do_import_results
 from agents.config import STRATEGIES
 from agents.publishing import do_set_published
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = import_results(options["directory"], options["model"], options["agent"])
+            report = do_import_results(options["directory"], options["model"], options["agent"])
         except (ResultsError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         assert report.run is not None

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from agents.evaluation import recover_stale
+from agents.evaluation import do_recover_stale
 from ops.outage import reconnecting
 
 
@@ -15,5 +15,5 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        redispatched = reconnecting(recover_stale, self.stderr.write)
+        redispatched = reconnecting(do_recover_stale, self.stderr.write)
         self.stdout.write(f"dispatched again: {len(redispatched)}" + (f" ({redispatched})" if redispatched else ""))

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.scripted import SCRIPTED_AGENTS
-from agents.services import do_start_scripted_episode, play_scripted_episode
+from agents.services import do_play_scripted_episode, do_start_scripted_episode
 from games.registry import ENVS
 from games.services import GameError
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             episode = do_start_scripted_episode(options["env"], options["task"], options["seed"], options["agent"])
-            episode = play_scripted_episode(episode.pk, max_steps=options["max_steps"])
+            episode = do_play_scripted_episode(episode.pk, max_steps=options["max_steps"])
         except (GameError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         summary = {

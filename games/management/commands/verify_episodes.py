@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from games.models import Episode
-from games.services import verify_episode
+from games.services import do_verify_episode
 from ops.outage import reconnecting
 
 
@@ -23,8 +23,8 @@ class Command(BaseCommand):
         for episode in episodes:
             started = time.perf_counter()
             # A running episode is checked up to the steps its row said when it
-            # was read (games.services.verify_episode): never a false mismatch.
-            report = reconnecting(lambda: verify_episode(episode), self.stderr.write)  # noqa: B023 (called at once)
+            # was read (games.services.do_verify_episode): never a false mismatch.
+            report = reconnecting(lambda: do_verify_episode(episode), self.stderr.write)  # noqa: B023 (called at once)
             seconds = time.perf_counter() - started
             status = "OK" if report.ok else "MISMATCH"
             failures += not report.ok

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leaderboard.synthetic import Plan, Refused, check_allowed, generate
+from leaderboard.synthetic import Plan, Refused, check_allowed, do_synthesize
 
 
 class Command(BaseCommand):
@@ -40,5 +40,5 @@ class Command(BaseCommand):
         def progress(text: str) -> None:
             self.stdout.write(f"[{time.perf_counter() - started:7.1f} s] {text}")
 
-        count = generate(plan, progress)
+        count = do_synthesize(plan, progress)
         self.stdout.write(self.style.SUCCESS(f"{count} synthetic episodes in {time.perf_counter() - started:.1f} s"))
