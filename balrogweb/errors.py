@@ -2,10 +2,13 @@
 
 A service raises a ``ServiceError`` (or a subclass) when it refuses what it
 was asked: ``message`` is for the person, ``code`` for programs, and
-``http_status`` is what a page or the API answers. Views and API endpoints
-map it with ``refusal_response`` (JSON), consumers send ``code`` and
-``message`` as a websocket ``error``; Django's own ``PermissionDenied`` and
-``Http404`` are answered alike, so an endpoint catches ``REFUSALS`` once.
+``http_status`` is what a page or the API answers, and ``websocket_close``
+the close code that follows the websocket ``error`` when the refusal ends the
+connection (None: the connection stays open). Views and API endpoints map it
+with ``refusal_response`` (JSON), consumers send ``code`` and ``message`` as a
+websocket ``error`` and close with ``websocket_close`` where one is set;
+Django's own ``PermissionDenied`` and ``Http404`` are answered alike, so an
+endpoint catches ``REFUSALS`` once.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 
+# Application close codes (4000-4999), docs/websocket-protocol.md "Close codes".
+WEBSOCKET_NOT_FOUND = 4404
+WEBSOCKET_TOO_MANY = 4429
+
 
 class ServiceError(Exception):
     code = "refused"
     http_status = 400
+    websocket_close: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from django.db import transaction
 from django.utils import timezone
 
-from balrogweb.errors import ServiceError
+from balrogweb.errors import WEBSOCKET_NOT_FOUND, ServiceError
 from games.base import EndReason, GameAdapter, InvalidTask, StepResult, TaskInfo
 from games.events import emit_after_commit
 from games.live import live_games
@@ -55,6 +55,7 @@ class UnknownTask(GameError):
 class EpisodeNotFound(GameError):
     code = "not_found"
     http_status = 404
+    websocket_close = WEBSOCKET_NOT_FOUND
 
 
 class EpisodeNotRunning(GameError):

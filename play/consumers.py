@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from uvicorn.protocols.utils import ClientDisconnected
 
-from balrogweb.errors import ServiceError
+from balrogweb.errors import WEBSOCKET_NOT_FOUND, WEBSOCKET_TOO_MANY, ServiceError
 from games.events import episode_group, note_watched
 from games.executor import run_blocking, submit_blocking
 from games.services import EpisodeNotRunning, GameError
@@ -29,8 +29,8 @@ from play.sweeper import ensure_sweeper
 logger = logging.getLogger(__name__)
 
 EPISODE_PATH = "/ws/episodes/"  # play.routing
-CLOSE_NOT_FOUND = 4404
-CLOSE_TOO_MANY_VIEWERS = 4429  # after a too_many_viewers error: the address's viewer limits (play.limits)
+CLOSE_NOT_FOUND = WEBSOCKET_NOT_FOUND
+CLOSE_TOO_MANY_VIEWERS = WEBSOCKET_TOO_MANY  # after a too_many_viewers error: the address's viewer limits (play.limits)
 SYNC_LIMITED = ("rate_limited", "too many syncs from your address per second; nothing was sent, ask again in a second")
 # Unsaved steps are not applied; a resent seq that was in fact saved is acknowledged as a duplicate.
 UNAVAILABLE = ("unavailable", "the database is unavailable for the moment; send the action again in a few seconds")
@@ -281,10 +281,10 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
 
     # ----- helpers --------------------------------------------------------------------
     async def _refuse(self, exc: GameError) -> None:
-        """A hello that cannot go on: the error, then the close that says why."""
+        """A hello that cannot go on: the error, then the close that says why
+        (the refusal's own close code; a hello that found no episode to join otherwise)."""
         await self._error(exc.code, exc.message, None)
-        refused = isinstance(exc, services.ViewerRefused)
-        await self.close(code=CLOSE_TOO_MANY_VIEWERS if refused else CLOSE_NOT_FOUND)
+        await self.close(code=exc.websocket_close or CLOSE_NOT_FOUND)
 
     def _take_admission(self) -> str:
         """Count this connection among its address's viewers: '' or the refusal."""

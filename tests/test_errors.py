@@ -48,3 +48,11 @@ def test_it_answers_djangos_own_refusals_alike() -> None:
 
 def test_it_keeps_a_run_error_a_value_error_for_the_command_line() -> None:
     assert isinstance(RunError("x"), ValueError) and issubclass(GameError, ServiceError)
+
+
+def test_it_says_which_refusals_end_a_websocket_and_with_which_code() -> None:
+    assert EpisodeNotFound("gone").websocket_close == 4404
+    assert ViewerRefused("slow down").websocket_close == 4429
+    # everything else is answered with an error message on a connection that stays open
+    for refusal in (InvalidAction("no"), Forbidden("no"), ProtocolError("bad", "no"), AnnotationError("no")):
+        assert refusal.websocket_close is None

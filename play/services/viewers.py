@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 
+from balrogweb.errors import WEBSOCKET_TOO_MANY
 from games.live import live_games
 from games.models import Episode
 from games.services import (
@@ -47,6 +48,7 @@ class ViewerRefused(GameError):
 
     code = "too_many_viewers"
     http_status = 429
+    websocket_close = WEBSOCKET_TOO_MANY
 
 
 @dataclass(frozen=True)
