@@ -39,7 +39,7 @@ def held_slots(queues: Iterable[str]) -> set[int] | None:
     and not acknowledged; None when that cannot be known (no Redis broker, or
     it does not answer): then nothing counts as lost."""
     url = str(getattr(settings, "CELERY_BROKER_URL", ""))
-    if settings.CELERY_TASK_ALWAYS_EAGER or not url.startswith(("redis://", "rediss://", "unix://")):
+    if settings.PROFILE.tasks_in_process or not url.startswith(("redis://", "rediss://", "unix://")):
         return None
     import redis
 

@@ -131,7 +131,7 @@ def do_dispatch(slot_ids: Sequence[int], queue: str) -> None:
     if not slot_ids:
         return
     RunEpisode.objects.filter(pk__in=slot_ids).update(dispatched_at=timezone.now())
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.PROFILE.tasks_in_process:
         from agents.runner import run_model_episode
 
         ensure_local_sweep()
@@ -188,7 +188,7 @@ def _reopen(slot: RunEpisode) -> None:
 def ensure_local_sweep() -> None:
     """On the embedded default no worker sweeps: this process does (after a
     restart, the first page view resumes the episodes it was playing)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.PROFILE.tasks_in_process:
         runtime.ensure_sweeper(do_recover_stale)
 
 

@@ -135,7 +135,7 @@ class LeaseKeeper:
 # ----- the local runner (embedded default) ----------------------------------------------------
 class LocalRunner:
     """Daemon threads that run queued jobs, standing in for Celery workers
-    when tasks would otherwise run inside the caller (CELERY_TASK_ALWAYS_EAGER).
+    when tasks would otherwise run inside the caller (``settings.PROFILE.tasks_in_process``).
     Daemon threads: stopping the process abandons running episodes, which
     the recovery sweep resumes after a restart."""
 

@@ -169,8 +169,9 @@ if PROFILE.shared_channels:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-CELERY_BROKER_URL = "memory://" if PROFILE.tasks_in_process else REDIS_URL
-# Without a broker, tasks run inside the calling process.
+CELERY_BROKER_URL = PROFILE.broker_url
+# Without a broker, tasks run inside the calling process. Code asks PROFILE.tasks_in_process;
+# a test changes both through tests/support/profile.py's use_profile.
 CELERY_TASK_ALWAYS_EAGER = PROFILE.tasks_in_process
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

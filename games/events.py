@@ -13,13 +13,17 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 from django.db import transaction
 
+from balrogweb.profile import channels_in_process
 from balrogweb.runtime import ProcessSingleton
+
+if TYPE_CHECKING:
+    from channels.layers import InMemoryChannelLayer
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def send_event(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    if isinstance(layer, InMemoryChannelLayer):
+    if channels_in_process(layer):
         # The in-memory layer only reaches consumers of this process: with no
         # member in the group there is nobody to tell.
         if layer.groups.get(group):
@@ -281,7 +285,7 @@ def note_watched(group: str) -> None:
     """A viewer joined ``group`` in this process: send it events from now on
     without waiting for the next membership check."""
     layer = get_channel_layer()
-    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+    if layer is not None and not channels_in_process(layer):
         _broadcaster().note_watched(group)
 
 

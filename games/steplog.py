@@ -28,6 +28,7 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
+from balrogweb.profile import is_postgresql
 from games.models import Episode, Step
 
 # ``Episode.last_activity_at`` (for the idle sweep) moves at most this often.
@@ -50,7 +51,7 @@ def write_step(episode_id: int, index: int, episode_fields: dict[str, Any], step
     and running."""
     now = timezone.now()
     step = Step(episode_id=episode_id, index=index, created_at=now, **step_fields)
-    if connection.vendor == "postgresql":
+    if is_postgresql(connection):
         return _write_in_one_statement(episode_id, index, episode_fields, step, now)
     with _sqlite_writer:
         return _write_in_a_transaction(episode_id, index, episode_fields, step, now)

@@ -21,6 +21,7 @@ from django.db import connection
 
 from agents.config import AgentConfig
 from agents.models import EvaluationRun
+from balrogweb.profile import is_postgresql
 from games.registry import ENVS
 from leaderboard.services import SYNTHETIC_PREFIX
 
@@ -47,7 +48,7 @@ class Plan:
 def check_allowed(confirmed: bool) -> None:
     if not confirmed:
         raise Refused("synthetic data is for benchmarks only: pass --i-know-this-is-synthetic")
-    if settings.PROFILE.sqlite or connection.vendor != "postgresql":
+    if settings.PROFILE.sqlite or not is_postgresql(connection):
         raise Refused("refusing to write synthetic rows to the embedded default database; set DATABASE_URL")
     if connection.settings_dict["NAME"] in PRODUCTION_DATABASE_NAMES:
         raise Refused(f"refusing to write synthetic rows to {connection.settings_dict['NAME']!r}; use a bench database")

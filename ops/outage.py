@@ -40,6 +40,7 @@ from asgiref.sync import sync_to_async
 from django.db import InterfaceError, OperationalError, connection
 from psycopg_pool import PoolTimeout
 
+from balrogweb.profile import is_postgresql
 from ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def is_database_outage(exc: BaseException | None) -> bool:
 def is_lost_connection(exc: BaseException | None) -> bool:
     """A connection broke under a query, on PostgreSQL: worth one retry on
     another connection. Not a pool timeout (another wait would only double it)."""
-    if connection.vendor != "postgresql" or not is_database_outage(exc):
+    if not is_postgresql(connection) or not is_database_outage(exc):
         return False
     return not any(isinstance(link, PoolTimeout) for link in _chain(exc))
 
@@ -159,7 +160,7 @@ def _server_hung_up() -> bool:
     the dead connection costs a fresh one instead of a failed step (whose game
     would then be rebuilt by replay)."""
     raw = connection.connection
-    if raw is None or connection.vendor != "postgresql" or connection.in_atomic_block:
+    if raw is None or not is_postgresql(connection) or connection.in_atomic_block:
         return False
     try:
         readable, _, _ = select.select([raw.pgconn.socket], [], [], 0)
@@ -210,7 +211,7 @@ class DatabaseBreaker:
         probe: Callable[[], bool] = _server_answers,
         interval_s: float = PROBE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
-        applies: Callable[[], bool] = lambda: connection.vendor == "postgresql",
+        applies: Callable[[], bool] = lambda: is_postgresql(connection),
     ) -> None:
         self._probe = probe
         self._applies = applies

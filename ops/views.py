@@ -33,6 +33,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from balrogweb.profile import is_postgresql
 from ops import metrics
 from ops.outage import probe_postgresql
 
@@ -88,7 +89,7 @@ def _run_check(name: str, check: Callable[[], None], results: dict[str, str]) ->
 
 
 def check_database() -> None:
-    if connection.vendor == "postgresql":
+    if is_postgresql(connection):
         probe_postgresql(max(1, int(CHECK_TIMEOUT_SECONDS)))
         return
     with connection.cursor() as cursor:
@@ -122,7 +123,7 @@ async def _check_layer(layer: Any) -> None:
 
 def check_broker() -> None:
     """The Celery broker accepts a connection (the embedded default has none to check)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.PROFILE.tasks_in_process:
         return
     from balrogweb.celery import app
 

@@ -21,8 +21,9 @@ import time
 import weakref
 from collections.abc import Iterable
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 
+from balrogweb.profile import channels_in_process
 from games.events import episode_group
 from games.executor import run_blocking
 from games.models import Episode
@@ -44,7 +45,7 @@ POLL = "poll"
 def feed_kind() -> str:
     """How this process's viewers learn of steps: ``push`` when the channel
     layer reaches every process (Redis), ``poll`` when it is in memory."""
-    return POLL if isinstance(get_channel_layer(), InMemoryChannelLayer) else PUSH
+    return POLL if channels_in_process(get_channel_layer()) else PUSH
 
 
 class EpisodeFeed:

@@ -19,6 +19,7 @@ from agents.models import EvaluationRun, RunEpisode
 from agents.runtime import local_runner
 from games.models import Episode
 from tests.agents.conftest import BABYAI_GOTO, slots
+from tests.support.profile import use_profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PICKUP = "BabyAI-MixedTrainLocal-v0/pickup"
@@ -28,7 +29,7 @@ PICKUP = "BabyAI-MixedTrainLocal-v0/pickup"
 def local_runner_plays(settings: Any) -> None:
     """Dispatch to this process's local runner, also with PostgreSQL + Redis
     configured (the Celery path is test_celery_worker's)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    use_profile(settings, redis_url="")
 
 
 def evaluate(*args: str) -> tuple[list[str], dict[str, object]]:

@@ -24,6 +24,7 @@ from games.models import Episode, Step
 from games.registry import make_adapter
 from reference.prompts import feedback_prefix, instruction, valid_actions
 from tests.agents.conftest import BABYAI_GOTO, slots
+from tests.support.profile import use_profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -153,7 +154,7 @@ def test_the_protocol_is_chosen_on_the_form_and_shown_on_the_run_page(make_endpo
 
 
 def test_evaluate_takes_the_protocol(make_endpoint, settings) -> None:
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    use_profile(settings, redis_url="")  # the local runner plays, on either profile
     endpoint = make_endpoint("solver")
     out = StringIO()
     call_command("evaluate", "--endpoint", endpoint.name, "--env", "babyai", "--task", BABYAI_GOTO,

@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 
 from ops.management.commands.serve import server_options
+from tests.support.profile import use_profile
 from tests.support.settings_files import ROOT, example_entries, settings_variables
 
 COMPOSE = ROOT / "docker" / "compose.yaml"
@@ -91,11 +92,8 @@ def test_it_builds_on_python_311_with_the_compiler_and_the_setuptools_pin() -> N
 def test_it_refuses_several_server_processes_on_the_in_memory_channel_layer(settings: Any) -> None:
     from django.core.management import CommandError, call_command
 
-    from balrogweb.profile import DeploymentProfile
-
     # The profile that settings built at start-up decides; this run may have either (CI runs both).
-    settings.REDIS_URL = ""
-    settings.PROFILE = DeploymentProfile(database_url=settings.PROFILE.database_url, redis_url="")
+    use_profile(settings, redis_url="")
     with (
         mock.patch("uvicorn.run", side_effect=AssertionError("started a server")),  # never hang on a regression
         pytest.raises(CommandError, match="needs REDIS_URL"),

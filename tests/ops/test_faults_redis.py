@@ -18,9 +18,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from agents import broker
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
@@ -33,6 +33,7 @@ from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
     worker_queue,
 )
 from tests.ops.test_faults import TASK, Server, base_env, migrate, own_redis, start_redis  # noqa: F401
+from tests.support.profile import use_profile
 from tests.support.settings_files import ROOT
 
 pytestmark = pytest.mark.slow
@@ -88,23 +89,25 @@ def test_readyz_answers_503_within_3_s_naming_a_hung_redis(hung_redis: tuple[int
     assert back[0] == 200, back
 
 
-def test_it_finds_which_dispatched_episodes_the_broker_still_holds(own_redis: tuple[int, Path]) -> None:  # noqa: F811
+def test_it_finds_which_dispatched_episodes_the_broker_still_holds(
+    own_redis: tuple[int, Path], settings: Any  # noqa: F811
+) -> None:
     from balrogweb.celery import app
 
     port, directory = own_redis
     start_redis(port, directory)
     url = f"redis://127.0.0.1:{port}/0"
-    with override_settings(CELERY_BROKER_URL=url, CELERY_TASK_ALWAYS_EAGER=False):
-        with app.connection_for_write(url) as conn:
-            for slot_id in (7, 8):
-                app.send_task("agents.run_model_episode", args=[slot_id], queue="faults-q", connection=conn)
-            app.send_task("agents.recover_model_episodes", queue="faults-q", connection=conn)
-        assert broker.held_slots(["faults-q"]) == {7, 8}
-        assert broker.held_slots(["another-queue"]) == set()
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
-        assert broker.held_slots(["faults-q"]) is None  # unknown: nothing counts as lost
-        start_redis(port, directory)
-        assert broker.held_slots(["faults-q"]) == set()  # the restart lost them
+    use_profile(settings, redis_url=url)
+    with app.connection_for_write(url) as conn:
+        for slot_id in (7, 8):
+            app.send_task("agents.run_model_episode", args=[slot_id], queue="faults-q", connection=conn)
+        app.send_task("agents.recover_model_episodes", queue="faults-q", connection=conn)
+    assert broker.held_slots(["faults-q"]) == {7, 8}
+    assert broker.held_slots(["another-queue"]) == set()
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
+    assert broker.held_slots(["faults-q"]) is None  # unknown: nothing counts as lost
+    start_redis(port, directory)
+    assert broker.held_slots(["faults-q"]) == set()  # the restart lost them
 
 
 @pytest.mark.services

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ops import context, metrics, views
 from ops.logs import ContextFilter, JsonFormatter
+from tests.support.profile import use_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -53,12 +55,12 @@ def test_it_names_the_channel_layer_when_redis_is_down() -> None:
     assert body["checks"]["database"] == "ok"
 
 
-def test_it_names_the_broker_when_it_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_names_the_broker_when_it_is_down(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     from balrogweb.celery import app
 
     monkeypatch.setattr(app.conf, "broker_url", DEAD_REDIS)
-    with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
-        response = Client().get("/readyz")
+    use_profile(settings, redis_url=DEAD_REDIS)
+    response = Client().get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
 

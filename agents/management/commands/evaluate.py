@@ -52,7 +52,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         label = f"{run.model_name} {run.agent_config.label()} on {', '.join(run.envs)}"
         self.stdout.write(f"run {run.pk}: {label} ({run.protocol} protocol)")
-        if options["no_wait"] and not settings.CELERY_TASK_ALWAYS_EAGER:
+        if options["no_wait"] and not settings.PROFILE.tasks_in_process:
             return
         self._wait(run, options["poll"])
         summary = reconnecting(lambda: self._summary(run), self.stderr.write)
@@ -97,7 +97,7 @@ class Command(BaseCommand):
             self.stdout.write(f"[{run.status}] {progress.done}/{progress.planned}  {bars}")
             if run.status != EvaluationRun.Status.RUNNING:
                 break
-            if settings.CELERY_TASK_ALWAYS_EAGER:
+            if settings.PROFILE.tasks_in_process:
                 local_runner().wait_idle(timeout=poll)
             else:
                 time.sleep(poll)
