@@ -7,10 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
+from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
+from django.db import connection
 
-from balrogweb.profile import DeploymentProfile
+from balrogweb.profile import DeploymentProfile, channels_in_process, is_postgresql
+from tests.support.profile import use_profile
 
 PG = "postgres://postgres@127.0.0.1:5432/x"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -23,6 +28,25 @@ def test_it_names_each_profile_and_answers_for_each_half() -> None:
     assert not full.embedded and not full.sqlite and not full.tasks_in_process and full.multi_process
     database_only = DeploymentProfile(PG, "")
     assert database_only.name == "postgresql" and database_only.tasks_in_process and not database_only.sqlite
+    assert (embedded.broker_url, full.broker_url, database_only.broker_url) == ("memory://", REDIS, "memory://")
+
+
+def test_it_asks_the_connection_and_the_layer_in_hand() -> None:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    assert is_postgresql(connection) == (engine == "django.db.backends.postgresql")
+    assert channels_in_process(InMemoryChannelLayer())
+    assert not channels_in_process(RedisChannelLayer(hosts=[REDIS]))  # built without connecting
+    assert not channels_in_process(None)
+
+
+def test_it_moves_the_profile_and_celery_together_in_a_test(settings: Any) -> None:
+    database_url = settings.PROFILE.database_url
+    use_profile(settings, redis_url=REDIS)
+    assert (settings.PROFILE.name, settings.CELERY_TASK_ALWAYS_EAGER, settings.CELERY_BROKER_URL) == (
+        "postgresql+redis" if database_url else "sqlite+redis", False, REDIS)
+    use_profile(settings, redis_url="")
+    assert (settings.PROFILE.database_url, settings.PROFILE.redis_url) == (database_url, "")
+    assert (settings.CELERY_TASK_ALWAYS_EAGER, settings.CELERY_BROKER_URL) == (True, "memory://")
 
 
 def _settings_under(**env: str) -> dict[str, object]:
