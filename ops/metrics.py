@@ -109,7 +109,7 @@ _clients: dict[str, Any] = {}
 def _redis() -> Any:
     from django.conf import settings
 
-    url = str(getattr(settings, "REDIS_URL", "") or "")
+    url = settings.PROFILE.redis_url
     if not url:
         return None
     if url not in _clients:

@@ -2,9 +2,11 @@
 
 Product code asks the profile (``settings.PROFILE``, ``is_postgresql``,
 ``channels_in_process``) and never reads the facts behind it: the connection's
-vendor, Celery's CELERY_TASK_ALWAYS_EAGER, the in-memory channel layer's class.
+vendor, Celery's CELERY_TASK_ALWAYS_EAGER, the in-memory channel layer's class,
+the DATABASE_URL and REDIS_URL settings the profile is built from.
 Tests change the profile only through tests/support/profile.py's
-``use_profile``, which keeps the settings derived from it in step.
+``use_profile``, which keeps the settings derived from it in step (a test
+overriding REDIS_URL alone would now change nothing, silently).
 Read from the source (AST): a mention in a docstring or a type annotation
 is no reading.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeGuard
 
 from django.conf import settings
 
@@ -25,8 +28,11 @@ ANSWERING = ("balrogweb/profile.py", "balrogweb/settings.py")
 VENDOR = "vendor"
 EAGER = "CELERY_TASK_ALWAYS_EAGER"
 IN_MEMORY_LAYER = "InMemoryChannelLayer"
-# What settings derive from the profile for Celery, and the profile itself.
-PROFILE_SETTINGS = frozenset({"PROFILE", EAGER, "CELERY_BROKER_URL"})
+# The profile's inputs, as settings: code asks settings.PROFILE.redis_url. (The same
+# names as strings are environment variables, e.g. ones a command keeps from a child.)
+PROFILE_INPUTS = ("DATABASE_URL", "REDIS_URL")
+# The profile, its inputs and what settings derive from it for Celery.
+PROFILE_SETTINGS = frozenset({"PROFILE", *PROFILE_INPUTS, EAGER, "CELERY_BROKER_URL"})
 SETS_THE_PROFILE = "tests/support/profile.py"
 
 
@@ -72,6 +78,7 @@ def runtime_fact_reads(source: str) -> list[tuple[int, str]]:
     """(line, fact) for each place ``source`` reads a runtime fact the profile answers."""
     tree = ast.parse(source)
     skipped = _annotation_nodes(tree) | _type_checking_only(tree)
+    getattr_names = {id(node.args[1]) for node in ast.walk(tree) if _is_getattr(node)}
     reads = []
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -81,9 +88,15 @@ def runtime_fact_reads(source: str) -> list[tuple[int, str]]:
             name = node.value.rpartition(".")[2]  # getattr(settings, "..."), "channels.layers.InMemoryChannelLayer"
         if isinstance(node, ast.Attribute) and name == VENDOR:
             reads.append((getattr(node, "lineno", 0), "connection.vendor"))
-        elif name in (EAGER, IN_MEMORY_LAYER):
+            continue
+        read_as_setting = isinstance(node, ast.Attribute) or id(node) in getattr_names
+        if name in (EAGER, IN_MEMORY_LAYER) or (name in PROFILE_INPUTS and read_as_setting):
             reads.append((getattr(node, "lineno", 0), name))
     return sorted(set(reads))
+
+
+def _is_getattr(node: ast.AST) -> TypeGuard[ast.Call]:
+    return isinstance(node, ast.Call) and _named(node.func) == "getattr" and len(node.args) >= 2
 
 
 def _names_set(node: ast.AST) -> list[str]:
@@ -93,7 +106,9 @@ def _names_set(node: ast.AST) -> list[str]:
         return [target.attr for target in targets if isinstance(target, ast.Attribute)]
     if not isinstance(node, ast.Call):
         return []
-    names = [keyword.arg for keyword in node.keywords if keyword.arg]
+    # Other calls' keywords are no settings (base_env(REDIS_URL=...) is a child's environment).
+    overrides = _named(node.func) == "override_settings"
+    names = [keyword.arg for keyword in node.keywords if keyword.arg and overrides]
     if _named(node.func) == "setattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
         names.append(str(node.args[1].value))
     return names
@@ -131,6 +146,10 @@ def send(layer: "InMemoryChannelLayer") -> bool:
     if connections["default"].vendor == "postgresql":
         return settings.CELERY_TASK_ALWAYS_EAGER
     return getattr(settings, "CELERY_TASK_ALWAYS_EAGER") or isinstance(layer, InMemoryChannelLayer)
+
+def flush() -> str:
+    kept = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return settings.REDIS_URL or getattr(settings, "DATABASE_URL", "") or str(kept)
 '''
 
 
@@ -141,6 +160,8 @@ def test_it_finds_each_runtime_fact_read_and_nothing_else() -> None:
         (12, EAGER),
         (13, EAGER),
         (13, IN_MEMORY_LAYER),
+        (17, "DATABASE_URL"),
+        (17, "REDIS_URL"),
     ]
     assert runtime_fact_reads("def f(layer: InMemoryChannelLayer) -> None:\n    return None\n") == []
 
@@ -164,8 +185,10 @@ def test_it_finds_each_way_a_test_sets_the_profile() -> None:
         "monkeypatch.setattr(settings, 'PROFILE', None)\n"
         "assert settings.CELERY_TASK_ALWAYS_EAGER is False\n"  # reading is fine
         "settings.DEBUG = True\n"
+        "with override_settings(REDIS_URL=url): pass\n"
+        "env = base_env(tmp_path, REDIS_URL=url)\n"
     )
-    assert profile_settings_set(planted) == [(1, EAGER), (2, "CELERY_BROKER_URL"), (4, "PROFILE")]
+    assert profile_settings_set(planted) == [(1, EAGER), (2, "CELERY_BROKER_URL"), (4, "PROFILE"), (7, "REDIS_URL")]
 
 
 def test_it_changes_the_profile_in_tests_only_through_use_profile() -> None:

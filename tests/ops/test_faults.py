@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.profile import use_profile
 from tests.support.settings_files import ROOT
 from tests.support.wsclient import Closed, WebSocket, free_port, start_episode, wait_up
 
@@ -278,10 +279,10 @@ def test_it_closes_floods_and_oversized_messages_with_1008_and_1009_through_the_
 
 
 @pytest.mark.django_db
-def test_it_adds_up_model_calls_from_other_processes_in_metrics(own_redis: tuple[int, Path]) -> None:
+def test_it_adds_up_model_calls_from_other_processes_in_metrics(own_redis: tuple[int, Path], settings: Any) -> None:
     """A Celery worker serves no HTTP: its shared counters reach /metrics through Redis."""
     from django.contrib.auth.models import User
-    from django.test import Client, override_settings
+    from django.test import Client
 
     from ops import metrics
 
@@ -294,13 +295,12 @@ def test_it_adds_up_model_calls_from_other_processes_in_metrics(own_redis: tuple
         subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     client = Client()
     client.force_login(User.objects.create_superuser("ops-root", password="pw-root-123"))  # /metrics: superusers
-    with override_settings(REDIS_URL=url):
-        text = client.get("/metrics").content.decode()
-        metrics._clients.clear()
+    use_profile(settings, redis_url=url)
+    text = client.get("/metrics").content.decode()
+    metrics._clients.clear()
     assert "\nbalrog_cluster_model_calls_total 6.0\n" in text
     assert "\nbalrog_cluster_model_call_errors_total 2.0\n" in text
     subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
-    with override_settings(REDIS_URL=url):
-        down = client.get("/metrics")  # Redis down: still the per-process numbers
-        metrics._clients.clear()
+    down = client.get("/metrics")  # Redis down: still the per-process numbers
+    metrics._clients.clear()
     assert down.status_code == 200 and "balrog_model_calls_total" in down.content.decode()

@@ -21,10 +21,9 @@ from balrogweb.profile import DeploymentProfile
 def use_profile(settings: Any, *, redis_url: str) -> DeploymentProfile:
     """The rest of the test sees the suite's profile with this Redis URL:
     ``""`` runs tasks in this process (the local runner, eager Celery), a
-    Redis URL sends them to its broker. The database half stays (the test's
-    connections were made from it), and so does settings.REDIS_URL, which
-    only ops.metrics reads (where shared counters go). pytest-django's
-    ``settings`` fixture undoes it after the test."""
+    Redis URL sends them to its broker and adds shared metrics up there.
+    The database half stays (the test's connections were made from it).
+    pytest-django's ``settings`` fixture undoes it after the test."""
     profile = dataclasses.replace(settings.PROFILE, redis_url=redis_url)
     settings.PROFILE = profile
     # As balrogweb/settings.py derives them from the profile.
