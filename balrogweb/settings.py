@@ -112,14 +112,16 @@ if not PROFILE.sqlite:
     # thread of its own, and persistent connections left in those threads piled
     # up until PostgreSQL refused new clients (bench/load.py at 500 players:
     # 178 "too many clients" errors). Closing a connection returns it to the
-    # pool; the pool checks a connection before lending it: with health checks
-    # on, Django gives the pool ConnectionPool.check_connection (a "check" in
-    # OPTIONS["pool"] would be passed twice; tests/ops/test_faults_database.py
-    # holds it). A connection a thread keeps between loans is not checked:
+    # pool; the pool checks a connection before lending it (health checks on),
+    # and ops.postgresql, Django's backend but for that check, has the pool test
+    # every idle connection once one is found dead (they die together; lent one
+    # by one they cost the borrower 1 + 2 + 4 + ... s of backoff). A connection
+    # a thread keeps between loans is not checked on loan:
     # ops.outage.retry_on_lost_connection covers that one.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "ops.postgresql"
         DATABASES["default"]["OPTIONS"] = {
             **cast(dict[str, object], DATABASES["default"]["OPTIONS"]),  # ?sslmode=... from the URL
             # Lets games.steplog's step write be a prepared statement (psycopg

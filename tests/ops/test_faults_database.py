@@ -52,6 +52,7 @@ PLAYERS = 4
 # Crafter: 2,000 steps before its time limit (BabyAI's is a few dozen: a player at
 # this pace would end its game during the test), and standing still ends nothing.
 PLAY_ENV, PLAY_TASK, MOVE = "crafter", "default", "Noop"
+IDLE_CONNECTIONS = 6
 STALL_S = 5.0  # a pause this long is a stall, whatever the load
 ACTION_GAP_S = 0.1  # a player's pace: 10 actions a second, under the per-episode rate limit
 
@@ -67,6 +68,18 @@ def kill_app_connections() -> int:
     return len(rows)
 
 
+def fill_pool(count: int) -> set[int]:
+    """Make the pool hold ``count`` idle connections, as after a burst of
+    requests; their backend pids."""
+    pool = connection.pool  # type: ignore[attr-defined]  # PostgreSQL's wrapper only
+    assert pool is not None
+    loans = [pool.getconn() for _ in range(count)]
+    pids = {loan.info.backend_pid for loan in loans}
+    for loan in loans:
+        pool.putconn(loan)
+    return pids
+
+
 def backend_pid() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -80,6 +93,20 @@ def test_it_never_lends_a_pooled_connection_the_server_dropped() -> None:
     connection.close()  # back to the pool, where it now dies
     kill_app_connections()
     assert backend_pid() != first  # the pool's check found it dead and lent a fresh one: no error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_lends_a_live_connection_soon_when_many_idle_ones_died() -> None:
+    """A busy process's pool holds many idle connections, and they die together.
+    Lent one by one they cost psycopg_pool's backoff, 1 + 2 + 4 + 8 s, past the
+    10 s pool timeout: the loan failed. ops.postgresql tests them all at the
+    first dead one."""
+    connection.close()
+    idle = fill_pool(IDLE_CONNECTIONS)
+    kill_app_connections()
+    started = time.monotonic()
+    assert backend_pid() not in idle  # no PoolTimeout: a fresh connection
+    print(f"\nfirst loan after {len(idle)} idle connections died: {time.monotonic() - started:.2f} s")
 
 
 @pytest.mark.django_db(transaction=True)

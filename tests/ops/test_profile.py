@@ -33,7 +33,7 @@ def test_it_names_each_profile_and_answers_for_each_half() -> None:
 
 def test_it_asks_the_connection_and_the_layer_in_hand() -> None:
     engine = settings.DATABASES["default"]["ENGINE"]
-    assert is_postgresql(connection) == (engine == "django.db.backends.postgresql")
+    assert is_postgresql(connection) == (engine == "ops.postgresql")
     assert channels_in_process(InMemoryChannelLayer())
     assert not channels_in_process(RedisChannelLayer(hosts=[REDIS]))  # built without connecting
     assert not channels_in_process(None)
@@ -77,7 +77,7 @@ def test_it_builds_the_settings_of_each_profile_from_it() -> None:
     assert _settings_under(DATABASE_URL=PG, REDIS_URL=REDIS) == {
         "profile": "postgresql+redis",
         "eager": False,
-        "engine": "django.db.backends.postgresql",
+        "engine": "ops.postgresql",
         "layer": "channels_redis.core.RedisChannelLayer",
         "broker": REDIS,
     }
