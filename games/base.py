@@ -18,10 +18,11 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
+from games.jsontypes import JSONObject, JSONValue
 from games.outcome import RawOutcome as RawOutcome  # re-exported: part of the adapter interface
-from games.progression import ProgressionTracker
+from games.progression import ProgressFacts, ProgressionTracker
 
 # A raw env action as logged: an int index into the env's action set, or a
 # string (TextWorld commands). Always JSON-serializable.
@@ -88,6 +89,12 @@ class StepResult:
     end_detail: str = ""
 
 
+# The browser's HUD numbers every game shows ("return" is a keyword: the functional syntax).
+Hud = TypedDict(
+    "Hud", {"steps": int, "progression": float, "return": float, "done": bool, "end_reason": str | None}
+)
+
+
 class InvalidTask(ValueError):
     pass
 
@@ -105,7 +112,7 @@ class _Counters:
     done: bool = False
     end_reason: EndReason | None = None
     end_detail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JSONObject = field(default_factory=dict)
     last_action: str = ""  # the language action the last step executed
     last_valid: bool = True  # whether the answer behind it was valid
 
@@ -127,12 +134,12 @@ class GameAdapter(ABC):
     #: end the episode after this many steps without a progression increase
     no_progress_limit: ClassVar[int | None] = None
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         self.task_info = self.task_by_name(task)
         self.task = task
         # Stored with the episode after construction: an adapter may pin
         # defaults here (e.g. TextWorld's pool size) so rebuilds never drift.
-        self.options: dict[str, Any] = dict(options or {})
+        self.options: JSONObject = dict(options or {})
         self.seed: int | None = None
         self.tracker = self.make_tracker()
         self._c = _Counters()
@@ -187,7 +194,7 @@ class GameAdapter(ABC):
         """The BALROG progression rule of this game (from games.progression)."""
 
     @abstractmethod
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         """Reset the env from ``seed``; return JSON-able facts about the reset
         (derived seeds, level source, level file digest...)."""
 
@@ -210,7 +217,7 @@ class GameAdapter(ABC):
         once after every step; each step compares with the previous read."""
         return self.tracker.value
 
-    def _progress_facts(self) -> Mapping[str, Any]:
+    def _progress_facts(self) -> ProgressFacts:
         """Game facts the progression tracker reads after each step
         (Crafter achievements, NetHack depth/level, TextWorld score)."""
         return {}
@@ -227,8 +234,9 @@ class GameAdapter(ABC):
         """The model's text observation of the current state."""
 
     @abstractmethod
-    def frame(self) -> dict[str, Any]:
-        """Compact JSON for the browser to draw the current state."""
+    def frame(self) -> Mapping[str, object]:
+        """Compact JSON for the browser to draw the current state (each game
+        declares its shape; the callers only encode it)."""
 
     @abstractmethod
     def render_png(self) -> bytes:
@@ -252,7 +260,7 @@ class GameAdapter(ABC):
         """Release env resources."""
 
     # ----- the template: identical for every game -----------------------------
-    def reset(self, seed: int) -> dict[str, Any]:
+    def reset(self, seed: int) -> dict[str, Any]:  # JSON facts (JSONObject): Any lets callers read them
         self.seed = seed
         self.tracker.reset()
         self._c = _Counters()
@@ -361,7 +369,7 @@ class GameAdapter(ABC):
     def digest(self) -> str:
         return state_digest(self.state_bytes())
 
-    def hud(self) -> dict[str, Any]:
+    def hud(self) -> Hud:
         """Numbers the browser's HUD shows; games add their own (depth, achievements)."""
         return {
             "steps": self.steps,

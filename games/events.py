@@ -13,10 +13,10 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
 from balrogweb.profile import channels_in_process
@@ -80,17 +80,37 @@ RECHECK_INTERVAL_S = 0.1
 MAX_PRESENCE_ENTRIES = 50_000
 
 
+class EventPayload(TypedDict, total=False):
+    """What an event adds to its kind: started (env, task), step (index), ended (end_reason)."""
+
+    env: str
+    task: str
+    index: int
+    end_reason: str
+
+
+class EpisodeEvent(EventPayload):
+    type: str  # "episode.event": the consumers' handler
+    kind: str
+    episode: int
+    version: int  # steps applied
+
+
+# An event on its way out: the layer it leaves through, its group, the event.
+Outgoing = tuple[BaseChannelLayer, str, EpisodeEvent]
+
+
 def episode_group(episode_id: int) -> str:
     return f"episode-{episode_id}"
 
 
-def emit_after_commit(episode_id: int, kind: str, version: int, payload: dict[str, Any]) -> None:
+def emit_after_commit(episode_id: int, kind: str, version: int, payload: EventPayload) -> None:
     """Queue an event for the episode's viewers once the current transaction commits."""
-    event = {"type": "episode.event", "kind": kind, "episode": episode_id, "version": version, **payload}
+    event: EpisodeEvent = {"type": "episode.event", "kind": kind, "episode": episode_id, "version": version, **payload}
     transaction.on_commit(lambda: send_event(episode_group(episode_id), event))
 
 
-def send_event(group: str, event: dict[str, Any]) -> None:
+def send_event(group: str, event: EpisodeEvent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -103,7 +123,7 @@ def send_event(group: str, event: dict[str, Any]) -> None:
     _broadcaster().submit(layer, group, event)
 
 
-def _send_in_memory(layer: InMemoryChannelLayer, group: str, event: dict[str, Any]) -> None:
+def _send_in_memory(layer: InMemoryChannelLayer, group: str, event: EpisodeEvent) -> None:
     """Hand the send to the consumers' loop and go on: a step's thread does
     not wait for the viewers' queues (async_to_sync would block it on that
     loop, ~0.3 ms of the step's CPU and a GIL round trip). Without a known
@@ -135,7 +155,7 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _spawn_group_send(layer: InMemoryChannelLayer, group: str, event: dict[str, Any]) -> None:
+def _spawn_group_send(layer: InMemoryChannelLayer, group: str, event: EpisodeEvent) -> None:
     # Tasks start in the order they were made, so one episode's events keep their order.
     task = asyncio.get_running_loop().create_task(layer.group_send(group, event))
     task.add_done_callback(_log_failure)
@@ -160,14 +180,14 @@ class _Broadcaster:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.queue: asyncio.Queue[tuple[Any, str, dict[str, Any]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.dropped = 0
         # group -> (has members, valid until); written from other threads too (single dict stores).
         self.presence: dict[str, tuple[bool, float]] = {}
-        self.skipped: dict[str, tuple[Any, dict[str, Any], float]] = {}  # group -> latest unsent event
+        self.skipped: dict[str, tuple[BaseChannelLayer, EpisodeEvent, float]] = {}  # group -> latest unsent event
         threading.Thread(target=self._run, name="balrog-broadcaster", daemon=True).start()
 
-    def submit(self, layer: Any, group: str, event: dict[str, Any]) -> None:
+    def submit(self, layer: BaseChannelLayer, group: str, event: EpisodeEvent) -> None:
         known = self.presence.get(group)
         if known is not None and not known[0] and known[1] > time.monotonic():
             # Nobody watched at the last check: keep it for the recheck without
@@ -176,7 +196,7 @@ class _Broadcaster:
             return
         self.loop.call_soon_threadsafe(self._enqueue, (layer, group, event))
 
-    def _keep_skipped(self, layer: Any, group: str, event: dict[str, Any]) -> None:
+    def _keep_skipped(self, layer: BaseChannelLayer, group: str, event: EpisodeEvent) -> None:
         """Keep the newest unsent event of the group (stores come from several threads)."""
         kept = self.skipped.get(group)
         if kept is None or kept[1].get("version", 0) <= event.get("version", 0):
@@ -185,7 +205,7 @@ class _Broadcaster:
     def note_watched(self, group: str) -> None:
         self.presence[group] = (True, time.monotonic() + WATCH_TTL_S)
 
-    def _enqueue(self, item: tuple[Any, str, dict[str, Any]]) -> None:
+    def _enqueue(self, item: Outgoing) -> None:
         if self.queue.qsize() >= MAX_PENDING_EVENTS:
             self.queue.get_nowait()
             self.dropped += 1
@@ -216,7 +236,7 @@ class _Broadcaster:
 
     async def _recheck_once(self) -> None:
         now = time.monotonic()
-        due: list[tuple[Any, str, dict[str, Any]]] = []
+        due: list[Outgoing] = []
         for group, (layer, event, skipped_at) in list(self.skipped.items()):
             if now - skipped_at > 2 * WATCH_TTL_S:
                 # Anyone who joined since got a state at least this new in their hello.
@@ -232,10 +252,10 @@ class _Broadcaster:
             except Exception as exc:
                 FAILURES.failed_to(group, exc)
 
-    async def _refresh_presence(self, groups: list[tuple[Any, str]], now: float) -> None:
+    async def _refresh_presence(self, groups: list[tuple[BaseChannelLayer, str]], now: float) -> None:
         """Ask Redis about each group whose answer expired (all at once), and
         keep the answers for WATCH_TTL_S."""
-        stale: dict[int, tuple[Any, list[str]]] = {}
+        stale: dict[int, tuple[BaseChannelLayer, list[str]]] = {}
         for layer, group in groups:
             known = self.presence.get(group)
             if known is None or known[1] <= now:
@@ -246,7 +266,7 @@ class _Broadcaster:
         if stale and len(self.presence) > MAX_PRESENCE_ENTRIES:
             self.presence = {key: value for key, value in self.presence.items() if value[1] > now}
 
-    async def _send_if_watched(self, layer: Any, group: str, event: dict[str, Any]) -> bool:
+    async def _send_if_watched(self, layer: BaseChannelLayer, group: str, event: EpisodeEvent) -> bool:
         """Send ``event`` if the group has members, forgetting any skipped one
         (this is as new or newer; if the recheck sends an older one after the
         drain sent a newer one, viewers ignore versions they already have)."""
@@ -256,12 +276,12 @@ class _Broadcaster:
         await layer.group_send(group, event)
         return True
 
-    async def _watched(self, layer: Any, group: str) -> bool:
+    async def _watched(self, layer: BaseChannelLayer, group: str) -> bool:
         await self._refresh_presence([(layer, group)], time.monotonic())
         return self.presence[group][0]
 
 
-async def _groups_with_members(layer: Any, groups: list[str]) -> dict[str, bool]:
+async def _groups_with_members(layer: BaseChannelLayer, groups: list[str]) -> dict[str, bool]:
     """Whether channels-redis holds any member for each group: one pipeline of
     ZCARDs per Redis shard. For a layer of another kind, assume yes and let
     group_send decide."""

@@ -12,12 +12,24 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from games.outcome import RawOutcome
 
 NETHACK_TABLE_PATH = Path(__file__).with_name("data") / "nethack_progression.json"
 CRAFTER_ACHIEVEMENT_COUNT = 22
+
+
+class ProgressFacts(TypedDict, total=False):
+    """The game facts a tracker reads after each step; each game sets its own."""
+
+    achievements: Mapping[str, int]  # Crafter: its info dict, name -> times unlocked
+    score: int  # TextWorld
+    max_score: int
+    won: bool
+    depth: int  # NetHack: Dlvl
+    experience_level: int  # NetHack: Xp
+    restarted: bool  # Baba Is AI (reference): the step's text shows a reset
 
 
 class ProgressionTracker(ABC):
@@ -28,14 +40,14 @@ class ProgressionTracker(ABC):
         self.value = 0.0
 
     @abstractmethod
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
         """Fold one step in; return the progression after it."""
 
 
 class PositiveRewardProgression(ProgressionTracker):
     """BabyAI and Baba Is AI: 1 once a step gave reward > 0."""
 
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
         if reward > 0:
             self.value = 1.0
         return self.value
@@ -44,7 +56,7 @@ class PositiveRewardProgression(ProgressionTracker):
 class UnitRewardProgression(ProgressionTracker):
     """MiniHack: 1 once a step gave reward >= 1.0."""
 
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
         if reward >= 1.0:
             self.value = 1.0
         return self.value
@@ -55,8 +67,8 @@ class CrafterProgression(ProgressionTracker):
 
     ``facts["achievements"]`` is Crafter's info dict (name -> count)."""
 
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
-        achievements: Mapping[str, int] = facts.get("achievements", {})
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
+        achievements = facts.get("achievements", {})
         unlocked = sum(1 for count in achievements.values() if count > 0)
         self.value = unlocked / CRAFTER_ACHIEVEMENT_COUNT
         return self.value
@@ -67,7 +79,7 @@ class TextWorldProgression(ProgressionTracker):
 
     ``facts`` carries ``score``, ``max_score`` and ``won``."""
 
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
         max_score = facts.get("max_score") or 0
         ratio = (facts.get("score", 0) / max_score) if max_score > 0 else 0.0
         self.value = max(float(ratio), 1.0 if facts.get("won") else 0.0)
@@ -88,7 +100,7 @@ class NetHackProgression(ProgressionTracker):
     ``facts`` carries ``depth`` and ``experience_level``; a step with no
     stats (the end screen zeroes them) leaves the value as it was."""
 
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
         table = nethack_table()
         for key in (f"Dlvl:{facts.get('depth', 0)}", f"Xp:{facts.get('experience_level', 0)}"):
             self.value = max(self.value, table.get(key, 0.0))

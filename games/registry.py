@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
-from typing import Any
 
 from games.base import GameAdapter, InvalidTask, TaskInfo
+from games.jsontypes import JSONValue
 
 PROTOCOL_BALROG = "balrog"
 PROTOCOL_BALROGWEB = "balrogweb"
@@ -70,7 +70,7 @@ def check_protocol(protocol: str) -> str:
     return protocol
 
 
-def protocol_of(options: Mapping[str, Any] | None) -> str:
+def protocol_of(options: Mapping[str, JSONValue] | None) -> str:
     """The protocol stored options were recorded with."""
     return check_protocol(str((options or {}).get("protocol", LEGACY_PROTOCOL)))
 
@@ -86,7 +86,7 @@ def adapter_class(env: str, protocol: str = PROTOCOL_BALROGWEB) -> type[GameAdap
     return cls
 
 
-def make_adapter(env: str, task: str, options: Mapping[str, Any] | None = None) -> GameAdapter:
+def make_adapter(env: str, task: str, options: Mapping[str, JSONValue] | None = None) -> GameAdapter:
     """The adapter stored ``options`` describe (their ``protocol`` picks the class)."""
     return adapter_class(env, protocol_of(options))(task, options)
 

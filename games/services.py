@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from django.db import transaction
@@ -28,10 +29,11 @@ from django.utils import timezone
 from balrogweb.errors import WEBSOCKET_NOT_FOUND, ServiceError
 from games.base import EndReason, GameAdapter, InvalidTask, StepResult, TaskInfo
 from games.events import emit_after_commit
+from games.jsontypes import JSONObject, JSONValue
 from games.live import live_games
 from games.models import Episode, Step
 from games.registry import DEFAULT_PROTOCOL, adapter_class, check_protocol, make_adapter
-from games.steplog import write_step
+from games.steplog import EpisodeFields, write_step
 
 OnInvalid = Literal["default", "reject"]
 # Called with the stepped adapter and the env step's time in ms, before the write.
@@ -107,7 +109,7 @@ def check_task(env: str, task: str) -> TaskInfo:
         raise UnknownTask(str(exc)) from None
 
 
-def with_protocol(options: dict[str, Any] | None) -> dict[str, Any]:
+def with_protocol(options: Mapping[str, JSONValue] | None) -> JSONObject:
     """``options`` naming a protocol: the reference's unless they ask otherwise."""
     options = dict(options or {})
     options["protocol"] = check_protocol(str(options.get("protocol", DEFAULT_PROTOCOL)))
@@ -123,7 +125,7 @@ def do_start_episode(
     user: Any = None,
     nickname: str = "",
     agent: str = "",
-    options: dict[str, Any] | None = None,
+    options: Mapping[str, JSONValue] | None = None,
 ) -> Episode:
     check_task(env, task)
     options = with_protocol(options)
@@ -135,7 +137,7 @@ def do_start_episode(
             task=task,
             seed=seed,
             options=adapter.options,  # with the defaults the adapter pinned
-            protocol=options["protocol"],
+            protocol=str(options["protocol"]),  # with_protocol checked it
             reset_info=reset_info,
             level_source=str(reset_info.get("level_source", "")),
             engine_version=adapter.engine_version(),
@@ -158,7 +160,7 @@ def do_apply_action(
     action: str,
     raw_input: str | None = None,
     on_invalid: OnInvalid = "default",
-    meta: dict[str, Any] | None = None,
+    meta: JSONObject | None = None,
     on_stepped: OnStepped | None = None,
     on_recorded: OnRecorded | None = None,
 ) -> StepOutcome:
@@ -220,7 +222,7 @@ def _step_and_record(
     action: str,
     raw: str,
     on_invalid: OnInvalid,
-    meta: dict[str, Any],
+    meta: JSONObject,
     on_stepped: OnStepped | None = None,
     on_recorded: OnRecorded | None = None,
 ) -> StepOutcome:
@@ -246,11 +248,11 @@ def _record_step(
     raw: str,
     result: StepResult,
     server_ms: float,
-    meta: dict[str, Any],
+    meta: JSONObject,
     on_recorded: OnRecorded | None = None,
 ) -> StepOutcome:
     now = timezone.now()
-    fields: dict[str, Any] = {
+    fields: EpisodeFields = {
         "steps": index + 1,
         "progression": result.progression,
         "episode_return": adapter.episode_return,
@@ -292,7 +294,7 @@ def _record_step(
     )
 
 
-def _end_fields(reason: EndReason | None, detail: str, now: Any) -> dict[str, Any]:
+def _end_fields(reason: EndReason | None, detail: str, now: datetime) -> EpisodeFields:
     return {
         "status": Episode.Status.FINISHED,
         "end_reason": (reason or EndReason.ERROR).value,

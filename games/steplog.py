@@ -20,15 +20,18 @@ added to ``Step`` or ``Episode`` needs no change here beyond its value.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
 from balrogweb.profile import is_postgresql
+from games.base import RawAction
+from games.jsontypes import JSONObject
 from games.models import Episode, Step
 
 # ``Episode.last_activity_at`` (for the idle sweep) moves at most this often.
@@ -45,7 +48,35 @@ ACTIVITY_RESOLUTION = timedelta(seconds=10)
 _sqlite_writer = threading.Lock()
 
 
-def write_step(episode_id: int, index: int, episode_fields: dict[str, Any], step_fields: dict[str, Any]) -> Step | None:
+class EpisodeFields(TypedDict, total=False):
+    """The Episode columns a step moves: always ``steps``, ``progression`` and
+    ``episode_return``; the rest when the step ends the episode."""
+
+    steps: int
+    progression: float
+    episode_return: float
+    status: str
+    end_reason: str
+    end_detail: str
+    ended_at: datetime
+
+
+class StepFields(TypedDict):
+    """A Step row's values besides its episode, index and time."""
+
+    action: str
+    raw_input: str
+    valid: bool
+    executed: list[RawAction]
+    reward: float
+    progression: float
+    done: bool
+    digest: str
+    server_ms: float
+    meta: JSONObject
+
+
+def write_step(episode_id: int, index: int, episode_fields: EpisodeFields, step_fields: StepFields) -> Step | None:
     """Move the episode from ``index`` to ``episode_fields``, mark it active
     and log the step, or do nothing and return None if it is not at ``index``
     and running."""
@@ -58,7 +89,7 @@ def write_step(episode_id: int, index: int, episode_fields: dict[str, Any], step
 
 
 def _write_in_a_transaction(
-    episode_id: int, index: int, episode_fields: dict[str, Any], step: Step, now: datetime
+    episode_id: int, index: int, episode_fields: EpisodeFields, step: Step, now: datetime
 ) -> Step | None:
     """The same two statements as SQL text built once per field set: the
     ORM's update and save compiled them anew on every step (a third of the
@@ -76,7 +107,7 @@ def _write_in_a_transaction(
 
 
 def _write_in_one_statement(
-    episode_id: int, index: int, episode_fields: dict[str, Any], step: Step, now: datetime
+    episode_id: int, index: int, episode_fields: EpisodeFields, step: Step, now: datetime
 ) -> Step | None:
     names = tuple(sorted(episode_fields))
     params = _cas_params(episode_id, index, names, episode_fields, now) + _step_params(step)
@@ -103,18 +134,18 @@ _STEP_VALUE_FIELDS = tuple(
 
 
 def _cas_params(
-    episode_id: int, index: int, names: tuple[str, ...], episode_fields: dict[str, Any], now: datetime
+    episode_id: int, index: int, names: tuple[str, ...], episode_fields: Mapping[str, object], now: datetime
 ) -> list[Any]:
     params = [_db_value(Episode, name, episode_fields[name]) for name in names]
     params += [_db_value(Episode, "last_activity_at", value) for value in (now - ACTIVITY_RESOLUTION, now)]
     return [*params, episode_id, index, Episode.Status.RUNNING.value]
 
 
-def _step_params(step: Step) -> list[Any]:
+def _step_params(step: Step) -> list[Any]:  # the database driver's values
     return [_db_value(Step, name, getattr(step, name)) for name in _STEP_VALUE_FIELDS]
 
 
-def _db_value(model: type[Episode] | type[Step], name: str, value: Any) -> Any:
+def _db_value(model: type[Episode] | type[Step], name: str, value: object) -> Any:
     return model._meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
 
 

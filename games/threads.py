@@ -128,7 +128,7 @@ class WorkerPool(Executor):
         connections.close_all()
 
 
-def _run_concurrent(func: Callable[[], Any], future: concurrent.futures.Future[Any]) -> None:
+def _run_concurrent(func: Callable[[], R], future: concurrent.futures.Future[R]) -> None:
     if not future.set_running_or_notify_cancel():
         return
     try:

@@ -18,6 +18,7 @@ from agents.config import AgentConfig
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from annotations.models import Assignment, Queue, QueueItem
 from games.base import EndReason
+from games.jsontypes import JSONObject
 from games.models import Episode
 from games.registry import ENVS, adapter_class
 from games.services import do_apply_action, do_end_episode, do_start_episode, live_adapter
@@ -134,7 +135,7 @@ def _model_run(root: User) -> tuple[EvaluationRun, Episode]:
         env="textworld", task="coin_collector", seed=3, player_kind=Episode.PlayerKind.MODEL, agent="showcase"
     )
     for index, action in enumerate(("look", "go east", "take coin")):
-        meta = {"model": {"reasoning": f"I should {action}.", "candidate": action, "in": 900, "out": 40}}
+        meta: JSONObject = {"model": {"reasoning": f"I should {action}.", "candidate": action, "in": 900, "out": 40}}
         do_apply_action(episode.pk, index=index, action=action, raw_input=f"<action>{action}</action>", meta=meta)
     do_end_episode(episode.pk, reason=EndReason.ABANDONED, detail="showcase: stopped")
     RunEpisode.objects.create(run=run, env="textworld", task="coin_collector", index=0, seed=3, episode=episode)
@@ -150,7 +151,7 @@ def _model_nethack_episode(run: EvaluationRun) -> Episode:
     actions = list(live_adapter(episode).action_space())
     for index in range(3):
         action = actions[index % len(actions)]
-        meta = {"model": {"reasoning": "Explore the room.", "candidate": action, "in": 1200, "out": 30}}
+        meta: JSONObject = {"model": {"reasoning": "Explore the room.", "candidate": action, "in": 1200, "out": 30}}
         do_apply_action(episode.pk, index=index, action=action, raw_input=action, meta=meta)
     do_end_episode(episode.pk, reason=EndReason.ABANDONED, detail="showcase: stopped")
     episode.refresh_from_db()

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import random
 import struct
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from games.babaisai import describe
 from games.babaisai.engine import ACTIONS, Engine
 from games.babaisai.levels import STEP_CAP, TASK_FAMILIES, Level, generate
 from games.babaisai.render import render_png
 from games.base import (
+    Hud,
     IndexedActionsAdapter,
     KeyBinding,
     ModelObservation,
@@ -40,6 +41,7 @@ from games.base import (
     TaskInfo,
     state_digest,
 )
+from games.jsontypes import JSONObject
 from games.progression import PositiveRewardProgression, ProgressionTracker
 
 ENGINE_VERSION = "1"  # bump with any change to engine, levels or planner that alters a replay
@@ -105,6 +107,12 @@ the solution is to become another object or to make something else the win \
 condition. You have {cap} steps; answer with one action."""
 
 
+class BabaIsAIHud(Hud):
+    rules: list[str]
+    layout: int  # 1, then +1 for each restart
+    layout_steps: int
+
+
 class BabaIsAIAdapter(IndexedActionsAdapter):
     env = "babaisai"
     title = "Baba Is AI"
@@ -139,7 +147,7 @@ class BabaIsAIAdapter(IndexedActionsAdapter):
     def make_tracker(self) -> ProgressionTracker:
         return PositiveRewardProgression()
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         # One stream per episode: the first layout and every layout after a
         # broken YOU rule come from it, so the seed alone fixes them all.
         self._rng = random.Random(seed)
@@ -187,7 +195,7 @@ class BabaIsAIAdapter(IndexedActionsAdapter):
         text = describe.observation_text(self.engine, notice=self._notice, with_rules=self._with_rules())
         return ModelObservation(text, "")
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> describe.BabaIsAIFrame:
         return describe.frame(self.engine, notice=self._notice, layout=self._layouts)
 
     def render_png(self) -> bytes:
@@ -201,7 +209,7 @@ class BabaIsAIAdapter(IndexedActionsAdapter):
         actions = ",\n".join(f"{name}: {meaning}" for name, meaning in ACTION_MEANINGS.items())
         return INSTRUCTIONS.format(actions=actions, cap=STEP_CAP)
 
-    def hud(self) -> dict[str, Any]:
+    def hud(self) -> BabaIsAIHud:
         return {
             **super().hud(),
             "rules": [rule.text for rule in self.engine.rules],

@@ -11,7 +11,7 @@ on that exact wording.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from games.babaisai.engine import CODE_CATEGORY, CODE_NAME, CODE_TOKEN, Engine
 
@@ -104,7 +104,17 @@ def frame_grid(engine: Engine) -> list[list[list[str]]]:
     ]
 
 
-def frame(engine: Engine, *, notice: str, layout: int) -> dict[str, Any]:
+class BabaIsAIFrame(TypedDict):
+    width: int
+    height: int
+    grid: list[list[list[str]]]  # rows of cells, each a stack of tokens (frame_grid)
+    rules: list[str]
+    player: list[int] | None  # [x, y]
+    notice: str
+    layout: int
+
+
+def frame(engine: Engine, *, notice: str, layout: int) -> BabaIsAIFrame:
     """The browser's view: ``grid`` (rows of cell stacks, see ``frame_grid``),
     the active ``rules`` as text, the ``player`` cell [x, y] offsets are measured
     from (None if no YOU object), BALROG's restart ``notice`` (or ""), and the

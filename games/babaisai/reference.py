@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import datetime
 import struct
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from games.babaisai.adapter import BabaIsAIAdapter
+from games.babaisai.adapter import BabaIsAIAdapter, BabaIsAIHud
+from games.babaisai.describe import BabaIsAIFrame
 from games.babaisai.reference_levels import generate
 from games.babaisai.reference_render import TILE, render_png
 from games.babaisai.reference_world import ACTIONS, NAME, World
 from games.base import ModelObservation, RawAction, RawOutcome
-from games.progression import PositiveRewardProgression, ProgressionTracker
+from games.jsontypes import JSONObject
+from games.progression import PositiveRewardProgression, ProgressFacts, ProgressionTracker
 from reference.prompts import instruction
 
 RESTART_NOTICE = "[...] IS YOU rule was broken, environment reset"
@@ -71,7 +72,7 @@ class WrapperProgression(PositiveRewardProgression):
     written into that same step's text (the win move also broke ``is you``)
     sets it back to 0; the episode still ends there."""
 
-    def update(self, *, reward: float, outcome: RawOutcome, facts: Mapping[str, Any]) -> float:
+    def update(self, *, reward: float, outcome: RawOutcome, facts: ProgressFacts) -> float:
         if facts.get("restarted"):
             self.value = 0.0
             return self.value
@@ -84,7 +85,7 @@ class ReferenceBabaIsAIAdapter(BabaIsAIAdapter):
     def make_tracker(self) -> ProgressionTracker:
         return WrapperProgression()
 
-    def _progress_facts(self) -> Mapping[str, Any]:
+    def _progress_facts(self) -> ProgressFacts:
         return {"restarted": bool(self._notice)}
 
     @classmethod
@@ -92,7 +93,7 @@ class ReferenceBabaIsAIAdapter(BabaIsAIAdapter):
         return f"babaisai-reference-baba-ad466e0+adapter-{cls.adapter_version}"
 
     # ----- lifecycle -------------------------------------------------------------
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         # The episode's own legacy stream: never numpy's global one.
         self._stream = np.random.RandomState(seed)
         self._layouts = 0
@@ -148,7 +149,7 @@ class ReferenceBabaIsAIAdapter(BabaIsAIAdapter):
     def observation(self) -> ModelObservation:
         return ModelObservation(self._text, "")
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> BabaIsAIFrame:
         """The browser's view, in the shape of ``describe.frame``."""
         world = self.world
         grid = [[[_token(t.kind, t.colour, t.word) for t in world.cells[y * world.width + x]]
@@ -171,7 +172,7 @@ class ReferenceBabaIsAIAdapter(BabaIsAIAdapter):
         header = struct.pack(">HH", self._layouts, self._layout_steps)
         return header + self.world.encode() + b"\0" + self._text.encode()
 
-    def hud(self) -> dict[str, Any]:
+    def hud(self) -> BabaIsAIHud:
         base = super(BabaIsAIAdapter, self).hud()
         rules = [rule.text for rule in self.world.rules if not rule.replace]
         return {**base, "rules": rules, "layout": self._layouts, "layout_steps": self._layout_steps}
@@ -189,7 +190,7 @@ def _token(kind: str, colour: str, word: str) -> str:
     return f"{kind.removeprefix('f')}:{colour}"
 
 
-def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
+def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> JSONObject:
     """Options to replay a logged episode: none, the seed alone fixes Baba Is AI."""
     return {}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import minigrid
 import numpy as np
@@ -28,6 +28,7 @@ from games.babyai.describe import DIRECTIONS, LEGEND, describe_view, grid_rows, 
 from games.babyai.levels import BALROG_NUM_DISTS, FAMILIES, ROOM_SIZE, MixedTrainLocalLevel
 from games.base import (
     AdapterStateError,
+    Hud,
     IndexedActionsAdapter,
     KeyBinding,
     ModelObservation,
@@ -36,6 +37,7 @@ from games.base import (
     TaskInfo,
 )
 from games.images import png_bytes
+from games.jsontypes import JSONObject, JSONValue
 from games.progression import PositiveRewardProgression, ProgressionTracker
 
 ENV_ID = "BabyAI-MixedTrainLocal-v0"
@@ -69,6 +71,29 @@ _TASK_TEXT = {
 }
 
 
+class BabyAIAgent(TypedDict):
+    x: int
+    y: int
+    dir: str  # east, south, west, north
+
+
+class BabyAIFrame(TypedDict):
+    width: int
+    height: int
+    grid: list[str]  # rows of cell codes (describe.LEGEND)
+    view: list[str]  # rows of 0/1: the cells in the agent's view
+    agent: BabyAIAgent
+    carrying: str | None
+    mission: str
+    legend: dict[str, JSONValue]
+
+
+class BabyAIHud(Hud):
+    mission: str
+    max_steps: int | None
+    carrying: str | None
+
+
 class BabyAIAdapter(IndexedActionsAdapter):
     env: ClassVar[str] = "babyai"
     title = "BabyAI"
@@ -78,7 +103,7 @@ class BabyAIAdapter(IndexedActionsAdapter):
     actions = ACTIONS
     adapter_version: ClassVar[str] = "1"
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         self.family = task.split("/", 1)[1]
         self.level = self._make_level()
@@ -126,7 +151,7 @@ class BabyAIAdapter(IndexedActionsAdapter):
         return PositiveRewardProgression()
 
     # ----- env hooks -------------------------------------------------------
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         obs, _ = self.level.reset(seed=seed)
         self._set_image(obs["image"])
         self.last_raw_action = None
@@ -178,13 +203,13 @@ class BabyAIAdapter(IndexedActionsAdapter):
         parts.extend(seen or ["nothing but empty floor"])
         return ModelObservation(long_term="\n".join(parts))
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> BabyAIFrame:
         """The full grid as rows of cell codes (see ``describe.LEGEND``), the
         cells in view as rows of 0/1, the agent, what it carries, the mission.
         Cached per state: treat it as read-only."""
         return self._cached("frame", self._build_frame)
 
-    def _build_frame(self) -> dict[str, Any]:
+    def _build_frame(self) -> BabyAIFrame:
         level = self.level
         x, y = self._agent_xy()
         carrying = level.carrying
@@ -247,17 +272,14 @@ class BabyAIAdapter(IndexedActionsAdapter):
             return "64 or 128 steps"
         return f"{int(self.level.max_steps)} steps"
 
-    def hud(self) -> dict[str, Any]:
-        hud = super().hud()
+    def hud(self) -> BabyAIHud:
         carrying = self.level.carrying
-        hud.update(
-            {
-                "mission": self.level.mission if self._image is not None else "",
-                "max_steps": int(self.level.max_steps) if self._image is not None else None,
-                "carrying": f"{carrying.color} {carrying.type}" if carrying is not None else None,
-            }
-        )
-        return hud
+        return {
+            **super().hud(),
+            "mission": self.level.mission if self._image is not None else "",
+            "max_steps": int(self.level.max_steps) if self._image is not None else None,
+            "carrying": f"{carrying.color} {carrying.type}" if carrying is not None else None,
+        }
 
     def close(self) -> None:
         self.level.close()

@@ -24,6 +24,8 @@ import numpy as np
 from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
 from minigrid.core.world_object import Door, WorldObj
 
+from games.jsontypes import JSONValue
+
 UNSEEN = OBJECT_TO_IDX["unseen"]
 EMPTY = OBJECT_TO_IDX["empty"]
 WALL = OBJECT_TO_IDX["wall"]
@@ -45,7 +47,7 @@ TYPE_CODES = {
 }
 COLOR_CODES = {"red": "r", "green": "g", "blue": "b", "purple": "p", "yellow": "y", "grey": "e"}
 STATE_CODES = {"open": "o", "closed": "c", "locked": "l"}
-LEGEND = {
+LEGEND: dict[str, JSONValue] = {
     "types": {code: name for name, code in TYPE_CODES.items()},
     "colors": {code: name for name, code in COLOR_CODES.items()},
     "door_states": {code: name for name, code in STATE_CODES.items()},

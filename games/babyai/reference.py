@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import minigrid
 from PIL import Image
@@ -37,6 +37,7 @@ from games.babyai.levels import MixedTrainLocalLevel
 from games.babyai.refdescribe import long_term
 from games.base import ModelObservation
 from games.images import png_bytes
+from games.jsontypes import JSONObject
 from reference.prompts import instruction
 
 #: BALROG's configured distractor count (``envs.babyai_kwargs.num_dists``).
@@ -65,7 +66,7 @@ class ReferenceBabyAIAdapter(BabyAIAdapter):
     def engine_version(cls) -> str:
         return f"minigrid-{minigrid.__version__}+babyai-reference-adapter-{cls.adapter_version}"
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         facts = super()._reset(seed)
         facts["num_dists"] = self.options["num_dists"]
         return facts
@@ -94,7 +95,7 @@ class ReferenceBabyAIAdapter(BabyAIAdapter):
         return png_bytes(Image.fromarray(self.level.get_pov_render(tile_size=POV_TILE_SIZE)).convert("RGB"))
 
 
-def log_options(task: str, seed: int, observations: Sequence[str], submitted: datetime.date) -> dict[str, Any]:
+def log_options(task: str, seed: int, observations: Sequence[str], submitted: datetime.date) -> JSONObject:
     """The options that replay one logged episode of a submission made on
     ``submitted``. Only the distractor count is open (see the module
     docstring): before BALROG's fix either count may have been played. The

@@ -12,12 +12,13 @@ part of the reset, not a counted step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from crafter import objects
 
 from games.base import (
     AdapterStateError,
+    Hud,
     IndexedActionsAdapter,
     KeyBinding,
     ModelObservation,
@@ -43,7 +44,8 @@ from games.crafter.engine import (
 )
 from games.crafter.view import Snapshot, capture
 from games.images import png_bytes
-from games.progression import CrafterProgression, ProgressionTracker
+from games.jsontypes import JSONObject, JSONValue
+from games.progression import CrafterProgression, ProgressFacts, ProgressionTracker
 
 STEP_CAP = 2000
 EPISODES_PER_TASK = 10
@@ -62,6 +64,39 @@ _SKELETON_RANGE = 10  # arrows fly on after the shot; a skeleton this close may 
 check_crafter_tables()
 
 
+class CrafterPlayer(TypedDict):
+    x: int
+    y: int
+    facing: str
+    sleeping: bool
+    dead: bool
+
+
+class CrafterFrame(TypedDict):
+    view: list[int]  # the map window, (width, height)
+    materials: list[int]  # texture ids, the window's cells row by row
+    objects: list[int]
+    player: CrafterPlayer
+    vitals: dict[str, int]  # health, food, drink, energy
+    items: list[list[int]]  # [texture id, count] of each inventory item
+    daylight: float
+    world: list[int]  # the world's size (width, height)
+    textures: list[str]  # texture id -> file name
+
+
+class CrafterNumbers(TypedDict, total=False):  # once the world exists
+    health: int  # the vitals (engine.VITALS)
+    food: int
+    drink: int
+    energy: int
+    achievements: list[str]
+    achievements_unlocked: int
+
+
+class CrafterHud(Hud, CrafterNumbers):
+    pass
+
+
 class CrafterAdapter(IndexedActionsAdapter):
     env = "crafter"
     title = "Crafter"
@@ -71,7 +106,7 @@ class CrafterAdapter(IndexedActionsAdapter):
     actions = ACTIONS
     adapter_version = "1"
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         # Built on the first reset (loading crafter's textures takes ~30 ms) and
         # reused for later episodes.
@@ -130,7 +165,7 @@ class CrafterAdapter(IndexedActionsAdapter):
     def make_tracker(self) -> ProgressionTracker:
         return CrafterProgression()
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         if self.game is None:
             self.game = self._make_game()
         game = self.game
@@ -165,14 +200,14 @@ class CrafterAdapter(IndexedActionsAdapter):
             return RawOutcome(float(reward))
         return RawOutcome(float(reward), terminated=True, died=True, detail=death_cause(game))
 
-    def _progress_facts(self) -> Mapping[str, Any]:
+    def _progress_facts(self) -> ProgressFacts:
         return {"achievements": self._achievements}
 
     # ----- views ---------------------------------------------------------------
     def observation(self) -> ModelObservation:
         return describe(self._view())
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> CrafterFrame:
         view = self._view()
         return {
             "view": list(MAP_VIEW),
@@ -201,14 +236,19 @@ class CrafterAdapter(IndexedActionsAdapter):
     def instructions(self) -> str:
         return instructions_text()
 
-    def hud(self) -> dict[str, Any]:
-        hud = super().hud()
+    def hud(self) -> CrafterHud:
+        numbers: CrafterNumbers = {}
         if self.game is not None and self.game.player is not None:
             view = self._view()
-            hud.update({name: view.count(name) for name in VITALS})
-            hud["achievements"] = view.unlocked
-            hud["achievements_unlocked"] = len(view.unlocked)
-        return hud
+            numbers = {
+                "health": view.count("health"),
+                "food": view.count("food"),
+                "drink": view.count("drink"),
+                "energy": view.count("energy"),
+                "achievements": view.unlocked,
+                "achievements_unlocked": len(view.unlocked),
+            }
+        return {**super().hud(), **numbers}
 
     def close(self) -> None:
         self.game = None

@@ -29,7 +29,7 @@ the reference's 2024 form (``1 steps``; an older invalid-action line).
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 from crafter import constants, objects
@@ -140,7 +140,7 @@ def long_term(
     return f"{status}\n\n\n\n{body}" if status else body
 
 
-def short_term(inventory: dict[str, Any]) -> str:
+def short_term(inventory: Mapping[str, int]) -> str:
     vitals = "\n".join(f"- {name}: {inventory[name]}/{MAX_VITAL}" for name in VITALS)
     held = [f"- {name}: {inventory[name]}" for name in ITEMS if name not in VITALS and inventory[name] != 0]
     items = f"{INVENTORY_HEADER}\n" + "\n".join(held) if held else EMPTY_INVENTORY

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import crafter
 import numpy as np
@@ -42,6 +42,7 @@ from games.base import ModelObservation
 from games.crafter.adapter import CrafterAdapter
 from games.crafter.engine import ReproducibleCrafter, crafter_version
 from games.crafter.refdescribe import log_format_ok, long_term, short_term
+from games.jsontypes import JSONObject, JSONValue
 from reference.prompts import instruction
 
 #: the reference cannot replay a logged Crafter world (created with ``seed: null``)
@@ -122,7 +123,7 @@ class ReferenceCrafter(ReproducibleCrafter):
 class ReferenceCrafterAdapter(CrafterAdapter):
     adapter_version: ClassVar[str] = "1"
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         # Pinned so a stored episode rebuilds the same world; None: the episode's seed.
         world_seed = self.options.setdefault("crafter_world_seed", None)
@@ -138,9 +139,9 @@ class ReferenceCrafterAdapter(CrafterAdapter):
 
     def _world_seed(self, seed: int) -> int:
         world_seed = self.options["crafter_world_seed"]
-        return seed if world_seed is None else int(world_seed)
+        return seed if world_seed is None else int(cast(int | str, world_seed))  # options are JSON
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         facts = super()._reset(seed)
         facts["crafter_world_seed"] = self._world_seed(seed)
         return facts
@@ -161,7 +162,7 @@ class ReferenceCrafterAdapter(CrafterAdapter):
         return instruction(self.env, self.task)
 
 
-def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
+def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> JSONObject:
     """The reference's 2024 Crafter worlds were unseeded: nothing in a log
     names one, so a logged episode can only be checked for format
     (``log_format_ok``); the options are the defaults."""

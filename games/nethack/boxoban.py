@@ -41,6 +41,8 @@ from typing import Any
 
 from django.conf import settings
 
+from games.jsontypes import JSONObject
+
 GENERATOR_VERSION = 1
 SIZE = 10
 BOXES = 4
@@ -376,7 +378,7 @@ class ChosenLevel:
     def digest(self) -> str:
         return hashlib.blake2b(self.text.encode(), digest_size=16).hexdigest()
 
-    def facts(self) -> dict[str, str]:
+    def facts(self) -> JSONObject:
         return {
             "level_source": self.source,
             "level_id": self.level_id,

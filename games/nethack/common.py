@@ -30,15 +30,20 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import numpy as np
 from nle import nethack as nh
 from nle.nethack import actions as A
+from numpy.typing import NDArray
 
-from games.base import AdapterStateError, GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome
+from games.base import AdapterStateError, GameAdapter, Hud, KeyBinding, ModelObservation, RawAction, RawOutcome
 from games.images import png_bytes
+from games.jsontypes import JSONObject, JSONValue
 from games.nethack import describe
+
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 MORE_MARKER = b"--More--"
 # nle observation buffers the adapters read (nle adds glyphs, blstats,
@@ -169,7 +174,7 @@ def colour_rows(tty_colors: np.ndarray) -> list[str]:
 
 
 @cache
-def _terminal_font() -> Any:
+def _terminal_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
     for path in FONT_PATHS:
@@ -209,7 +214,25 @@ def render_terminal_png(tty_chars: np.ndarray, tty_colors: np.ndarray, cursor: t
 _TOP_TEN_ENTRY = re.compile(r"Agent-\S+\s+(?P<text>.+?)\s+(?:-|\d+)\s+\[\s*\d+\]")
 
 
-def end_screen_text(tty_chars: Any) -> str:
+class TerminalFrame(TypedDict):
+    rows: list[str]  # the 24x80 terminal's text
+    colors: list[str]  # one hex digit per cell: NetHack colour 0-15 (TERMINAL_PALETTE)
+    cursor: list[int]  # [row, col]
+
+
+class NetHackStats(TypedDict, total=False):  # the bottom-line stats, once the game runs
+    depth: int
+    experience_level: int
+    hp: int
+    hp_max: int
+    turn: int
+
+
+class NetHackHud(Hud, NetHackStats):
+    pass
+
+
+def end_screen_text(tty_chars: NDArray[np.uint8]) -> str:
     """The game's own account of how it ended, read from the top-ten list.
 
     NetHack writes the list as one stream wrapped at the terminal width, so
@@ -246,7 +269,7 @@ class NLEFamilyAdapter(GameAdapter):
     #: BALROG's descriptions of the language actions this game offers
     action_descriptions: ClassVar[Mapping[str, str]]
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         self._env = self._make_env()
         self._game = self._env.unwrapped
@@ -266,14 +289,14 @@ class NLEFamilyAdapter(GameAdapter):
         be constructed with ``fix_moon_phase=True``."""
 
     @abstractmethod
-    def _terminal_outcome(self, reward: float, info: Mapping[str, Any]) -> RawOutcome:
+    def _terminal_outcome(self, reward: float, info: Mapping[str, object]) -> RawOutcome:
         """How a game that just ended ended (won / died / other)."""
 
     def _extra_actions(self) -> list[tuple[str, int]]:
         """Language actions beyond BALROG's named ones: (name, key)."""
         return []
 
-    def _before_reset(self, seed: int) -> dict[str, Any]:
+    def _before_reset(self, seed: int) -> JSONObject:
         """Prepare the env for the next reset (e.g. pick a level); return reset facts."""
         return {}
 
@@ -310,7 +333,7 @@ class NLEFamilyAdapter(GameAdapter):
         return self._actions[action]
 
     # ----- reset and step -----------------------------------------------------------
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         facts = self._before_reset(seed)
         core, disp = derive_seeds(self.env, seed)
         nethack = self._game.nethack
@@ -394,7 +417,7 @@ class NLEFamilyAdapter(GameAdapter):
             short_term=f"inventory:\n{inventory}\n",
         )
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> TerminalFrame:
         """The 24x80 terminal: ``rows`` (text), ``colors`` (one hex digit per
         cell: NetHack colour 0-15, see TERMINAL_PALETTE), ``cursor`` [row, col]."""
         obs = self._require_obs()
@@ -416,17 +439,17 @@ class NLEFamilyAdapter(GameAdapter):
         parts.append(self._skipped_message.encode("utf-8"))
         return b"".join(parts)
 
-    def hud(self) -> dict[str, Any]:
-        if self._obs is None:
-            return super().hud()
-        return {
-            **super().hud(),
-            "depth": self._blstat(nh.NLE_BL_DEPTH),
-            "experience_level": self._blstat(nh.NLE_BL_XP),
-            "hp": self._blstat(nh.NLE_BL_HP),
-            "hp_max": self._blstat(nh.NLE_BL_HPMAX),
-            "turn": self._blstat(nh.NLE_BL_TIME),
-        }
+    def hud(self) -> NetHackHud:
+        stats: NetHackStats = {}
+        if self._obs is not None:
+            stats = {
+                "depth": self._blstat(nh.NLE_BL_DEPTH),
+                "experience_level": self._blstat(nh.NLE_BL_XP),
+                "hp": self._blstat(nh.NLE_BL_HP),
+                "hp_max": self._blstat(nh.NLE_BL_HPMAX),
+                "turn": self._blstat(nh.NLE_BL_TIME),
+            }
+        return {**super().hud(), **stats}
 
     def _action_list_text(self) -> str:
         lines = [

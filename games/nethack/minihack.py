@@ -26,6 +26,7 @@ import minihack
 import nle
 
 from games.base import KeyBinding, RawOutcome, TaskInfo
+from games.jsontypes import JSONObject, JSONValue
 from games.nethack import boxoban
 from games.nethack.common import (
     MOVE_DESCRIPTIONS,
@@ -155,7 +156,7 @@ class MiniHackAdapter(NLEFamilyAdapter):
     adapter_version = "1"
     action_descriptions: ClassVar[Mapping[str, str]] = MINIHACK_ACTION_DESCRIPTIONS
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         self.task_by_name(task)  # InvalidTask before any env work
         self._level_source = str((options or {}).get("level_source", "generated"))
         self._level: boxoban.ChosenLevel | None = None
@@ -206,14 +207,14 @@ class MiniHackAdapter(NLEFamilyAdapter):
             return boxoban.make_boxoban_env(self._level.text, **kwargs)
         return _env_class(self.task)(**kwargs)
 
-    def _before_reset(self, seed: int) -> dict[str, Any]:
+    def _before_reset(self, seed: int) -> JSONObject:
         if self._level is None:
             return {}
         self._level = boxoban.choose_level(self.task, self._level_source, seed)
         self._game.set_level(self._level.text)
         return self._level.facts()
 
-    def _terminal_outcome(self, reward: float, info: Mapping[str, Any]) -> RawOutcome:
+    def _terminal_outcome(self, reward: float, info: Mapping[str, object]) -> RawOutcome:
         status = info.get("end_status")
         steps = self._game.StepStatus
         if status == steps.TASK_SUCCESSFUL:

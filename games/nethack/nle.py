@@ -25,14 +25,15 @@ Rules matched with BALROG's evaluator:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import nle
 from nle import nethack as nh
 from nle.env.tasks import NetHackChallenge
 
 from games.base import KeyBinding, RawOutcome, TaskInfo
+from games.jsontypes import JSONValue
 from games.nethack.common import (
     MOVE_DESCRIPTIONS,
     OBSERVATION_KEYS,
@@ -40,7 +41,11 @@ from games.nethack.common import (
     end_screen_text,
     movement_bindings,
 )
-from games.progression import NetHackProgression, ProgressionTracker
+from games.progression import NetHackProgression, ProgressFacts, ProgressionTracker
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 TASK = "NetHackChallenge-v0"
 MAX_EPISODE_STEPS = 100_000
@@ -178,7 +183,7 @@ _DEATHS = {
 }
 
 
-def progress_facts(blstats: Any) -> dict[str, int]:
+def progress_facts(blstats: NDArray[np.int64] | Sequence[int]) -> ProgressFacts:
     """What NetHackProgression reads from the bottom-line stats: Dlvl and Xp."""
     return {"depth": int(blstats[nh.NLE_BL_DEPTH]), "experience_level": int(blstats[nh.NLE_BL_XP])}
 
@@ -193,7 +198,7 @@ class NetHackAdapter(NLEFamilyAdapter):
     no_progress_limit = 150
     action_descriptions = NLE_ACTION_DESCRIPTIONS
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         self._turn_seen = 0  # the in-game turn when the progress facts were last read
 
@@ -256,14 +261,14 @@ class NetHackAdapter(NLEFamilyAdapter):
         # eat? [fg or ?*]" -> "f"); each is the key of that letter.
         return [(letter, ord(letter)) for letter in LETTERS]
 
-    def _progress_facts(self) -> Mapping[str, Any]:
+    def _progress_facts(self) -> ProgressFacts:
         return progress_facts(self._require_obs()["blstats"])
 
     def _progress_marker(self) -> Hashable:
         """BALROG's "no progress": the in-game turn counter did not move."""
         return int(self._require_obs()["blstats"][nh.NLE_BL_TIME])
 
-    def _terminal_outcome(self, reward: float, info: Mapping[str, Any]) -> RawOutcome:
+    def _terminal_outcome(self, reward: float, info: Mapping[str, object]) -> RawOutcome:
         how = self._game.nethack.how_done()
         detail = end_screen_text(self._require_obs()["tty_chars"]) or how.name.lower()
         return RawOutcome(reward, terminated=True, won=how == nh.ASCENDED, died=how in _DEATHS, detail=detail)

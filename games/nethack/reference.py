@@ -34,16 +34,19 @@ import tarfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from games.base import GameAdapter, KeyBinding, ModelObservation, RawAction, RawOutcome, TaskInfo
+from games.jsontypes import JSONObject, JSONValue
+from games.nethack.common import NetHackHud, NetHackStats, TerminalFrame
 from games.nethack.minihack import MiniHackAdapter
 from games.nethack.nle import NetHackAdapter, progress_facts
 from games.nethack.sidecar import EngineGame, SidecarError, available
+from games.nethack.sidecar_server import State
 from games.nethack.tiles import tile_png
-from games.progression import NetHackProgression, ProgressionTracker, UnitRewardProgression
+from games.progression import NetHackProgression, ProgressFacts, ProgressionTracker, UnitRewardProgression
 from reference.prompts import instruction, valid_actions
 
 DEFAULT_CLOCK = "2024-11-01 12:00:00"
@@ -163,7 +166,7 @@ def _engine_actions(env: str, task: str) -> frozenset[str] | None:
         return known
     game = EngineGame(DEFAULT_CLOCK)
     try:
-        made = game.call("make", env=env, task=task, style=AUTO_MORE_2025)
+        made = game.make(env, task, AUTO_MORE_2025)
     except SidecarError:
         return None  # not kept: the next page asks again
     finally:
@@ -193,7 +196,7 @@ class _ReferenceNLEFamily(GameAdapter):
     no_progress_limit = None  # NetHack's own no-progress abort ends the game (truncated)
     base: ClassVar[type[GameAdapter]]
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         clock = str(self.options.setdefault("clock_utc", DEFAULT_CLOCK))
         if not _CLOCK.match(clock):
@@ -204,7 +207,7 @@ class _ReferenceNLEFamily(GameAdapter):
         self._sidecar = EngineGame(clock)
         self._runnable: frozenset[str] | None = None
         self._accepted: list[str] = []
-        self._state: dict[str, Any] | None = None
+        self._state: State | None = None
 
     @classmethod
     def tasks(cls) -> list[TaskInfo]:
@@ -217,7 +220,7 @@ class _ReferenceNLEFamily(GameAdapter):
     # ----- the engine ---------------------------------------------------------------
     def _engine(self, fresh: bool = False) -> frozenset[str]:
         if self._runnable is None or fresh:
-            made = self._sidecar.call("make", env=self.env, task=self.task, style=self.options["auto_more"])
+            made = self._sidecar.make(self.env, self.task, str(self.options["auto_more"]))
             self._runnable = frozenset(made["runnable"])
             self._accepted = self._accepted_actions(list(made["accepted"]))
         return self._runnable
@@ -225,13 +228,13 @@ class _ReferenceNLEFamily(GameAdapter):
     def _accepted_actions(self, from_engine: list[str]) -> list[str]:
         return from_engine
 
-    def _level_for(self, seed: int) -> tuple[str | None, dict[str, Any]]:
+    def _level_for(self, seed: int) -> tuple[str | None, JSONObject]:
         return None, {}
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         self._engine(fresh=True)  # a reset may follow an engine that died: it starts one
         level, facts = self._level_for(seed)
-        self._state = self._sidecar.call("reset", seed=seed, level=level)
+        self._state = self._sidecar.reset(seed, level)
         return {"core_seed": seed, "disp_seed": seed, "clock_utc": self.options["clock_utc"], **facts}
 
     def action_space(self) -> list[str]:
@@ -249,7 +252,7 @@ class _ReferenceNLEFamily(GameAdapter):
     def _apply_raw(self, raw: RawAction) -> RawOutcome:
         if not isinstance(raw, str) or raw not in self._engine():
             raise ValueError(f"not a {self.env} action: {raw!r}")
-        state = self._sidecar.call("step", action=raw)
+        state = self._sidecar.step(raw)
         self._state = state
         reward = float(state["reward"])
         if not state["done"]:
@@ -258,10 +261,10 @@ class _ReferenceNLEFamily(GameAdapter):
             return RawOutcome(reward, truncated=True)
         return self._terminal_outcome(reward, state)
 
-    def _terminal_outcome(self, reward: float, state: Mapping[str, Any]) -> RawOutcome:
+    def _terminal_outcome(self, reward: float, state: State) -> RawOutcome:
         raise NotImplementedError
 
-    def _require_state(self) -> dict[str, Any]:
+    def _require_state(self) -> State:
         if self._state is None:
             raise RuntimeError("the episode has not been reset")
         return self._state
@@ -271,7 +274,7 @@ class _ReferenceNLEFamily(GameAdapter):
         state = self._require_state()
         return ModelObservation(long_term=state["long_term"], short_term=state["short_term"])
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> TerminalFrame:
         state = self._require_state()
         return {"rows": list(state["rows"]), "colors": list(state["colors"]), "cursor": list(state["cursor"])}
 
@@ -287,7 +290,7 @@ class _ReferenceNLEFamily(GameAdapter):
 
     def state_bytes(self) -> bytes:
         state = self._require_state()
-        fields = [state[key] for key in ("rows", "colors", "cursor", "blstats")]
+        fields: list[list[str] | list[int] | str] = [state[key] for key in ("rows", "colors", "cursor", "blstats")]
         fields += [self._glyphs(), state["long_term"], state["short_term"]]
         return json.dumps(fields, separators=(",", ":")).encode("utf-8")
 
@@ -299,11 +302,12 @@ class _ReferenceNLEFamily(GameAdapter):
     def instructions(self) -> str:
         return instruction(self.env, self.task)
 
-    def hud(self) -> dict[str, Any]:
-        if self._state is None:
-            return super().hud()
-        stats = self._state["blstats"]
-        return {**super().hud(), "depth": int(stats[12]), "experience_level": int(stats[18]), "turn": int(stats[20])}
+    def hud(self) -> NetHackHud:
+        stats: NetHackStats = {}
+        if self._state is not None:
+            blstats = self._state["blstats"]
+            stats = {"depth": int(blstats[12]), "experience_level": int(blstats[18]), "turn": int(blstats[20])}
+        return {**super().hud(), **stats}
 
     def close(self) -> None:
         self._sidecar.close()
@@ -327,10 +331,10 @@ class ReferenceNetHackAdapter(_ReferenceNLEFamily):
     def make_tracker(self) -> ProgressionTracker:
         return NetHackProgression()
 
-    def _progress_facts(self) -> Mapping[str, Any]:
+    def _progress_facts(self) -> ProgressFacts:
         return progress_facts(self._require_state()["blstats"])
 
-    def _terminal_outcome(self, reward: float, state: Mapping[str, Any]) -> RawOutcome:
+    def _terminal_outcome(self, reward: float, state: State) -> RawOutcome:
         how = str(state.get("how_done", ""))
         detail = describe_end(state["rows"]) or how.lower()
         return RawOutcome(reward, terminated=True, won=how == "ASCENDED", died=how in DEATHS, detail=detail)
@@ -341,7 +345,7 @@ class ReferenceMiniHackAdapter(_ReferenceNLEFamily):
     default_action = "north"
     base = MiniHackAdapter
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         if task in BOXOBAN_SETS:
             choice = str(self.options.setdefault("boxoban_level", DRAW))
@@ -361,7 +365,7 @@ class ReferenceMiniHackAdapter(_ReferenceNLEFamily):
     def make_tracker(self) -> ProgressionTracker:
         return UnitRewardProgression()
 
-    def _level_for(self, seed: int) -> tuple[str | None, dict[str, Any]]:
+    def _level_for(self, seed: int) -> tuple[str | None, JSONObject]:
         level_set = BOXOBAN_SETS.get(self.task)
         if level_set is None:
             return None, {}
@@ -370,7 +374,7 @@ class ReferenceMiniHackAdapter(_ReferenceNLEFamily):
             choice = draw_level(level_set, seed)
         return level_text(level_set, choice), {"boxoban_level": choice}
 
-    def _terminal_outcome(self, reward: float, state: Mapping[str, Any]) -> RawOutcome:
+    def _terminal_outcome(self, reward: float, state: State) -> RawOutcome:
         status = str(state.get("end_status", ""))
         if status == "TASK_SUCCESSFUL":
             return RawOutcome(reward, terminated=True, won=True, detail="task solved")
@@ -386,13 +390,13 @@ def describe_end(rows: Sequence[str]) -> str:
 
 
 # ----- replaying logged 2024 episodes --------------------------------------------------
-def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
+def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> JSONObject:
     """Adapter options that replay one logged episode of a submission: the
     clock at noon UTC of the run's day (``RUN_DAYS``, else the submission day),
     the --More-- handling live then, and for Boxoban the level whose walls and
     goals the first map shows."""
     run_day = RUN_DAYS.get(submitted, submitted)
-    options: dict[str, Any] = {
+    options: JSONObject = {
         "clock_utc": f"{run_day.isoformat()} 12:00:00",
         "auto_more": AUTO_MORE_2024 if submitted < AUTO_MORE_CHANGED else AUTO_MORE_2025,
     }

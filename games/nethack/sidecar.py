@@ -24,8 +24,11 @@ import os
 import selectors
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import cast
+
+from games.nethack.sidecar_server import Made, State
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = Path(__file__).resolve().parent / "sidecar_server.py"
@@ -92,7 +95,7 @@ class Engine:
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def call(self, op: str, **fields: Any) -> dict[str, Any]:
+    def call(self, op: str, **fields: str | int | None) -> dict[str, object]:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 if op != "make":
@@ -102,7 +105,7 @@ class Engine:
                     raise SidecarError("the reference NetHack engine is not running: the episode must be rebuilt")
                 self._process = self._start()
             line = self._exchange(self._process, {"op": op, **fields})
-        answer: dict[str, Any] = json.loads(line)
+        answer: dict[str, object] = json.loads(line)
         if not answer.get("ok"):
             raise SidecarError(str(answer.get("error")))
         return answer
@@ -120,7 +123,7 @@ class Engine:
             cwd=str(ROOT),
         )
 
-    def _exchange(self, process: subprocess.Popen[bytes], request: dict[str, Any]) -> bytes:
+    def _exchange(self, process: subprocess.Popen[bytes], request: Mapping[str, object]) -> bytes:
         assert process.stdin is not None and process.stdout is not None
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -197,8 +200,15 @@ class EngineGame:
         self.clock_utc = clock_utc
         self.engine, self.name = ENGINES.assign(clock_utc)
 
-    def call(self, op: str, **fields: Any) -> dict[str, Any]:
-        return self.engine.call(op, game=self.name, **fields)
+    # The engine's answers have the shapes its protocol gives them (games.nethack.sidecar_server).
+    def make(self, env: str, task: str, style: str) -> Made:
+        return cast(Made, self.engine.call("make", game=self.name, env=env, task=task, style=style))
+
+    def reset(self, seed: int, level: str | None) -> State:
+        return cast(State, self.engine.call("reset", game=self.name, seed=seed, level=level))
+
+    def step(self, action: str) -> State:
+        return cast(State, self.engine.call("step", game=self.name, action=action))
 
     def close(self) -> None:
         with contextlib.suppress(SidecarError):  # an engine that is gone holds no game to free

@@ -51,7 +51,8 @@ import os
 import random
 import sys
 import traceback
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 MORE = "--More--"
 STYLE_2025 = "980e1e5"
@@ -79,6 +80,31 @@ MINIHACK_KWARGS: dict[str, Any] = {
     "save_ttyrec_every": 0,
     "autopickup": False,
 }
+
+
+class Made(TypedDict):
+    """The answer to make: the action strings the reference accepts and runs."""
+
+    accepted: list[str]
+    runnable: list[str]
+
+
+class State(TypedDict):
+    """The answer to reset and step: one state, as the client uses it."""
+
+    long_term: str
+    short_term: str
+    rows: list[str]  # the terminal's text
+    colors: list[str]  # one hex digit a cell
+    cursor: list[int]  # [row, col]
+    blstats: list[int]
+    reward: float
+    done: bool
+    truncated: bool
+    end_status: str
+    how_done: str  # NetHack's end, once done ("" otherwise)
+    digest: NotRequired[str]  # set last: it is computed from the rest (state_digest)
+    glyphs16: NotRequired[str]  # the glyph map, base64 of little-endian int16
 
 
 def package(name: str) -> Any:
@@ -153,7 +179,7 @@ class Game:
     def runnable(self) -> list[str]:
         return sorted(self.names.action_str_enum_map)
 
-    def reset(self, seed: int, level: str | None) -> dict[str, Any]:
+    def reset(self, seed: int, level: str | None) -> State:
         np = package("numpy")
         if level is not None:
             Boxoban.level = level
@@ -169,7 +195,7 @@ class Game:
             message = self._message(obs)
         return self._state(obs, message, 0.0, False, "RUNNING")
 
-    def step(self, action: str) -> dict[str, Any]:
+    def step(self, action: str) -> State:
         if action not in self.names.action_str_enum_map:
             raise ValueError(f"the language wrapper does not run {action!r}")
         index = self.names.action_enum_index_map[self.names.action_str_enum_map[action]]
@@ -224,7 +250,7 @@ class Game:
     # ----- what the client gets ---------------------------------------------------
     def _state(
         self, obs: Any, message: str, reward: float, done: bool, status: str, truncated: bool = False
-    ) -> dict[str, Any]:
+    ) -> State:
         lang = self.language
         glyphs, blstats, cursor = obs["glyphs"], obs["blstats"], obs["tty_cursor"]
         rows = [bytes(row).decode("latin-1") for row in obs["tty_chars"]]
@@ -239,7 +265,7 @@ class Game:
         how_done = ""
         if done and self.env_key == "nle":
             how_done = str(getattr(self.game.nethack.how_done(), "name", ""))
-        state = {
+        state: State = {
             "long_term": "\n".join(f"{name}:\n{text}\n" for name, text in blocks),
             "short_term": f"inventory:\n{inventory}\n",
             "rows": rows,
@@ -264,7 +290,7 @@ def color_rows(colors: Any) -> list[str]:
     return [text[start : start + width] for start in range(0, len(text), width)]
 
 
-def state_digest(state: dict[str, Any], glyphs: Any) -> str:
+def state_digest(state: State, glyphs: Any) -> str:
     """The step digest, byte for byte the client's historical one
     (``games.base.state_digest`` of ``_ReferenceNLEFamily.state_bytes``):
     BLAKE2b-128 of the compact JSON list [rows, colors, cursor, blstats,
@@ -293,13 +319,14 @@ def glyph_json(glyphs: Any) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def handle(games: dict[str, Game], request: dict[str, Any]) -> dict[str, Any]:
+def handle(games: dict[str, Game], request: dict[str, Any]) -> Mapping[str, object]:
     op, name = request.get("op"), str(request.get("game", ""))
     if op == "make":
         _close(games, name)
         game = Game(str(request["env"]), str(request["task"]), str(request["style"]))
         games[name] = game
-        return {"accepted": game.accepted(), "runnable": game.runnable()}
+        made: Made = {"accepted": game.accepted(), "runnable": game.runnable()}
+        return made
     if op == "close":
         _close(games, name)
         return {}
@@ -328,6 +355,7 @@ def main() -> None:
     out = sys.stdout
     sys.stdout = sys.stderr  # library prints never reach the protocol stream
     for line in sys.stdin:
+        answer: dict[str, object]
         try:
             answer = {"ok": True, **handle(games, json.loads(line))}
         except Exception as error:  # every failure goes back to the client

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar, TypedDict, cast
 
 import jericho
 import textworld
@@ -49,6 +49,7 @@ from PIL import Image, ImageDraw, ImageFont
 from games.base import (
     AdapterStateError,
     GameAdapter,
+    Hud,
     KeyBinding,
     ModelObservation,
     RawAction,
@@ -56,7 +57,8 @@ from games.base import (
     TaskInfo,
 )
 from games.images import png_bytes
-from games.progression import ProgressionTracker, TextWorldProgression
+from games.jsontypes import JSONObject, JSONValue
+from games.progression import ProgressFacts, ProgressionTracker, TextWorldProgression
 from games.textworld import pool
 
 STEP_CAP = 80
@@ -187,6 +189,30 @@ class GameView:
     admissible: tuple[str, ...]
 
 
+class TextWorldFrame(TypedDict):
+    command: str | None  # the command that produced ``text`` (None: the opening text)
+    text: str
+    objective: str
+    score: int
+    max_score: int
+    moves: int
+    won: bool
+    lost: bool
+    inventory: str
+    admissible: list[str]
+    verbs: list[str]
+
+
+class TextWorldScore(TypedDict, total=False):  # once a game is loaded
+    score: int
+    max_score: int
+    moves: int
+
+
+class TextWorldHud(Hud, TextWorldScore):
+    pass
+
+
 class TextWorldAdapter(GameAdapter):
     env: ClassVar[str] = "textworld"
     title = "TextWorld"
@@ -200,7 +226,7 @@ class TextWorldAdapter(GameAdapter):
     #: what the env reports besides the text (the reference protocol asks for less: see reference.py)
     request_infos: ClassVar[textworld.EnvInfos] = REQUEST_INFOS
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         super().__init__(task, options)
         # Pinned at creation and stored with the episode: a later change of
         # BALROG_TEXTWORLD_POOL_SIZE must not remap an old seed to another game.
@@ -242,12 +268,12 @@ class TextWorldAdapter(GameAdapter):
     def _pool_size(self) -> int:
         """``options["pool_size"]`` pins the pool an episode was played on;
         otherwise the setting BALROG_TEXTWORLD_POOL_SIZE."""
-        size = int(self.options.get("pool_size") or pool.pool_size())
+        size = int(cast(int | str, self.options.get("pool_size") or pool.pool_size()))  # options are JSON
         if size < 1:
             raise ValueError(f"pool size must be >= 1, got {size}")
         return size
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         size = self._pool_size()
         index = seed % size
         game_file = pool.ensure_game(self.task, index)
@@ -306,7 +332,7 @@ class TextWorldAdapter(GameAdapter):
             detail="lost" if view.lost and not view.won else "",
         )
 
-    def _progress_facts(self) -> dict[str, Any]:
+    def _progress_facts(self) -> ProgressFacts:
         view = self._current()
         return {"score": view.score, "max_score": view.max_score, "won": view.won}
 
@@ -351,7 +377,7 @@ class TextWorldAdapter(GameAdapter):
         status = f"Objective: {self._objective}\nScore: {view.score} out of {view.max_score}. Moves: {view.moves}."
         return ModelObservation(view.text, status)
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> TextWorldFrame:
         view = self._current()
         return {
             "command": view.command,
@@ -413,11 +439,11 @@ class TextWorldAdapter(GameAdapter):
         extra = "" if self.task == "coin_collector" else _OBJECT_COMMANDS
         return _COMMON_RULES.format(cap=STEP_CAP) + extra + _TASK_RULES[self.task]
 
-    def hud(self) -> dict[str, Any]:
-        data = super().hud()
+    def hud(self) -> TextWorldHud:
+        score: TextWorldScore = {}
         if self._view is not None:
-            data.update(score=self._view.score, max_score=self._view.max_score, moves=self._view.moves)
-        return data
+            score = {"score": self._view.score, "max_score": self._view.max_score, "moves": self._view.moves}
+        return {**super().hud(), **score}
 
     def close(self) -> None:
         if self._tw_env is not None:

@@ -31,12 +31,13 @@ import datetime
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar, cast
 
 import jericho
 import textworld
 
 from games.base import AdapterStateError, ModelObservation, RawAction, RawOutcome
+from games.jsontypes import JSONObject, JSONValue
 from games.textworld import tw_games
 from games.textworld.adapter import JERICHO_SEED_MODULUS, GameView, TextWorldAdapter
 from reference.prompts import instruction
@@ -67,7 +68,7 @@ class ReferenceTextWorldAdapter(TextWorldAdapter):
     request_infos = REQUEST_INFOS  # the reference's own: asking for more would change its texts
     max_command_bytes: ClassVar[int | None] = None  # the reference's action space is every string
 
-    def __init__(self, task: str, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, task: str, options: Mapping[str, JSONValue] | None = None) -> None:
         given = dict(options or {})
         super().__init__(task, given)
         if "pool_size" not in given:
@@ -88,12 +89,12 @@ class ReferenceTextWorldAdapter(TextWorldAdapter):
     # ----- env -------------------------------------------------------------------
     def game_index(self, seed: int) -> int:
         count = tw_games.game_count(self.task)
-        index = int(self.options.get(GAME_INDEX_OPTION, seed % count))
+        index = int(cast(int | str, self.options.get(GAME_INDEX_OPTION, seed % count)))  # options are JSON
         if not 0 <= index < count:
             raise ValueError(f"{GAME_INDEX_OPTION} must be in 0..{count - 1}, got {index}")
         return index
 
-    def _reset(self, seed: int) -> dict[str, Any]:
+    def _reset(self, seed: int) -> JSONObject:
         index = self.game_index(seed)
         self.options[GAME_INDEX_OPTION] = index
         game_file = tw_games.playable_file(self.task, index)
@@ -177,7 +178,7 @@ def _file_digest(path: Path) -> str:
     return _digest_of(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> dict[str, Any]:
+def log_options(task: str, seed: int, observations: list[str], submitted: datetime.date) -> JSONObject:
     """The options replaying one logged 2024 episode: its game, told by the rooms its texts
     show (the reference then walked a per-process counter, not the seed). The logs hold the
     texts after each step, not the opening one, so the rooms and names seen along the episode

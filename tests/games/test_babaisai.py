@@ -584,6 +584,7 @@ def test_it_shows_people_the_grid_rules_and_a_png() -> None:
     assert (len(frame["grid"]), len(frame["grid"][0])) == (9, 13)
     assert frame["grid"][0][0] == ["border"] and frame["grid"][1][6] == ["wall:grey"]
     assert frame["rules"] == [rule.text for rule in adapter.engine.rules]
+    assert frame["player"] is not None
     x, y = frame["player"]
     assert frame["grid"][y][x][-1] == "baba:white"
     png = adapter.render_png()

@@ -26,6 +26,7 @@ from django.test import Client
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from annotations.models import Assignment, Queue, QueueItem, StepNote
 from games.base import EndReason
+from games.jsontypes import JSONObject
 from games.models import Episode
 from games.services import do_apply_action, do_end_episode, do_start_episode
 from play import services
@@ -86,8 +87,9 @@ def hostile_world() -> World:
     )
     play_step(text, 0, payload("command"), payload("command"))
     model = do_start_episode(env="textworld", task="coin_collector", seed=11, player_kind="model", agent="dev-random")
-    meta = {"model": {"obs": payload("observation"), "short": payload("observation"), "reasoning": payload("model"),
-                      "candidate": payload("command"), "in": 10, "out": 5}}  # fmt: skip
+    meta: JSONObject = {"model": {"obs": payload("observation"), "short": payload("observation"),
+                                  "reasoning": payload("model"), "candidate": payload("command"),
+                                  "in": 10, "out": 5}}  # fmt: skip
     do_apply_action(model.pk, index=0, action=payload("command"), raw_input=payload("model"), meta=meta)
     do_apply_action(model.pk, index=1, action="look", raw_input=payload("model"), meta=meta)
     do_end_episode(model.pk, reason=EndReason.ABANDONED, detail="test: stopped")

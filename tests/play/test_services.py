@@ -18,7 +18,7 @@ from games.cursors import ReplayCursors, replay_cursors
 from games.live import live_games
 from games.models import Episode, Step
 from games.services import GameError, do_apply_action, do_end_episode, do_start_episode, rebuild_adapter
-from games.steplog import write_step
+from games.steplog import StepFields, write_step
 from play import replay, services, sweeper
 from play.models import PlayRecord, counts_as_baseline, human_baseline_episodes
 from play.protocol import Action
@@ -228,9 +228,10 @@ def test_it_sends_the_logged_state_when_the_write_loses_after_the_frame(toy_game
         frames.append(text)
         rival = rebuild_adapter(Episode.objects.get(pk=episode.pk))
         result = rival.step("right")
-        fields = {"action": "right", "raw_input": "right", "valid": True, "executed": result.executed}
-        fields |= {"reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(), "server_ms": 0.1}
-        write_step(episode.pk, 0, {"steps": 1}, fields | {"meta": {}})
+        fields: StepFields = {"action": "right", "raw_input": "right", "valid": True, "executed": result.executed,
+                              "reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(),
+                              "server_ms": 0.1, "meta": {}}  # fmt: skip
+        write_step(episode.pk, 0, {"steps": 1}, fields)
 
     acked = services.do_apply_player_action(
         episode.pk,
@@ -272,9 +273,10 @@ def test_it_shares_no_step_message_when_the_write_loses(
     def rival_writes_first(text: str | None) -> None:
         rival = rebuild_adapter(Episode.objects.get(pk=episode.pk))
         result = rival.step("left")
-        fields = {"action": "left", "raw_input": "left", "valid": True, "executed": result.executed}
-        fields |= {"reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(), "server_ms": 0.1}
-        write_step(episode.pk, 0, {"steps": 1}, fields | {"meta": {}})
+        fields: StepFields = {"action": "left", "raw_input": "left", "valid": True, "executed": result.executed,
+                              "reward": 0.0, "progression": 0.0, "done": False, "digest": rival.digest(),
+                              "server_ms": 0.1, "meta": {}}  # fmt: skip
+        write_step(episode.pk, 0, {"steps": 1}, fields)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(GameError, match="different input"):
         services.do_apply_player_action(

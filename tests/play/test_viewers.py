@@ -173,7 +173,7 @@ async def test_it_sends_a_viewer_every_step_in_order_when_broadcasts_are_lost(
     lost_versions = {2, 3, 5}
     send = events.send_event
 
-    def lossy_send(group: str, event: dict[str, Any]) -> None:
+    def lossy_send(group: str, event: events.EpisodeEvent) -> None:
         if not (event["kind"] == "step" and event["version"] in lost_versions):
             send(group, event)
 
