@@ -21,7 +21,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, TypedDict
+
+from games.jsontypes import JSONValue
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,23 @@ def _env_summary(env: str, rows: list[EpisodeScore]) -> EnvSummary:
 
 
 # ----- the reference files' shape (percentages) ------------------------------------
-def env_summary_json(summary: EnvSummary) -> dict[str, Any]:
+class TaskSummaryFile(TypedDict):
+    progression_percentage: float
+    standard_error: float
+    episodes_played: int
+
+
+class EnvSummaryFile(TypedDict):
+    progression_percentage: float
+    standard_error: float
+    average_steps: float
+    episodes_played: int
+    tasks: dict[str, TaskSummaryFile]
+    input_tokens: int
+    output_tokens: int
+
+
+def env_summary_json(summary: EnvSummary) -> EnvSummaryFile:
     """``<env>/<env>_summary.json`` of the reference evaluator."""
     return {
         "progression_percentage": 100 * summary.stat.mean,
@@ -136,7 +154,7 @@ def env_summary_json(summary: EnvSummary) -> dict[str, Any]:
 
 #: summary.json's overall key: the reference's ("average_progress"); "Final score" was this
 #: project's earlier name for it, still read on import.
-OVERALL_KEY = "average_progress"
+OVERALL_KEY: Final = "average_progress"
 OVERALL_KEYS = (OVERALL_KEY, "Final score")
 
 
@@ -151,9 +169,20 @@ def reported_score(summary: Mapping[str, Any]) -> dict[str, float] | None:
     return None
 
 
+# summary.json of the reference ("average_progress" is OVERALL_KEY).
+class SummaryFile(TypedDict):
+    average_progress: float
+    standard_error: float
+    environments: dict[str, TaskSummaryFile]  # the same three numbers per env
+    total_input_tokens: int
+    total_output_tokens: int
+    client: dict[str, JSONValue]
+    agent: dict[str, JSONValue]
+
+
 def balrog_summary_json(
-    summary: Summary, client: Mapping[str, Any] | None = None, agent: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+    summary: Summary, client: Mapping[str, JSONValue] | None = None, agent: Mapping[str, JSONValue] | None = None
+) -> SummaryFile:
     """``summary.json`` of the reference evaluator."""
     return {
         OVERALL_KEY: 100 * summary.overall.mean,

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import transaction
 
@@ -43,6 +43,7 @@ from agents.config import STRATEGIES, AgentConfig
 from agents.evaluation import finished_scores
 from agents.models import EvaluationRun, RunEpisode
 from agents.prompts import PastTurn, invalid_note, shown_observation
+from games.jsontypes import JSONObject
 from games.models import Episode, Step
 from games.registry import PROTOCOL_BALROG, adapter_class
 from games.services import GameError, check_task, rebuild_adapter
@@ -173,6 +174,22 @@ def _imported_run(
     )
 
 
+class StepRow(TypedDict):
+    """The Step columns a results file shows (``values()`` of them)."""
+
+    index: int
+    action: str
+    valid: bool
+    raw_input: str
+    reward: float
+    done: bool
+    meta: dict[str, Any]  # a JSONField: what the step recorded (model turn, imported CSV row)
+
+
+# A CSV row of the reference's: Step, Action, Reasoning, Observation, Reward, Done.
+CsvRow = list[int | str | float | bool]
+
+
 def _agent_config(agent: dict[str, Any], strategy: str | None) -> AgentConfig:
     kind = strategy or str(agent.get("type", "naive"))
     history = agent.get("max_text_history", agent.get("max_history", 16))
@@ -295,7 +312,7 @@ def export_results(run: EvaluationRun, root: Path) -> int:
     return written
 
 
-def _write_kept(root: Path, kept: Any) -> bool:
+def _write_kept(root: Path, kept: object) -> bool:
     """Write files kept at import ({name: {"path"?, "text" | "base64"}}); False when there are none."""
     if not isinstance(kept, dict) or not kept:
         return False
@@ -306,11 +323,11 @@ def _write_kept(root: Path, kept: Any) -> bool:
     return True
 
 
-def _configs(run: EvaluationRun) -> tuple[dict[str, Any], dict[str, Any]]:
+def _configs(run: EvaluationRun) -> tuple[JSONObject, JSONObject]:
     if run.source == EvaluationRun.Source.IMPORTED:
         return dict(run.meta.get("client") or {}), dict(run.meta.get("agent") or {})
     config = run.agent_config
-    agent = {
+    agent: JSONObject = {
         "type": config.strategy,
         "max_text_history": config.max_text_history,
         "max_image_history": config.max_image_history,
@@ -321,7 +338,7 @@ def _configs(run: EvaluationRun) -> tuple[dict[str, Any], dict[str, Any]]:
     return (run.endpoint.client_json() if run.endpoint else {}), agent
 
 
-def episode_log(slot: RunEpisode, client: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
+def episode_log(slot: RunEpisode, client: JSONObject, agent: JSONObject) -> JSONObject:
     episode = slot.episode
     assert episode is not None
     imported = episode.meta.get("balrog") if not episode.replayable else None
@@ -334,7 +351,7 @@ def episode_log(slot: RunEpisode, client: dict[str, Any], agent: dict[str, Any])
         frequency[action] += 1
         if not valid:
             failed.append(str(meta.get("model", {}).get("candidate", raw_input)))
-    log: dict[str, Any] = {
+    log: JSONObject = {
         "task": episode.task,
         "action_frequency": dict(frequency),
         "input_tokens": slot.input_tokens,
@@ -352,10 +369,10 @@ def episode_log(slot: RunEpisode, client: dict[str, Any], agent: dict[str, Any])
     return log
 
 
-def step_rows(slot: RunEpisode) -> list[list[Any]]:
+def step_rows(slot: RunEpisode) -> list[CsvRow]:
     episode = slot.episode
     assert episode is not None
-    rows: list[Mapping[str, Any]] = list(
+    rows: list[StepRow] = list(
         Step.objects.filter(episode=episode)
         .order_by("index")
         .values("index", "action", "valid", "raw_input", "reward", "done", "meta")
@@ -368,7 +385,7 @@ def step_rows(slot: RunEpisode) -> list[list[Any]]:
     default = adapter_class(episode.env).default_action
     observations_after = [str(row["meta"].get("model", {}).get("obs", "")) for row in rows[1:]]
     observations_after.append(_final_observation(episode) if rows else "")
-    table = []
+    table: list[CsvRow] = []
     for row, after in zip(rows, observations_after, strict=True):
         note = invalid_note(default) if not row["valid"] and config.feedback_on_invalid else ""
         reasoning = row["raw_input"] if config.is_cot else ""
@@ -376,7 +393,7 @@ def step_rows(slot: RunEpisode) -> list[list[Any]]:
     return table
 
 
-def _reference_rows(episode: Episode, rows: list[Mapping[str, Any]], config: AgentConfig) -> list[list[Any]]:
+def _reference_rows(episode: Episode, rows: list[StepRow], config: AgentConfig) -> list[CsvRow]:
     """The rows as the reference writes them: Action is the parsed answer (not the
     action executed), Observation the long-term text shown next, its feedback line
     included (the next step's recorded ``obs``; after the last step, rebuilt)."""
@@ -385,7 +402,7 @@ def _reference_rows(episode: Episode, rows: list[Mapping[str, Any]], config: Age
     if rows:
         last = PastTurn(rows[-1]["index"], "", rows[-1]["action"], "", rows[-1]["valid"])
         observations_after.append(shown_observation(_final_observation(episode), last, config))
-    table = []
+    table: list[CsvRow] = []
     for row, model, after in zip(rows, models, observations_after, strict=True):
         reasoning = row["raw_input"] if config.is_cot else ""
         output = str(model.get("candidate", row["action"]))
@@ -393,7 +410,7 @@ def _reference_rows(episode: Episode, rows: list[Mapping[str, Any]], config: Age
     return table
 
 
-def _imported_row(row: Mapping[str, Any]) -> list[Any]:
+def _imported_row(row: StepRow) -> CsvRow:
     stored = row["meta"].get("balrog_csv", {})
     return [
         row["index"],
@@ -413,12 +430,12 @@ def _final_observation(episode: Episode) -> str:
         adapter.close()
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: Mapping[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=4))
 
 
-def _write_csv(path: Path, rows: list[list[Any]]) -> None:
+def _write_csv(path: Path, rows: list[CsvRow]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, escapechar=CSV_ESCAPE, quoting=csv.QUOTE_MINIMAL)

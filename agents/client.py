@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import httpx2
 import openai
@@ -73,7 +73,9 @@ class ModelClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
 
-    def complete(self, messages: Sequence[Mapping[str, Any]], headers: Mapping[str, str] | None = None) -> Completion:
+    def complete(
+        self, messages: Sequence[Mapping[str, object]], headers: Mapping[str, str] | None = None
+    ) -> Completion:
         started = time.perf_counter()
         errors: list[str] = []
         attempts_allowed = self.endpoint.retries + 1
@@ -105,7 +107,7 @@ class ModelClient:
             delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
         return delay
 
-    def _call(self, messages: Sequence[Mapping[str, Any]], headers: Mapping[str, str] | None) -> Any:
+    def _call(self, messages: Sequence[Mapping[str, object]], headers: Mapping[str, str] | None) -> ChatCompletion:
         """POST /chat/completions. The JSON is what ``chat.completions.create``
         sends, through the client's documented raw ``post``: ``create`` runs
         every message of the history through its TypedDict transform, about
@@ -119,7 +121,11 @@ class ModelClient:
             "temperature": endpoint.temperature,
             "max_tokens": endpoint.max_tokens,
         }
-        options: Any = {"headers": dict(headers or {}), "timeout": endpoint.timeout, "security": {"bearer_auth": True}}
+        options: openai.RequestOptions = {
+            "headers": dict(headers or {}),
+            "timeout": endpoint.timeout,
+            "security": {"bearer_auth": True},
+        }
         try:
             return openai_client(endpoint).post("/chat/completions", cast_to=ChatCompletion, body=body, options=options)
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
@@ -131,7 +137,7 @@ class ModelClient:
         except (openai.APIResponseValidationError, ValueError) as exc:
             raise _Retryable(f"unreadable response: {exc}") from None
 
-    def _completion(self, response: Any, started: float, attempt: int, errors: list[str]) -> Completion:
+    def _completion(self, response: ChatCompletion, started: float, attempt: int, errors: list[str]) -> Completion:
         choices = getattr(response, "choices", None)
         if not choices:
             raise _Retryable("the response has no choices")
@@ -152,14 +158,18 @@ class ModelClient:
 
 
 # Per-process counters on /metrics (the ops app), when it is installed.
-_calls_metric: Any = None
-_errors_metric: Any = None
+class _Counter(Protocol):
+    def inc(self, amount: float = 1.0) -> None: ...
+
+
+_calls_metric: _Counter | None = None
+_errors_metric: _Counter | None = None
 with contextlib.suppress(ImportError):  # a deployment without the ops app counts nothing
     from ops.metrics import model_calls as _calls_metric
     from ops.metrics import model_errors as _errors_metric
 
 
-def _count(metric: Any) -> None:
+def _count(metric: _Counter | None) -> None:
     if metric is not None:
         metric.inc()
 
@@ -183,7 +193,7 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
 
 
 # ----- one openai client per endpoint per process ---------------------------------------
-_clients: dict[tuple[Any, ...], openai.OpenAI] = {}
+_clients: dict[tuple[int, str, str], openai.OpenAI] = {}  # (endpoint pk, base URL, key variable)
 _clients_guard = threading.Lock()
 
 

@@ -34,11 +34,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from games.jsontypes import JSONObject
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
             env=self.headers.get("X-Balrog-Env", ""),
         )
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
+    def _json(self, status: int, payload: Mapping[str, object]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -360,14 +362,14 @@ def _int_header(value: str | None) -> int | None:
     return int(value) if value and value.lstrip("-").isdigit() else None
 
 
-def _error(message: str, kind: str) -> dict[str, Any]:
+def _error(message: str, kind: str) -> JSONObject:
     return {"error": {"message": message, "type": kind, "code": None}}
 
 
 _ids = iter(range(1, 2**62))
 
 
-def _completion(request: Request, text: str) -> dict[str, Any]:
+def _completion(request: Request, text: str) -> JSONObject:
     prompt_chars = sum(len(_text(message)) for message in request.messages)
     prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(text) // 4)
     return {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from games.jsontypes import JSONValue
 
 
 class EndpointMisconfigured(Exception):
@@ -32,7 +33,7 @@ class EndpointSettings:
     vision: bool = False
     input_price_per_mtok: float = 0.0
     output_price_per_mtok: float = 0.0
-    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    extra_body: Mapping[str, JSONValue] = field(default_factory=dict)
 
     def api_key(self) -> str:
         if not self.api_key_env:

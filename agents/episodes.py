@@ -44,6 +44,7 @@ from agents.prompts import (
     reference_history_turns,
 )
 from games.base import EndReason, GameAdapter
+from games.jsontypes import JSONObject
 from games.live import live_games
 from games.models import Episode, Step
 from games.registry import PROTOCOL_BALROG, PROTOCOL_BALROGWEB, adapter_class
@@ -306,7 +307,7 @@ def do_commit_turn(setup: EpisodeSetup, token: str, answer: ModelTurn) -> Commit
     return Committed(past, stop="" if counted else "lease lost")
 
 
-def step_meta(answer: ModelTurn) -> dict[str, Any]:
+def step_meta(answer: ModelTurn) -> JSONObject:
     completion = answer.completion
     return {
         "obs": answer.turn.observation,

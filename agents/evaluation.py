@@ -34,6 +34,7 @@ from agents.runtime import local_runner
 from balrogweb.celery import app as celery_app
 from balrogweb.errors import ServiceError
 from games.base import EndReason, TaskInfo
+from games.jsontypes import JSONObject
 from games.models import Episode
 from games.registry import DEFAULT_PROTOCOL, ENVS, PROTOCOLS, UnknownEnv, adapter_class
 from games.services import EpisodeNotRunning, do_end_episode
@@ -114,7 +115,7 @@ def do_start_run(request: RunRequest) -> EvaluationRun:
     return run
 
 
-def _run_meta(request: RunRequest) -> dict[str, Any]:
+def _run_meta(request: RunRequest) -> JSONObject:
     own = uses_own_demonstrations(request.config.strategy, request.protocol)
     return {OWN_DEMONSTRATIONS: True} if own else {}
 

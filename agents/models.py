@@ -12,7 +12,6 @@ runner playing it (a heartbeat the recovery sweep checks).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +19,7 @@ from django.db import models
 
 from agents.config import AgentConfig
 from agents.endpoints import EndpointSettings
+from games.jsontypes import JSONObject
 from games.models import Episode
 
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -87,7 +87,7 @@ class ModelEndpoint(models.Model):
             extra_body=dict(self.extra_body or {}),
         )
 
-    def client_json(self) -> dict[str, Any]:
+    def client_json(self) -> JSONObject:
         """The client configuration as a result folder records it (no key)."""
         return {
             "client_name": self.provider,

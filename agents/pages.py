@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -11,6 +11,7 @@ from agents.aggregation import Stat, Summary, reported_score
 from agents.config import OWN_DEMONSTRATIONS
 from agents.evaluation import RunProgress, run_progress, run_summary
 from agents.models import EvaluationRun, RunEpisode
+from games.jsontypes import JSONObject
 from games.models import Episode, Step
 
 MAX_TURNS_PER_REQUEST = 200
@@ -30,7 +31,7 @@ def recent_runs(limit: int = 50) -> list[RunProgress]:
     return [run_progress(run) for run in runs]
 
 
-def run_page_data(run: EvaluationRun) -> dict[str, Any]:
+def run_page_data(run: EvaluationRun) -> dict[str, object]:  # a template context
     summary = run_summary(run)
     return {
         "run": run,
@@ -49,20 +50,28 @@ def _reference_summary(run: EvaluationRun) -> dict[str, float] | None:
     return reported_score(summary) if isinstance(summary, dict) else None
 
 
-def summary_rows(summary: Summary) -> list[dict[str, Any]]:
+class SummaryRow(TypedDict):
+    level: str  # env or task
+    name: str
+    mean: float  # percent
+    se: float
+    n: int
+
+
+def summary_rows(summary: Summary) -> list[SummaryRow]:
     """One row per env then its tasks, in percent (as BALROG reports)."""
-    rows: list[dict[str, Any]] = []
+    rows: list[SummaryRow] = []
     for env, env_summary in summary.envs.items():
         rows.append(_row("env", env, env_summary.stat))
         rows.extend(_row("task", task, stat) for task, stat in env_summary.tasks.items())
     return rows
 
 
-def _row(level: str, name: str, stat: Stat) -> dict[str, Any]:
+def _row(level: str, name: str, stat: Stat) -> SummaryRow:
     return {"level": level, "name": name, "mean": 100 * stat.mean, "se": 100 * stat.se, "n": stat.n}
 
 
-def progress_json(run: EvaluationRun) -> dict[str, Any]:
+def progress_json(run: EvaluationRun) -> JSONObject:
     progress = run_progress(run)
     summary = run_summary(run)
     return {
@@ -93,7 +102,7 @@ def model_episode(episode_id: int) -> RunEpisode | None:
     return RunEpisode.objects.filter(episode_id=episode_id).select_related("episode", "run__endpoint").first()
 
 
-def turns_json(slot: RunEpisode, since: int) -> dict[str, Any]:
+def turns_json(slot: RunEpisode, since: int) -> JSONObject:
     """The model's turns from step ``since`` on (at most MAX_TURNS_PER_REQUEST), and the totals so far."""
     episode = slot.episode
     assert episode is not None
@@ -118,7 +127,7 @@ def turns_json(slot: RunEpisode, since: int) -> dict[str, Any]:
     }
 
 
-def _turn(step: Step) -> dict[str, Any]:
+def _turn(step: Step) -> JSONObject:
     model = step.meta.get("model", {}) if isinstance(step.meta, dict) else {}
     return {
         "index": step.index,

@@ -29,13 +29,33 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, TypedDict, cast
 
 from agents.config import AgentConfig
 from games.registry import PROTOCOL_BALROG, PROTOCOL_BALROGWEB
 from reference.prompts import feedback_prefix, format_instruction, observation_message, reference_prompts
 
-Message = dict[str, Any]
+
+class TextPart(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(TypedDict):
+    url: str  # a data: URL of the PNG
+
+
+class ImagePart(TypedDict):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class Message(TypedDict):
+    """A chat message as the OpenAI API takes it: its content is text, or a list of parts."""
+
+    role: str  # system, user or assistant
+    content: str | list[TextPart | ImagePart]
+
 
 FORMAT_INSTRUCTIONS: dict[str, str] = {
     "naive": "Answer with exactly one of the actions, and nothing else.",
@@ -205,13 +225,27 @@ def _user(text: str, image: bytes | None = None) -> Message:
 # - the client sends every content as a list of parts (text, then the image).
 
 
-def _assembly() -> dict[str, Any]:
-    history: dict[str, Any] = reference_prompts()["prompt_assembly"]["history"]
+class HistoryAssembly(TypedDict):
+    """What this module reads of the vendored JSON's prompt_assembly.history."""
+
+    cot_previous_plan_prefix: str
+
+
+class FewShotStrings(TypedDict):
+    play_replacement: list[str]  # [old, new]
+    demo_start: str  # numbered (_numbered)
+    demo_observation_prefix: str
+    demo_end: str
+    your_turn: str
+
+
+def _assembly() -> HistoryAssembly:
+    history: HistoryAssembly = reference_prompts()["prompt_assembly"]["history"]
     return history
 
 
-def _few_shot_strings() -> dict[str, Any]:
-    strings: dict[str, Any] = reference_prompts()["agents"]["few_shot"]["strings"]
+def _few_shot_strings() -> FewShotStrings:
+    strings: FewShotStrings = reference_prompts()["agents"]["few_shot"]["strings"]
     return strings
 
 
@@ -236,7 +270,7 @@ def build_reference_messages(inputs: PromptInputs) -> list[Message]:
     else:
         messages = [_parts("user", inputs.instructions)]
     messages.extend(_reference_events(inputs))
-    last_text = messages[-1]["content"][0]
+    last_text = cast(TextPart, messages[-1]["content"][0])  # _parts puts the text first
     last_text["text"] += "\n\n" + format_instruction(config.strategy)
     return messages
 
@@ -302,7 +336,7 @@ def _reference_demo_messages(instructions: str, demos: Sequence[Demonstration]) 
 
 def _parts(role: str, text: str, image: bytes | None = None) -> Message:
     """A message as the reference's OpenAI client sends it: content is a list of parts."""
-    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    content: list[TextPart | ImagePart] = [{"type": "text", "text": text}]
     if image is not None:
         url = "data:image/png;base64," + base64.b64encode(image).decode("ascii")
         content.append({"type": "image_url", "image_url": {"url": url}})
@@ -319,7 +353,7 @@ def prompt_digest(messages: Sequence[Message]) -> str:
     return hashlib.sha256(json.dumps(_without_image_data(messages), separators=(",", ":")).encode()).hexdigest()
 
 
-def _without_image_data(value: Any) -> Any:
+def _without_image_data(value: object) -> object:
     if isinstance(value, dict):
         if value.get("type") == "image_url":
             url = str(value.get("image_url", {}).get("url", ""))
@@ -338,5 +372,5 @@ def prompt_chars(messages: Sequence[Message]) -> int:
         if isinstance(content, str):
             total += len(content)
         else:
-            total += sum(len(part.get("text", "")) for part in content)
+            total += sum(len(part["text"]) for part in content if part["type"] == "text")
     return total

@@ -8,8 +8,7 @@ checked before it goes public; unpublishing takes it off again.
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -24,12 +23,12 @@ class PublishError(ServiceError):
     code = "publish_refused"
 
 
-def can_publish_runs(user: Any) -> bool:
+def can_publish_runs(user: User | AnonymousUser) -> bool:
     """Superusers have every permission; staff alone is not enough."""
     return bool(user.is_authenticated and user.is_active and user.has_perm(PUBLISH_RUNS))
 
 
-def check_publish_runs(user: Any) -> None:
+def check_publish_runs(user: User | AnonymousUser) -> None:
     if not can_publish_runs(user):
         raise PermissionDenied("publishing evaluation runs needs the agents.publish_evaluationrun permission")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from agents.episodes import rebuild_messages
 from agents.models import RunEpisode
@@ -34,7 +33,7 @@ class SentPrompt:
     def verified(self) -> bool:
         return bool(self.sent_digest) and self.digest == self.sent_digest
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:  # encoded as it stands
         run = self.slot.run
         return {
             "episode": self.step.episode_id,
@@ -76,7 +75,7 @@ def message_images(message: Message) -> list[str]:
     content = message["content"]
     if isinstance(content, str):
         return []
-    return [str(part["image_url"]["url"]) for part in content if part.get("type") == "image_url"]
+    return [str(part["image_url"]["url"]) for part in content if part["type"] == "image_url"]
 
 
 def readable(prompt: SentPrompt) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 
 from agents.scripted import make_scripted_agent
@@ -14,14 +13,14 @@ from games.services import do_apply_action, do_start_episode, live_adapter
 MANAGE_RUNS = "agents.manage_evaluationrun"
 
 
-def can_manage_runs(user: Any) -> bool:
+def can_manage_runs(user: User | AnonymousUser) -> bool:
     """Start, cancel and resume evaluation runs (and so their model episodes): they spend model
     budget, so being staff is not enough; annotators and reviewers are staff accounts too.
     Superusers have every permission."""
     return bool(user.is_authenticated and user.is_active and user.has_perm(MANAGE_RUNS))
 
 
-def check_manage_runs(user: Any) -> None:
+def check_manage_runs(user: User | AnonymousUser) -> None:
     if not can_manage_runs(user):
         raise PermissionDenied("managing evaluation runs needs the agents.manage_evaluationrun permission")
 

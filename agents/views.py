@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -21,6 +19,7 @@ from agents.sent import NoPrompt, message_images, message_text, sent_prompt
 from agents.services import can_manage_runs, check_manage_runs
 from balrogweb.errors import login_then
 from games import catalogue
+from games.base import TaskInfo
 from games.services import check_task
 from ops.methods import json_methods
 
@@ -169,7 +168,7 @@ def prompt_json(request: HttpRequest, episode_id: int, index: int) -> JsonRespon
     return JsonResponse(prompt.to_json(), json_dumps_params={"ensure_ascii": False})
 
 
-def _task_info(env: str, task: str) -> Any:
+def _task_info(env: str, task: str) -> TaskInfo | None:
     try:
         return check_task(env, task)
     except Exception:

@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from agents.aggregation import Stat, balrog_summary_json
+from agents.aggregation import Stat, SummaryFile, balrog_summary_json
 from agents.models import EvaluationRun
 from games.registry import ENVS, PROTOCOLS
 from leaderboard.coverage import Coverage
@@ -104,7 +104,7 @@ def _pct(value: float) -> str:
     return f"{100 * value:.4f}"
 
 
-def submission_json(entry: Entry) -> dict[str, Any]:
+def submission_json(entry: Entry) -> SummaryFile:
     """The row as the reference evaluator's ``summary.json`` (percentages).
     Client and agent: those of the entry's first run (all runs of an entry
     share the model name and agent configuration); the API key variable

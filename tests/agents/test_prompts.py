@@ -7,12 +7,14 @@ from agents.prompts import (
     FORMAT_INSTRUCTIONS,
     CurrentTurn,
     Demonstration,
+    Message,
     PastTurn,
     PromptInputs,
     build_messages,
     invalid_note,
     prompt_digest,
 )
+from agents.sent import message_images
 
 PNG = b"\x89PNG fake"
 
@@ -25,7 +27,7 @@ def turns(count: int, invalid: tuple[int, ...] = ()) -> list[PastTurn]:
     ]
 
 
-def build(config: AgentConfig, history: list[PastTurn], **kwargs: object) -> list[dict[str, object]]:
+def build(config: AgentConfig, history: list[PastTurn], **kwargs: object) -> list[Message]:
     current = CurrentTurn(len(history), "obs now", "short now", PNG)
     return build_messages(PromptInputs(config, "RULES", "go forward", history, current, **kwargs))  # type: ignore[arg-type]
 
@@ -65,8 +67,7 @@ def test_it_attaches_images_to_the_newest_observations_only() -> None:
     messages = build(AgentConfig("naive", max_text_history=4, max_image_history=2), turns(5))
     with_image = [m for m in messages if isinstance(m["content"], list)]
     assert len(with_image) == 2  # the current observation and the one before it
-    parts = with_image[-1]["content"]
-    assert isinstance(parts, list) and parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert message_images(with_image[-1])[0].startswith("data:image/png;base64,")
     assert all(isinstance(m["content"], str) for m in build(AgentConfig("naive"), turns(5)))
 
 

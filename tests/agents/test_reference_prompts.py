@@ -12,12 +12,14 @@ from agents.parsing import parse_reference, reference_failure_text
 from agents.prompts import (
     CurrentTurn,
     Demonstration,
+    Message,
     PastTurn,
     PromptInputs,
     build_messages,
     prompt_chars,
     shown_observation,
 )
+from agents.sent import message_images, message_text
 from reference.prompts import feedback_prefix, format_instruction
 
 PNG = b"\x89PNG fake"
@@ -31,14 +33,14 @@ def past(index: int, output: str = "go forward", *, valid: bool = True, answer: 
 
 
 def build(config: AgentConfig, history: list[PastTurn], current: CurrentTurn | None = None,
-          **kwargs: Any) -> list[dict[str, Any]]:
+          **kwargs: Any) -> list[Message]:
     current = current or CurrentTurn(len(history), "obs now", "short now")
     inputs = PromptInputs(config, "INSTRUCTION", "go forward", history, current, protocol="balrog", **kwargs)
     return build_messages(inputs)
 
 
-def text(message: dict[str, Any]) -> str:
-    return str(message["content"][0]["text"])
+def text(message: Message) -> str:
+    return message_text(message)  # the reference's messages: one text part (then maybe an image)
 
 
 def test_it_sends_the_instruction_first_as_a_user_message_and_no_system_message() -> None:
@@ -95,7 +97,7 @@ def test_it_marks_and_attaches_the_newest_images() -> None:
     assert len(imaged) == 2 and imaged[-1] is messages[-1]
     assert text(imaged[0]) == "Observation:\nobs 2\nImage observation provided."
     assert text(messages[-1]).startswith("Current Observation:\nobs now\nImage observation provided.\n\n")
-    assert imaged[0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert message_images(imaged[0])[0].startswith("data:image/png;base64,")
     assert prompt_chars(messages) > 0
 
 

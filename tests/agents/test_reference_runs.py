@@ -20,6 +20,7 @@ from agents.episodes import rebuild_messages
 from agents.models import EvaluationRun, RunEpisode
 from agents.prompts import prompt_digest
 from agents.runner import run_model_episode
+from agents.sent import message_text
 from games.models import Episode, Step
 from games.registry import make_adapter
 from reference.prompts import feedback_prefix, instruction, valid_actions
@@ -77,7 +78,7 @@ def test_it_plays_the_reference_protocol_with_its_instruction_parser_and_feedbac
         messages = rebuild_messages(slot, step.index)
         assert prompt_digest(messages) == step.meta["model"]["prompt"], step.index
         assert "system" not in {m["role"] for m in messages}
-        assert messages[0]["content"][0]["text"] == slot.meta["instructions"]
+        assert message_text(messages[0]) == slot.meta["instructions"]
     # a past answer is replayed as the parsed output, as the reference does
     last = steps[-1]
     sent = rebuild_messages(slot, last.index)
@@ -92,7 +93,7 @@ def test_cot_runs_show_the_previous_plan(make_endpoint, make_run) -> None:
     steps = steps_of(slot)
     assert len(steps) >= 2 and all(step.valid for step in steps)
     messages = rebuild_messages(slot, steps[1].index)
-    assert messages[-2]["content"][0]["text"] == "Previous plan:\n" + steps[0].raw_input
+    assert message_text(messages[-2]) == "Previous plan:\n" + steps[0].raw_input
 
 
 def test_show_prompt_prints_the_messages_sent(make_endpoint, make_run) -> None:

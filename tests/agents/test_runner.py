@@ -18,6 +18,7 @@ from agents.models import RunEpisode
 from agents.parsing import ParsedAnswer
 from agents.prompts import invalid_note, prompt_digest
 from agents.runner import run_model_episode
+from agents.sent import message_text
 from agents.services import do_play_scripted_episode, do_start_scripted_episode
 from games.models import Episode, Step
 from games.services import do_verify_episode
@@ -83,7 +84,7 @@ def test_it_plays_the_default_action_after_an_invalid_answer_and_says_so(make_en
         assert step.meta["model"]["candidate"] != "go forward"  # the failed candidate is kept
     after = next(step for step in steps if step.index > 0 and not steps[step.index - 1].valid)
     slot = RunEpisode.objects.select_related("episode", "run").get(pk=slot.pk)
-    last_message = rebuild_messages(slot, after.index)[-1]["content"]
+    last_message = message_text(rebuild_messages(slot, after.index)[-1])
     assert last_message.startswith(invalid_note("go forward"))
     assert_prompts_rebuild(slot)
 
@@ -193,7 +194,7 @@ def test_few_shot_shows_a_recorded_episode_of_the_task(make_endpoint, make_run) 
     assert slot.meta["demos"] == [demo.pk]
     slot = RunEpisode.objects.select_related("episode", "run").get(pk=slot.pk)
     messages = rebuild_messages(slot, 0)
-    texts = [part["text"] for m in messages for part in m["content"]]
+    texts = [message_text(m) for m in messages]  # one text part each
     assert "First, observe the demonstrations provided and learn from them!" in texts[0]
     assert texts[1] == "****** START OF DEMONSTRATION EPISODE 1 ******"
     assert texts[2].startswith("Obesrvation:\n") and messages[3]["role"] == "assistant"

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.aggregation import balrog_summary_json
+from agents.aggregation import SummaryFile, balrog_summary_json
 from agents.config import STRATEGIES, AgentConfig, AgentConfigError
 from agents.evaluation import RunError, RunProgress, RunRequest, do_resume_run, do_start_run, run_progress, run_summary
 from agents.models import EvaluationRun, ModelEndpoint
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         summary = reconnecting(lambda: self._summary(run), self.stderr.write)
         self.stdout.write(json.dumps(summary, indent=2))
 
-    def _summary(self, run: EvaluationRun) -> dict[str, Any]:
+    def _summary(self, run: EvaluationRun) -> SummaryFile:
         return balrog_summary_json(run_summary(run), run.endpoint.client_json() if run.endpoint else {}, run.agent)
 
     def _start(self, options: dict[str, Any]) -> EvaluationRun:
