@@ -54,7 +54,7 @@ def held_slots(queues: Iterable[str]) -> set[int] | None:
         return None
 
 
-def _messages(client: Any, queues: list[str]) -> Iterator[dict[str, Any]]:
+def _messages(client: Any, queues: list[str]) -> Iterator[object]:  # client: a redis.Redis
     for queue in queues:
         for step in PRIORITY_STEPS:
             key = f"{queue}{PRIORITY_SEPARATOR}{step}" if step else queue
@@ -68,7 +68,7 @@ def _messages(client: Any, queues: list[str]) -> Iterator[dict[str, Any]]:
             yield entry[0]
 
 
-def _slot_ids(messages: Iterable[Any]) -> Iterator[int]:
+def _slot_ids(messages: Iterable[object]) -> Iterator[int]:
     for message in messages:
         if not isinstance(message, dict) or message.get("headers", {}).get("task") != TASK_NAME:
             continue
@@ -82,7 +82,7 @@ def _slot_ids(messages: Iterable[Any]) -> Iterator[int]:
             continue  # not one of ours, or another format: never counted as held
 
 
-def _loads(raw: bytes | str) -> Any:
+def _loads(raw: bytes | str) -> object:
     try:
         return json.loads(raw)
     except ValueError:

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, SupportsFloat, TypedDict
 
 import numpy as np
 from minigrid.core.roomgrid import RoomGrid
+from minigrid.core.world_object import WorldObj
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
 from minigrid.envs.babyai.core.verifier import (
@@ -220,18 +221,18 @@ class MixedTrainLocalLevel(LevelGen):
         return AfterInstr(goto, pickup), reachable
 
     # ----- helpers -----------------------------------------------------------
-    def _place_agent_then_objects(self, count: int) -> tuple[list[Any], bool]:
+    def _place_agent_then_objects(self, count: int) -> tuple[list[WorldObj], bool]:
         self.place_agent()
         objs = self.add_distractors(num_distractors=count, all_unique=False)
         return objs, self.check_objs_reachable(raise_exc=False)
 
-    def _pick_not_door(self, objs: list[Any]) -> Any:
+    def _pick_not_door(self, objs: list[WorldObj]) -> WorldObj:
         obj = self._rand_elem(objs)
         while obj.type == "door":
             obj = self._rand_elem(objs)
         return obj
 
-    def _pick_other(self, objs: list[Any], first: Any) -> Any:
+    def _pick_other(self, objs: list[WorldObj], first: WorldObj) -> WorldObj:
         """The second object of a two-object mission. It may share the first
         one's description only when another object also matches it."""
         other = self._rand_elem(objs)

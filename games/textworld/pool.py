@@ -69,6 +69,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from games.jsontypes import JSONObject, JSONValue
+
 logger = logging.getLogger(__name__)
 
 GAME_EXT = ".z8"
@@ -90,7 +92,7 @@ class GameSpec:
 
     task: str
     challenge: str  # key in textworld.challenges.CHALLENGES
-    settings: Mapping[str, Any]  # the challenge's tw-make arguments
+    settings: Mapping[str, JSONValue]  # the challenge's tw-make arguments
     only_last_action: bool  # BALROG's custom tw-make turned this grammar option on
     tag: str  # in file names: a change of parameters never reuses old files
     seeds: tuple[int, ...]  # generator seed of pool index 0, 1, 2...
@@ -111,7 +113,7 @@ class GameSpec:
     def accepts(self, walkthrough_length: int) -> bool:
         return self.walkthrough_length is None or walkthrough_length == self.walkthrough_length
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         return {
             "challenge": self.challenge,
             "settings": dict(self.settings),
