@@ -30,11 +30,15 @@ fi
 REQ_STAMP=.venv/.requirements-stamp
 REQ_HASH="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
 step() { echo "[$(date +%H:%M:%S)] $*"; }  # what starts now, and roughly how long it takes
+# A stamp is written only after every install of its block succeeded: each block is one
+# && chain, because set -e is suspended when this file is sourced inside an && list
+# (a failed pip install once left a stamp that said "installed").
+failed() { echo "bootstrap: $* failed; run it again once the cause is fixed" >&2; return 1; }
 if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_HASH" ]; then
   step "installing Python packages into .venv (first run: 5-10 minutes; jericho compiles from source)"
-  .venv/bin/pip install -q --upgrade pip wheel "setuptools<82"
-  .venv/bin/pip install -q -r "${BALROG_REQUIREMENTS:-requirements-dev.txt}"
-  echo "$REQ_HASH" > "$REQ_STAMP"
+  .venv/bin/pip install -q --upgrade pip wheel "setuptools<82" &&
+    .venv/bin/pip install -q -r "${BALROG_REQUIREMENTS:-requirements-dev.txt}" &&
+    echo "$REQ_HASH" > "$REQ_STAMP" || { failed "installing .venv's packages"; return 1; }
   step "Python packages installed"
 fi
 
@@ -47,11 +51,11 @@ NLE09_STAMP=.venv-nle09/.requirements-stamp
 NLE09_HASH="$(sha256sum requirements-nle09.txt | cut -d' ' -f1)"
 if [ "$(cat "$NLE09_STAMP" 2>/dev/null)" != "$NLE09_HASH" ]; then
   step "installing the reference NetHack engine into .venv-nle09 (first run: 2-5 minutes, it compiles NetHack)"
-  .venv-nle09/bin/pip install -q --upgrade pip wheel "setuptools<82"
-  .venv-nle09/bin/pip install -q -r requirements-nle09.txt
   # minihack 0.1.6's metadata asks for nle; balrog-nle is that nle.
-  .venv-nle09/bin/pip install -q --no-deps minihack==0.1.6
-  echo "$NLE09_HASH" > "$NLE09_STAMP"
+  .venv-nle09/bin/pip install -q --upgrade pip wheel "setuptools<82" &&
+    .venv-nle09/bin/pip install -q -r requirements-nle09.txt &&
+    .venv-nle09/bin/pip install -q --no-deps minihack==0.1.6 &&
+    echo "$NLE09_HASH" > "$NLE09_STAMP" || { failed "installing .venv-nle09's packages"; return 1; }
   step "reference NetHack engine installed"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

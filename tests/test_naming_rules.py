@@ -23,19 +23,19 @@ EDGES = ("views.py", "admin.py")
 
 
 def writes_rows(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    for node in ast.walk(function):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITES:
-            if ".objects" in ast.unparse(node.func.value):
-                return True
-    return False
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in WRITES
+        and ".objects" in ast.unparse(node.func.value)
+        for node in ast.walk(function)
+    )
 
 
 def unnamed_writers(source: str) -> Iterator[str]:
     """Public module-level functions of ``source`` that write rows without the do_ prefix."""
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith(("do_", "_")):
-            if writes_rows(node):
-                yield node.name
+    functions = (node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef))
+    yield from (f.name for f in functions if not f.name.startswith(("do_", "_")) and writes_rows(f))
 
 
 def _service_modules() -> Iterator[Path]:
