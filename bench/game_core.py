@@ -122,7 +122,7 @@ def record_through_service(env: str, task: str, seed: int, actions: list[str]) -
 def crafter_survival_actions() -> tuple[int, list[str]]:
     """A random Crafter player dies within ~300 steps; the survival bot of the
     Crafter tests lives to the 2,000-step cap on its seed."""
-    from tests.games.test_crafter import SURVIVAL_SEED, Survivor, new_adapter, survival_opening
+    from tests.support.crafter_bots import SURVIVAL_SEED, Survivor, new_adapter, survival_opening
 
     adapter = new_adapter(SURVIVAL_SEED)
     actions: list[str] = []

@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "balrogweb.settings")
 
-from tests.ops.test_faults import Server, base_env, migrate
 from tests.support.browser import launch
+from tests.support.servers import Server, base_env, migrate
 from tests.support.settings_files import ROOT
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}

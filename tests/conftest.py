@@ -12,6 +12,10 @@ from games.live import live_games
 from ops.outage import DatabaseBreaker
 from play.services import shared_step_messages
 
+# Fixtures more than one directory's tests use: the browser tests' server, Chromium and
+# page; the real Celery workers' queue, workers and model server.
+pytest_plugins = ["tests.support.fixtures_browser", "tests.support.fixtures_workers"]
+
 
 @pytest.fixture
 def toy_game() -> Iterator[str]:

@@ -15,34 +15,35 @@ from typing import Any
 
 import pytest
 
-from tests.play import test_browser as play_browser
-from tests.play.test_browser import ROOT, Server
+from tests.support.browser import SqliteServer, playwright_sync_api
+from tests.support.settings_files import ROOT
+from tests.support.wsclient import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "staff-password-123"
 ENDPOINT_DEADLINE_SECONDS = 180
 
-# The play app's fixtures: the real server (manage.py serve) on the embedded default,
-# Chromium, a page that fails on JavaScript errors.
-server, browser, page = play_browser.server, play_browser.browser, play_browser.page
+# The real server (manage.py serve) on the embedded default, Chromium, and a page that fails on
+# JavaScript errors are tests/support/fixtures_browser.py's.
+playwright_sync_api()  # skips the module without Playwright or Chromium
 
 
-def environment(server: Server, **extra: str) -> dict[str, str]:
+def environment(server: SqliteServer, **extra: str) -> dict[str, str]:
     """The environment of the Daphne server's own processes (its SQLite file, the embedded default)."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     return env | {"BALROG_VAR_DIR": str(server.database.parent), **extra}
 
 
-def manage(server: Server, *args: str, **env: str) -> str:
+def manage(server: SqliteServer, *args: str, **env: str) -> str:
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment(server, **env),
                           check=True, capture_output=True, text=True)
     return done.stdout
 
 
 @pytest.fixture(scope="module")
-def model_server(server: Server) -> Iterator[str]:
+def model_server(server: SqliteServer) -> Iterator[str]:
     """dev_model_server in a subprocess, its endpoints registered in the server's database."""
-    port = play_browser._free_port()
+    port = free_port()
     log = server.database.parent / "dev-model-server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -57,13 +58,13 @@ def model_server(server: Server) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def staff(server: Server) -> str:
+def staff(server: SqliteServer) -> str:
     manage(server, "createsuperuser", "--noinput", "--username", "staff", "--email", "staff@example.org",
            DJANGO_SUPERUSER_PASSWORD=PASSWORD)
     return "staff"
 
 
-def test_it_watches_a_model_play_live(page: Any, server: Server, model_server: str, staff: str) -> None:
+def test_it_watches_a_model_play_live(page: Any, server: SqliteServer, model_server: str, staff: str) -> None:
     page.goto(f"{server.url}/accounts/login/?next=/agents/runs/new/")
     page.fill("input[name=username]", staff)
     page.fill("input[name=password]", PASSWORD)
@@ -93,7 +94,7 @@ def test_it_watches_a_model_play_live(page: Any, server: Server, model_server: s
     assert page.locator("[data-total=tokens]").inner_text() != "0 / 0"
 
 
-def _wait_for_endpoint(page: Any, server: Server) -> None:
+def _wait_for_endpoint(page: Any, server: SqliteServer) -> None:
     """The dev server registers its endpoints once it starts; reload until they are listed.
     The deadline only stops a dev server that never starts: a process starting on a
     busy machine may take many seconds (it was 20 s, issue 24)."""

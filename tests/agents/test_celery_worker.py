@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-from agents.config import AgentConfig
-from agents.devserver import DevModelServer, start_dev_server
+from agents.devserver import DevModelServer
 from agents.episodes import rebuild_messages
-from agents.evaluation import RunRequest, do_start_run
-from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
+from agents.models import EvaluationRun, RunEpisode
 from agents.prompts import prompt_digest
 from agents.services import do_start_scripted_episode
 from agents.tasks import play_scripted_episode_task
 from games.models import Episode, Step
 from games.services import do_verify_episode
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.workers import FAST_LEASES, THREADS_POOL, model_run, wait_for
 
 pytestmark = [
     pytest.mark.services,
@@ -37,56 +28,13 @@ pytestmark = [
 ]
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker_queue() -> str:
-    return f"test-{os.getpid()}-{time.monotonic_ns()}"
-
-
-@pytest.fixture
-def start_worker(worker_queue: str) -> Iterator[object]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(pool: tuple[str, ...] = ("--pool", "solo"), **extra_env: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), **extra_env}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "balrogweb", "worker", "-Q", worker_queue, *pool,
-             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
-            cwd=ROOT, env=env,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_for(predicate: object, timeout: float, poll: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(poll)
-    raise AssertionError("timed out waiting for the worker")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_it_plays_a_scripted_episode_in_a_worker_process(start_worker, worker_queue: str) -> None:
     assert settings.CELERY_TASK_ALWAYS_EAGER is False
     episode = do_start_scripted_episode("babyai", "BabyAI-MixedTrainLocal-v0/goto", 5, "babyai_bot")
     start_worker()
     play_scripted_episode_task.apply_async(args=(episode.pk,), queue=worker_queue)
-    _wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=60)
+    wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=60)
     episode.refresh_from_db()
     assert (episode.status, episode.end_reason, episode.progression) == ("finished", "won", 1.0)
     assert do_verify_episode(episode).ok
@@ -100,7 +48,7 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
     # Kill early and look often: this random Crafter episode ends at step 178 and
     # a worker writes a step in a few ms, so waiting for step 30 at a 0.2 s poll
     # once let it finish before the kill (and then nothing was left to resume).
-    _wait_for(lambda: Step.objects.filter(episode_id=episode.pk).count() >= 10, timeout=90, poll=0.01)
+    wait_for(lambda: Step.objects.filter(episode_id=episode.pk).count() >= 10, timeout=90, poll=0.01)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
     killed_at = Step.objects.filter(episode_id=episode.pk).count()
@@ -108,7 +56,7 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
     # so the resume is enqueued again; a resumed task continues from the log.
     start_worker()
     play_scripted_episode_task.apply_async(args=(episode.pk,), queue=worker_queue)
-    _wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=240)
+    wait_for(lambda: Episode.objects.get(pk=episode.pk).status != Episode.Status.RUNNING, timeout=240)
     episode.refresh_from_db()
     indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
     assert indexes == list(range(episode.steps)) and episode.steps > killed_at
@@ -116,27 +64,6 @@ def test_it_resumes_after_the_worker_is_killed(start_worker, worker_queue: str) 
 
 
 # ----- model episodes ---------------------------------------------------------------------
-# A worker with a short lease: heartbeats every 0.3 s, stale after 2 s, swept every second.
-FAST_LEASES = {"BALROG_AGENT_HEARTBEAT_SECONDS": "0.3", "BALROG_AGENT_STALE_SECONDS": "2",
-               "BALROG_AGENT_SWEEP_SECONDS": "1"}
-THREADS_POOL = ("--pool", "threads", "-c", "8")
-
-
-@pytest.fixture
-def model_server() -> Iterator[DevModelServer]:
-    server = start_dev_server()
-    yield server
-    server.stop()
-
-
-def _model_run(server: DevModelServer, queue: str, env: str, tasks: tuple[str, ...], episodes: int,
-               model: str) -> EvaluationRun:
-    endpoint = ModelEndpoint.objects.create(name=f"dev-{queue}", provider="dev", base_url=server.url,
-                                            model_id=model, queue=queue, retry_base_delay=0.05)
-    request = RunRequest(endpoint, AgentConfig("cot"), envs=(env,), tasks=tasks, episodes_per_task=episodes)
-    return do_start_run(request)  # dispatched to the worker's queue once committed
-
-
 def _run_done(run: EvaluationRun) -> bool:
     run.refresh_from_db()
     return run.status != EvaluationRun.Status.RUNNING
@@ -158,8 +85,8 @@ def _assert_exact_logs(run: EvaluationRun) -> None:
 def test_it_plays_model_episodes_in_a_threads_worker(start_worker, worker_queue: str,
                                                      model_server: DevModelServer) -> None:
     start_worker(THREADS_POOL)
-    run = _model_run(model_server, worker_queue, "babyai", ("BabyAI-MixedTrainLocal-v0/goto",), 4, "solver")
-    _wait_for(lambda: _run_done(run), timeout=90)
+    run = model_run(model_server, worker_queue, "babyai", ("BabyAI-MixedTrainLocal-v0/goto",), 4, "solver")
+    wait_for(lambda: _run_done(run), timeout=90)
     assert run.status == "finished"
     assert set(Episode.objects.filter(run_episode__run=run).values_list("end_reason", flat=True)) == {"won"}
     _assert_exact_logs(run)
@@ -169,8 +96,8 @@ def test_it_plays_model_episodes_in_a_threads_worker(start_worker, worker_queue:
 def test_model_episodes_resume_after_the_worker_is_killed(start_worker, worker_queue: str,
                                                           model_server: DevModelServer) -> None:
     worker = start_worker(THREADS_POOL, **FAST_LEASES)
-    run = _model_run(model_server, worker_queue, "crafter", ("default",), 3, "random@0.01")
-    _wait_for(lambda: Step.objects.filter(episode__run_episode__run=run).count() >= 60, timeout=120)
+    run = model_run(model_server, worker_queue, "crafter", ("default",), 3, "random@0.01")
+    wait_for(lambda: Step.objects.filter(episode__run_episode__run=run).count() >= 60, timeout=120)
     worker.send_signal(signal.SIGKILL)  # mid-episode, model calls in flight, nothing acknowledged
     worker.wait(timeout=10)
     # the episodes cut off mid-way, and how far they had got
@@ -180,7 +107,7 @@ def test_model_episodes_resume_after_the_worker_is_killed(start_worker, worker_q
     assert killed_at
     # Nothing is enqueued again by the test: the new worker's sweep finds the stale leases.
     start_worker(THREADS_POOL, **FAST_LEASES)
-    _wait_for(lambda: _run_done(run), timeout=300)
+    wait_for(lambda: _run_done(run), timeout=300)
     assert run.status == "finished"
     for slot in RunEpisode.objects.filter(pk__in=killed_at).select_related("episode"):
         episode_id, steps = killed_at[slot.pk]

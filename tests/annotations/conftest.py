@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.apps import apps
 from django.db import connections
+from django.http import StreamingHttpResponse
 from django.test import Client
 
+from annotations import services
+from annotations.filters import EpisodeFilter
+from annotations.models import Assignment, Queue
+from annotations.services import QueueSpec
 from games.base import EndReason
 from games.cursors import replay_cursors
 from games.executor import close_step_pool
@@ -97,6 +103,31 @@ def episodes(db: None) -> list[Episode]:
 @pytest.fixture
 def human_episode(db: None) -> Episode:
     return play_model_episode(4, ["go forward", "turn left"], agent="", kind="human")
+
+
+@dataclass
+class World:
+    """A queue of the failed model episodes, assigned to anna and bob."""
+
+    queue: Queue
+    episode: Episode
+    annas: Assignment  # anna's assignment on ``episode``
+    bobs: Assignment  # bob's assignment on ``episode``
+
+
+@pytest.fixture
+def world(rita: Persona, anna: Persona, bob: Persona, episodes: list[Episode]) -> World:
+    spec = QueueSpec("failed", "", EpisodeFilter(player_kind="model", outcome="failed"), overlap=2, limit=10)
+    queue = services.do_create_queue(spec, rita.user)
+    services.do_assign(queue, [anna.user, bob.user])
+    e = episodes[0]
+    get = Assignment.objects.select_related("item__episode").get
+    return World(queue, e, get(annotator=anna.user, item__episode=e), get(annotator=bob.user, item__episode=e))
+
+
+def streamed(response: Any) -> str:
+    assert isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)

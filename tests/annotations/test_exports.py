@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from annotations import exports
-from tests.annotations.conftest import Persona
-from tests.annotations.test_views import streamed, world  # noqa: F401 (world: the queue and its exports)
+from tests.annotations.conftest import Persona, streamed
 
-pytestmark = pytest.mark.usefixtures("world")
+pytestmark = pytest.mark.usefixtures("world")  # the queue and its exports (tests/annotations/conftest.py)
 EXPORTS = ("/annotations/export/annotations.jsonl", "/annotations/export/annotations.csv")
 
 

@@ -5,12 +5,10 @@ anonymous visitor. Plus CSRF on writes and inert model output."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.http import StreamingHttpResponse
 from django.test import Client
 
 from annotations import services
@@ -18,29 +16,11 @@ from annotations.filters import EpisodeFilter
 from annotations.models import Assignment, FinalStepDecision, Queue, StepLabel
 from annotations.services import QueueSpec
 from games.models import Episode
-from tests.annotations.conftest import XSS, Persona, make_persona
+from tests.annotations.conftest import XSS, Persona, World, make_persona, streamed
 
 pytestmark = pytest.mark.django_db
 
 DONE = {"failure-reason": "action-loop", "stuck-pattern": "oscillation", "quality": "2"}
-
-
-@dataclass
-class World:
-    queue: Queue
-    episode: Episode
-    annas: Assignment  # anna's assignment on ``episode``
-    bobs: Assignment  # bob's assignment on ``episode``
-
-
-@pytest.fixture
-def world(rita: Persona, anna: Persona, bob: Persona, episodes: list[Episode]) -> World:
-    spec = QueueSpec("failed", "", EpisodeFilter(player_kind="model", outcome="failed"), overlap=2, limit=10)
-    queue = services.do_create_queue(spec, rita.user)
-    services.do_assign(queue, [anna.user, bob.user])
-    e = episodes[0]
-    get = Assignment.objects.select_related("item__episode").get
-    return World(queue, e, get(annotator=anna.user, item__episode=e), get(annotator=bob.user, item__episode=e))
 
 
 def post_json(client: Client, url: str, body: Any) -> Any:
@@ -52,11 +32,6 @@ def page_config(page: str) -> Any:
     start = page.index('<script id="annotation-config" type="application/json">')
     body = page[page.index(">", start) + 1 : page.index("</script>", start)]
     return json.loads(body)
-
-
-def streamed(response: Any) -> str:
-    assert isinstance(response, StreamingHttpResponse)
-    return b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
 
 
 def submit_via_api(persona: Persona, assignment: Assignment, steps: dict[str, Any], values: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ from games.base import EndReason, InvalidTask
 from games.nethack import boxoban
 from games.nethack.minihack import BALROG_KWARGS, MiniHackAdapter
 from games.progression import UnitRewardProgression
-from tests.games.test_nethack import play_and_record, replay_in_fresh_process
+from tests.support.replays import play_and_record, replay_in_fresh_process
 
 TASKS = [
     "MiniHack-Boxoban-Hard-v0",

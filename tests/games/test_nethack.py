@@ -6,28 +6,22 @@ playing, and the assertions pin what those games do.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from nle import nethack as nh
 
-from games.base import EndReason, GameAdapter, InvalidTask
+from games.base import EndReason, InvalidTask
 from games.nethack import describe
 from games.nethack.common import ACTION_KEYS, derive_seeds, end_screen_text
 from games.nethack.nle import LETTERS, NLE_ACTION_DESCRIPTIONS, NetHackAdapter, progress_facts
 from games.progression import NetHackProgression, nethack_table
 from games.registry import make_adapter
+from tests.support.replays import play_and_record, replay_in_fresh_process
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TASK = "NetHackChallenge-v0"
 MOVES = ["north", "east", "south", "west", "northeast", "southeast", "southwest", "northwest"]
 WALK = MOVES + [f"far {move}" for move in MOVES]
@@ -48,35 +42,6 @@ def mixed_policy(rng: random.Random, actions: Sequence[str]) -> str:
     """Mostly walking (turns pass), sometimes any action (menus, prompts,
     --More--) but "up", which on level 1 offers to leave the dungeon."""
     return rng.choice(WALK) if rng.random() < 0.7 else rng.choice([a for a in actions if a != "up"])
-
-
-def play_and_record(adapter: GameAdapter, seed: int, steps: int, choose: Any) -> dict[str, Any]:
-    reset = adapter.reset(seed)
-    log: dict[str, Any] = {"reset": reset, "digests": [adapter.digest()], "steps": [], "progression": []}
-    rng = random.Random(seed)
-    while not adapter.done and adapter.steps < steps:
-        result = adapter.step(choose(rng, adapter.action_space()))
-        log["steps"].append(result.executed)
-        log["digests"].append(adapter.digest())
-        log["progression"].append(result.progression)
-    log["end_reason"] = adapter.end_reason.value if adapter.end_reason else None
-    return log
-
-
-def replay_in_fresh_process(env: str, task: str, seed: int, steps: list[Any], **options: Any) -> dict[str, Any]:
-    log = {"env": env, "task": task, "seed": seed, "options": options, "steps": steps}
-    done = subprocess.run(
-        [sys.executable, "-m", "games.replaycheck"],
-        input=json.dumps(log),
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "balrogweb.settings"},
-        check=True,
-        timeout=300,
-    )
-    replayed: dict[str, Any] = json.loads(done.stdout)
-    return replayed
 
 
 # ----- catalogue, actions, keys ------------------------------------------------------

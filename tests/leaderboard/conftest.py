@@ -137,6 +137,22 @@ def player(name: str = "player") -> User:
     return User.objects.create_user(name, email=SECRET_EMAIL, password="pw-123456789")
 
 
+def populate() -> None:
+    """Every kind of entry the board answers with: models (published or not, running or
+    finished, with images or without), humans and top players, a random floor."""
+    alpha = make_run("alpha")
+    model_episodes(alpha, "babyai", [1.0, 0.0, 0.5])
+    model_episodes(alpha, "crafter", [0.25], replayable=False)
+    model_episodes(make_run("vision", images=1), "nle", [0.1], verified_ok=True)
+    model_episodes(make_run("hidden", published=False), "babyai", [1.0])
+    model_episodes(make_run("busy", status=EvaluationRun.Status.RUNNING), "babyai", [1.0])
+    for name in ("ann", "ben"):
+        user = player(name)
+        for seed in range(5):
+            human_episode("babyai", seed / 4, seed=seed, user=user)
+    random_episode("babyai", 0.1)
+
+
 @pytest.fixture(autouse=True)
 def version_checked_every_request(settings: Any) -> None:
     """Tests change data between requests: no grace period on the version check."""

@@ -11,8 +11,7 @@ from django.test import Client
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
-from agents.models import EvaluationRun
-from tests.leaderboard.conftest import human_episode, make_run, model_episodes, player, random_episode
+from tests.leaderboard.conftest import populate
 
 pytestmark = pytest.mark.django_db
 
@@ -39,20 +38,6 @@ def check(client: Client, **params: str) -> dict[str, Any]:
     errors = [f"{list(error.path)}: {error.message}" for error in validator.iter_errors(data)]
     assert errors == [], errors
     return data
-
-
-def populate() -> None:
-    alpha = make_run("alpha")
-    model_episodes(alpha, "babyai", [1.0, 0.0, 0.5])
-    model_episodes(alpha, "crafter", [0.25], replayable=False)
-    model_episodes(make_run("vision", images=1), "nle", [0.1], verified_ok=True)
-    model_episodes(make_run("hidden", published=False), "babyai", [1.0])
-    model_episodes(make_run("busy", status=EvaluationRun.Status.RUNNING), "babyai", [1.0])
-    for name in ("ann", "ben"):
-        user = player(name)
-        for seed in range(5):
-            human_episode("babyai", seed / 4, seed=seed, user=user)
-    random_episode("babyai", 0.1)
 
 
 def test_it_serves_a_valid_openapi_31_document(client: Client) -> None:

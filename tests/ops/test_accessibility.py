@@ -13,32 +13,11 @@ from typing import Any
 import pytest
 
 from tests.support.browser import launch, log_in, playwright_sync_api
+from tests.support.hostile import NOT_PAGES, PAGES_DATA, who_sees
+from tests.support.servers import server_with_data
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 BLOCKING = {"critical", "serious"}
-# Not pages: data, downloads, probes, the admin (Django's own), static files, logout (a POST).
-NOT_PAGES = (".json", ".jsonl", ".csv", "/api/", "/admin/", "/static/", "healthz", "readyz", "metrics", "logout")
-
-PAGES_DATA = """
-import json
-from games import registry
-from agents.models import EvaluationRun
-from tests.ops.test_authorization import ACCESS, concrete, routes
-from tests.ops.test_xss import hostile_world
-registry.GAMES["toy"] = registry.GameModules("tests.games", "toy.ToyAdapter", "toy.ToyAdapter")
-world = hostile_world()
-# Published: its entry and compare pages are on the board too.
-EvaluationRun.objects.filter(pk=world.run.pk).update(status=EvaluationRun.Status.FINISHED, published=True)
-world.play_episode = world.extra_episodes[0]  # TextWorld: the served app has no toy game
-from leaderboard import services
-world.entry = next((entry.key for entry in services.board().entries), "-")
-for name in ("annotator", "reviewer", "admin"):
-    world.users[name].set_password("pw-browser-123"); world.users[name].save()
-pages = [(route.name, ACCESS[route.name], concrete(route, world)) for route in routes()]
-print(json.dumps(pages))
-"""
-
-
 def axe_script() -> str:
     import axe_playwright_python
 
@@ -69,18 +48,12 @@ def check_page(page: Any, api: Any, url: str, where: str, skipped: list[str]) ->
     return [f"{where}: {violation}" for violation in blocking_violations(page)]
 
 
-def who_sees(level: str) -> str:
-    return {"own_assignment": "annie", "login": "root"}.get(level, "root")
-
-
 @pytest.mark.slow
 @pytest.mark.browser
 def test_it_has_no_serious_accessibility_violation_on_any_page(tmp_path: Path) -> None:
     api = playwright_sync_api()
     sync_playwright = api.sync_playwright
     pytest.importorskip("axe_playwright_python")
-
-    from tests.ops.test_faults import server_with_data
 
     server, routes = server_with_data(tmp_path, PAGES_DATA)
     pages = [(name, who_sees(level), url) for name, level, url in routes if not any(n in url for n in NOT_PAGES)]

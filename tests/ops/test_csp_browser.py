@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.ops.test_accessibility import NOT_PAGES, PAGES_DATA, who_sees
-from tests.ops.test_faults import server_with_data
 from tests.support.browser import launch, log_in, playwright_sync_api
+from tests.support.hostile import NOT_PAGES, PAGES_DATA, who_sees
+from tests.support.servers import server_with_data
 from tests.support.settings_files import example_entries
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -12,10 +12,9 @@ from django.db import OperationalError
 from django.test import Client
 
 from ops.errors import RETRY_AFTER_SECONDS
+from tests.support.pages import HTML
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("breaker")]  # never the process's own breaker
-
-HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what a browser sends
 
 
 def get_home_failing_with(exc: Exception, accept: str) -> Any:  # the test client's response

@@ -27,17 +27,11 @@ from django.db import connections
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode, Step
 from games.services import do_verify_episode
-from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
-    FAST_LEASES,
-    THREADS_POOL,
-    _model_run,
-    _test_database_url,
-    model_server,
-    start_worker,
-    worker_queue,
-)
-from tests.ops.test_faults import ENV, MOVES, TASK, Closed, Server, WebSocket, base_env, hello, start_episode
-from tests.support.wsclient import DISCONNECTED, send_action
+from tests.support.games import BABYAI_TASK, BABYAI_TURNS
+from tests.support.postgres import drop_dead_connections, url_of_the_test_database
+from tests.support.servers import Server, base_env
+from tests.support.workers import FAST_LEASES, THREADS_POOL, model_run
+from tests.support.wsclient import DISCONNECTED, Closed, WebSocket, hello, send_action, start_episode
 
 pytestmark = [
     pytest.mark.slow,
@@ -95,16 +89,6 @@ def postgres_left_running() -> object:
         drop_dead_connections()
 
 
-def drop_dead_connections() -> None:
-    """This process's connections died with the old server, and its connection
-    pool may be waiting out the backoff of a reconnect it tried while the
-    server was down (psycopg_pool doubles the wait each time): start afresh."""
-    connections.close_all()
-    for connection in connections.all():
-        if connection.vendor == "postgresql":
-            connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL's wrapper only
-
-
 def assert_exact_log(episode: Episode, acked: set[int] | None = None) -> None:
     indexes = list(Step.objects.filter(episode=episode).values_list("index", flat=True).order_by("index"))
     assert indexes == list(range(episode.steps)), "steps lost or doubled"
@@ -115,14 +99,14 @@ def assert_exact_log(episode: Episode, acked: set[int] | None = None) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_loses_no_acknowledged_step_when_postgres_restarts_mid_game(tmp_path: Path, postgres_left_running) -> None:
-    env = base_env(tmp_path, DATABASE_URL=_test_database_url())
+    env = base_env(tmp_path, DATABASE_URL=url_of_the_test_database())
     server = Server(env, tmp_path / "server.log")
     acked: set[int] = set()  # step indexes (= seq) the server acknowledged
     try:
-        episode_id, cookie = start_episode(server.base, ENV, TASK)
+        episode_id, cookie = start_episode(server.base, "babyai", BABYAI_TASK)
 
         async def send(ws: WebSocket, seq: int) -> dict[str, object] | None:
-            return await send_action(ws, seq, MOVES[seq % 2])
+            return await send_action(ws, seq, BABYAI_TURNS[seq % 2])
 
         async def play() -> tuple[int, list[str]]:
             ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)
@@ -171,13 +155,13 @@ def test_it_loses_no_acknowledged_step_when_postgres_restarts_mid_game(tmp_path:
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Celery worker needs REDIS_URL")
 @pytest.mark.django_db(transaction=True)
 def test_model_episodes_survive_a_postgres_restart_in_a_worker(
-    start_worker,  # noqa: F811  (the agents' fixtures, imported above)
-    worker_queue: str,  # noqa: F811
-    model_server,  # noqa: F811
+    start_worker,
+    worker_queue: str,
+    model_server,
     postgres_left_running,
 ) -> None:
     start_worker(THREADS_POOL, **FAST_LEASES)
-    run = _model_run(model_server, worker_queue, "crafter", ("default",), 2, "random@0.01")
+    run = model_run(model_server, worker_queue, "crafter", ("default",), 2, "random@0.01")
     deadline = time.monotonic() + 120
     while Step.objects.filter(episode__run_episode__run=run).count() < 40:
         assert time.monotonic() < deadline, "the worker played nothing"
@@ -237,10 +221,10 @@ def test_it_answers_503_while_postgres_is_down_and_serves_once_it_is_back(
     tmp_path: Path, postgres_left_running
 ) -> None:
     pool_timeout = 2.0
-    env = base_env(tmp_path, DATABASE_URL=_test_database_url(), DATABASE_POOL_TIMEOUT=str(pool_timeout))
+    env = base_env(tmp_path, DATABASE_URL=url_of_the_test_database(), DATABASE_POOL_TIMEOUT=str(pool_timeout))
     server = Server(env, tmp_path / "server.log")
     try:
-        episode_id, cookie = start_episode(server.base, ENV, TASK)
+        episode_id, cookie = start_episode(server.base, "babyai", BABYAI_TASK)
         page = f"{server.base}/episodes/{episode_id}/"
         assert timed_get(page)[0] == 200
         stop_postgres()

@@ -7,94 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import signal
 import struct
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.games import BABYAI_TASK, BABYAI_TURNS
 from tests.support.profile import use_profile
+from tests.support.servers import Server, base_env, migrate, start_redis
 from tests.support.settings_files import ROOT
-from tests.support.wsclient import Closed, WebSocket, free_port, start_episode, wait_up
+from tests.support.wsclient import Closed, WebSocket, hello, start_episode
 
 pytestmark = pytest.mark.slow
-
-ENV, TASK = "babyai", "BabyAI-MixedTrainLocal-v0/goto"
-MOVES = ["turn left", "turn right"]  # never ends a BabyAI episode
-
-
-class Server:
-    """The production server (``manage.py serve``) on a free loopback port, on the given environment."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_up(self.base)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
-
-
-def base_env(var_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="balrogweb.settings",
-        BALROG_VAR_DIR=str(var_dir),
-        BALROG_GAME_DATA_DIR=str(ROOT / "var" / "games"),
-        **extra,
-    )
-    return env
-
-
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-
-
-def server_with_data(var_dir: Path, script: str, **settings: str) -> tuple[Server, Any]:
-    """A fresh database filled by ``script`` (run in ``manage.py shell``), the
-    JSON its last printed line holds, and a server started on that database
-    (with ``settings`` in its environment)."""
-    env = base_env(var_dir, **settings)
-    migrate(env)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=180, check=True,
-    )  # fmt: skip
-    data = json.loads(made.stdout.strip().splitlines()[-1])
-    return Server(env, var_dir / "server.log"), data
-
-
-async def hello(ws: WebSocket, version: int | None) -> dict[str, object]:
-    ws.send(json.dumps({"type": "hello", "protocol": 1, "version": version}))
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.receive(), 20))
-        if message["type"] == "snapshot":
-            return dict(message)
-        if message["type"] == "error":  # e.g. "unavailable" while the database is down: no snapshot follows
-            raise Closed(f"hello refused: {message.get('code')}")
 
 
 async def act(ws: WebSocket, seq: int, action: str) -> dict[str, object]:
@@ -129,13 +58,13 @@ def test_it_loses_no_step_when_the_web_process_is_sigkilled_mid_game(tmp_path: P
     migrate(env)
     first = Server(env, tmp_path / "server.log")
     try:
-        episode_id, cookie = start_episode(first.base, ENV, TASK)
+        episode_id, cookie = start_episode(first.base, "babyai", BABYAI_TASK)
 
         async def before_kill() -> None:
             ws = await WebSocket.connect("127.0.0.1", first.port, f"/ws/episodes/{episode_id}/", cookie)
             assert (await hello(ws, None))["version"] == 0
             for seq in range(5):
-                assert (await act(ws, seq, MOVES[seq % 2]))["version"] == seq + 1
+                assert (await act(ws, seq, BABYAI_TURNS[seq % 2]))["version"] == seq + 1
             ws.send(json.dumps({"type": "action", "seq": 5, "action": "turn left", "input": "turn left"}))
             first.kill()  # with an action in flight: applied or not, never twice
             with pytest.raises((Closed, asyncio.IncompleteReadError, ConnectionError)):
@@ -157,7 +86,7 @@ def test_it_loses_no_step_when_the_web_process_is_sigkilled_mid_game(tmp_path: P
             assert resent["type"] == "ack" and resent["version"] == 6
             assert resent["duplicate"] is (version == 6)
             for seq in range(6, 9):
-                assert (await act(ws, seq, MOVES[seq % 2]))["version"] == seq + 1
+                assert (await act(ws, seq, BABYAI_TURNS[seq % 2]))["version"] == seq + 1
             ws.close()
             return 9
 
@@ -167,34 +96,6 @@ def test_it_loses_no_step_when_the_web_process_is_sigkilled_mid_game(tmp_path: P
     checked = verify(env, episode_id)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert steps == 9
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    yield port, tmp_path
-    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
-
-
-def start_redis(port: int, directory: Path) -> None:
-    subprocess.run(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "yes", "--dir", str(directory), "--logfile", str(directory / "redis.log")],
-        check=True, timeout=10,
-    )  # fmt: skip
-    # Until it answers; the deadline only stops a redis that never starts (it was 5 s:
-    # short for a busy machine, issue 24).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
-            == "PONG"
-        ):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("redis did not start")
 
 
 def readyz(base: str) -> tuple[int, dict[str, object]]:
@@ -212,14 +113,14 @@ def test_it_keeps_playing_and_reports_unready_across_a_redis_restart(own_redis: 
     migrate(env)
     server = Server(env, directory / "server.log")
     try:
-        episode_id, cookie = start_episode(server.base, ENV, TASK)
+        episode_id, cookie = start_episode(server.base, "babyai", BABYAI_TASK)
         assert readyz(server.base)[0] == 200
 
         async def play_across_restart() -> None:
             ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)
             await hello(ws, None)
             for seq in range(3):
-                assert (await act(ws, seq, MOVES[seq % 2]))["version"] == seq + 1
+                assert (await act(ws, seq, BABYAI_TURNS[seq % 2]))["version"] == seq + 1
             subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
             # Without its channel the consumer cannot live: the guard closes with 1012, the
             # client reconnects (as static/play/js/socket.js does) once Redis is back.
@@ -231,7 +132,7 @@ def test_it_keeps_playing_and_reports_unready_across_a_redis_restart(own_redis: 
             ws = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)
             assert (await hello(ws, 3))["version"] == 3  # nothing lost, nothing doubled
             for seq in range(3, 6):
-                assert (await act(ws, seq, MOVES[seq % 2]))["version"] == seq + 1
+                assert (await act(ws, seq, BABYAI_TURNS[seq % 2]))["version"] == seq + 1
             # A viewer connecting after the restart gets live steps again.
             viewer = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", "")
             assert (await hello(viewer, None))["version"] == 6
@@ -256,7 +157,7 @@ def test_it_closes_floods_and_oversized_messages_with_1008_and_1009_through_the_
     migrate(env)
     server = Server(env, tmp_path / "server.log")
     try:
-        episode_id, cookie = start_episode(server.base, ENV, TASK)
+        episode_id, cookie = start_episode(server.base, "babyai", BABYAI_TASK)
 
         async def abuse() -> tuple[int, int]:
             flood = await WebSocket.connect("127.0.0.1", server.port, f"/ws/episodes/{episode_id}/", cookie)

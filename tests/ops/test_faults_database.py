@@ -28,17 +28,12 @@ from games.models import Episode, Step
 from games.services import do_verify_episode
 from ops import metrics
 from ops.outage import retry_on_lost_connection
-from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
-    THREADS_POOL,
-    _test_database_url,
-    model_server,
-    start_worker,
-    worker_queue,
-)
-from tests.ops.test_fault_postgres import drop_dead_connections
-from tests.ops.test_faults import TASK, Server, WebSocket, base_env, hello, start_episode
+from tests.support.games import BABYAI_TASK
+from tests.support.postgres import drop_dead_connections, url_of_the_test_database
+from tests.support.servers import Server, base_env
 from tests.support.settings_files import ROOT
-from tests.support.wsclient import DISCONNECTED, send_action
+from tests.support.workers import THREADS_POOL
+from tests.support.wsclient import DISCONNECTED, WebSocket, hello, send_action, start_episode
 
 pytestmark = [
     pytest.mark.services,
@@ -60,7 +55,7 @@ ACTION_GAP_S = 0.1  # a player's pace: 10 actions a second, under the per-episod
 def kill_app_connections() -> int:
     """Terminate every other connection to this test database (the server's,
     the workers', the commands'), from a connection of its own; how many."""
-    with psycopg.connect(_test_database_url(), autocommit=True) as admin:
+    with psycopg.connect(url_of_the_test_database(), autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -204,7 +199,7 @@ def verify_all(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_4_players_play_on_through_two_kills_of_every_app_connection(tmp_path: Path) -> None:
-    env = base_env(tmp_path, DATABASE_URL=_test_database_url())
+    env = base_env(tmp_path, DATABASE_URL=url_of_the_test_database())
     server = Server(env, tmp_path / "server.log")
     kills: list[float] = []
     try:
@@ -268,9 +263,9 @@ def test_4_players_play_on_through_two_kills_of_every_app_connection(tmp_path: P
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Celery worker needs REDIS_URL")
 @pytest.mark.django_db(transaction=True)
 def test_evaluate_and_its_worker_carry_on_through_a_connection_kill(
-    start_worker,  # noqa: F811  (the agents' fixtures, imported above)
-    worker_queue: str,  # noqa: F811
-    model_server,  # noqa: F811
+    start_worker,
+    worker_queue: str,
+    model_server,
     tmp_path: Path,
 ) -> None:
     from agents.models import ModelEndpoint
@@ -284,9 +279,9 @@ def test_evaluate_and_its_worker_carry_on_through_a_connection_kill(
         queue=worker_queue,
     )
     start_worker(THREADS_POOL)
-    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    env = {**os.environ, "DATABASE_URL": url_of_the_test_database()}
     command = [sys.executable, "manage.py", "evaluate", "--endpoint", "dev-faults", "--agent", "naive",
-               "--env", "babyai", "--task", TASK, "--episodes", "4", "--poll", "0.5"]  # fmt: skip
+               "--env", "babyai", "--task", BABYAI_TASK, "--episodes", "4", "--poll", "0.5"]  # fmt: skip
     evaluate = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out: dict[str, str] = {}
     streams = ("stdout", "stderr")

@@ -26,14 +26,10 @@ from agents import broker
 from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
 from games.models import Episode, Step
 from games.services import do_verify_episode
-from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
-    _test_database_url,
-    model_server,
-    start_worker,
-    worker_queue,
-)
-from tests.ops.test_faults import TASK, Server, base_env, migrate, own_redis, start_redis  # noqa: F401
+from tests.support.games import BABYAI_TASK
+from tests.support.postgres import url_of_the_test_database
 from tests.support.profile import use_profile
+from tests.support.servers import Server, base_env, migrate, start_redis
 from tests.support.settings_files import ROOT
 
 pytestmark = pytest.mark.slow
@@ -46,7 +42,7 @@ def redis_pid(port: int) -> int:
 
 
 @pytest.fixture
-def hung_redis(own_redis: tuple[int, Path]) -> Iterator[tuple[int, Path, int]]:  # noqa: F811
+def hung_redis(own_redis: tuple[int, Path]) -> Iterator[tuple[int, Path, int]]:
     """A private Redis, and its pid to SIGSTOP; always SIGCONTed afterwards."""
     port, directory = own_redis
     start_redis(port, directory)
@@ -89,9 +85,7 @@ def test_readyz_answers_503_within_3_s_naming_a_hung_redis(hung_redis: tuple[int
     assert back[0] == 200, back
 
 
-def test_it_finds_which_dispatched_episodes_the_broker_still_holds(
-    own_redis: tuple[int, Path], settings: Any  # noqa: F811
-) -> None:
+def test_it_finds_which_dispatched_episodes_the_broker_still_holds(own_redis: tuple[int, Path], settings: Any) -> None:
     from balrogweb.celery import app
 
     port, directory = own_redis
@@ -117,10 +111,10 @@ def test_it_finds_which_dispatched_episodes_the_broker_still_holds(
 )
 @pytest.mark.django_db(transaction=True)
 def test_every_queued_model_episode_finishes_within_3_minutes_of_a_redis_restart(
-    own_redis: tuple[int, Path],  # noqa: F811
-    start_worker,  # noqa: F811
-    worker_queue: str,  # noqa: F811
-    model_server,  # noqa: F811
+    own_redis: tuple[int, Path],
+    start_worker,
+    worker_queue: str,
+    model_server,
 ) -> None:
     port, directory = own_redis
     start_redis(port, directory)
@@ -130,10 +124,10 @@ def test_every_queued_model_episode_finishes_within_3_minutes_of_a_redis_restart
     )
     # Two episodes at a time: the other four wait in Redis, as a busy deployment's queue does.
     start_worker(("--pool", "threads", "-c", "2"), REDIS_URL=url)
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": url}
+    env = {**os.environ, "DATABASE_URL": url_of_the_test_database(), "REDIS_URL": url}
     dispatched = subprocess.run(
         [sys.executable, "manage.py", "evaluate", "--endpoint", "dev-redis-faults", "--agent", "naive",
-         "--env", "babyai", "--task", TASK, "--episodes", "6", "--no-wait"],
+         "--env", "babyai", "--task", BABYAI_TASK, "--episodes", "6", "--no-wait"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert dispatched.returncode == 0, dispatched.stderr

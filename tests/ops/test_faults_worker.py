@@ -15,13 +15,7 @@ import pytest
 from agents.models import EvaluationRun, RunEpisode
 from games.models import Episode, Step
 from games.services import do_verify_episode
-from tests.agents.test_celery_worker import (  # noqa: F401  (fixtures)
-    THREADS_POOL,
-    _model_run,
-    model_server,
-    start_worker,
-    worker_queue,
-)
+from tests.support.workers import THREADS_POOL, model_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,12 +27,12 @@ pytestmark = [
 
 @pytest.mark.django_db(transaction=True)
 def test_model_episodes_of_a_sigkilled_worker_finish_with_the_default_settings(
-    start_worker,  # noqa: F811
-    worker_queue: str,  # noqa: F811
-    model_server,  # noqa: F811
+    start_worker,
+    worker_queue: str,
+    model_server,
 ) -> None:
     first = start_worker(THREADS_POOL)
-    run = _model_run(model_server, worker_queue, "crafter", ("default",), 2, "random@0.05")
+    run = model_run(model_server, worker_queue, "crafter", ("default",), 2, "random@0.05")
     deadline = time.monotonic() + 120
     while Step.objects.filter(episode__run_episode__run=run).count() < 20:
         assert time.monotonic() < deadline, "the worker played nothing"

@@ -10,7 +10,7 @@ import random
 import pytest
 from django.test import Client
 
-from tests.ops.test_authorization import concrete, make_world, routes
+from tests.support.authz import concrete, make_world, routes
 from tests.support.personas import Persona
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.ops.test_authorization import client_for, concrete, make_world, routes
+from tests.support.authz import client_for, concrete, make_world, routes
 from tests.support.personas import Persona
 
 JSON_GET = ("/api/leaderboard", "/api/leaderboard/openapi.json")

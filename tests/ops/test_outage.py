@@ -13,7 +13,7 @@ from django.test import Client
 
 from ops.outage import DatabaseBreaker
 from tests.conftest import FakeDatabase
-from tests.ops.test_errors import HTML
+from tests.support.pages import HTML
 
 
 def test_it_lets_everything_through_until_tripped(database: FakeDatabase) -> None:

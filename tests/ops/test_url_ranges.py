@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.ops.test_authorization import Route, client_for, make_world, routes
+from tests.support.authz import Route, client_for, make_world, routes
 from tests.support.personas import Persona
 
 HUGE = (2**63, 2**70)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.test_faults import Server, base_env
+from tests.support.servers import Server, base_env
 
 pytestmark = pytest.mark.slow
 

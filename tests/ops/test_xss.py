@@ -14,44 +14,19 @@ pages that render them and listens for dialogs."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
-from annotations.models import Assignment, Queue, QueueItem, StepNote
-from games.base import EndReason
-from games.jsontypes import JSONObject
-from games.models import Episode
-from games.services import do_apply_action, do_end_episode, do_start_episode
-from play import services
-from play.protocol import Action
-from tests.ops.test_authorization import World, concrete, routes
-from tests.support.browser import launch, playwright_sync_api
+from tests.support.authz import World, concrete, routes
+from tests.support.browser import launch, log_in, playwright_sync_api
+from tests.support.hostile import hostile_world
+from tests.support.servers import server_with_data
 
 pytestmark = [pytest.mark.slow]
-
-
-def payload(name: str) -> str:
-    """Each payload carries its own marker ``xss-<name>``, to tell which reached a page."""
-    return {
-        "username": "<img src=x onerror=alert('xss-username')>",
-        "nickname": '"><script>alert("xss-nickname")</script>',
-        "input": "<svg onload=alert('xss-input')>",
-        "command": "take <script>alert('xss-command')</script>",
-        "model": "I think <script>alert('xss-model')</script>\nACTION: <img src=x onerror=alert('xss-action')>",
-        "observation": "You see <svg onload=alert('xss-observation')>",
-        "run": "<script>alert('xss-run')</script>",
-        "endpoint": "<svg onload=alert('xss-endpoint')>",
-        "queue": "<img src=x onerror=alert('xss-queue')>",
-        "note": "<script>alert('xss-note')</script>",
-        "step-note": "<img src=x onerror=alert('xss-step-note')>",
-    }[name]
 
 
 NAMES = ("username", "nickname", "input", "command", "model", "observation", "run", "endpoint", "queue", "note",
@@ -60,54 +35,6 @@ RAW_MARKERS = ("<script>alert(", "<img src=x onerror", "<svg onload")
 # Rendered by the server into HTML (the rest reach the browser as JSON, see the browser test).
 IN_HTML = {"username", "nickname", "run", "endpoint", "queue", "note", "step-note"}
 IN_JSON = {"input", "command", "model", "observation"}  # replay frames, live turns, console steps
-
-
-def play_step(episode: Episode, seq: int, action: str, typed: str) -> None:
-    message = Action(seq=seq, action=action, raw_input=typed, source="text")
-    services.do_apply_player_action(
-        episode.pk, message, with_observation=True, known_actions=(), received=time.perf_counter()
-    )
-
-
-def hostile_world() -> World:
-    """The hostile player's games, a TextWorld model episode of a hostile run, its queue and notes."""
-    player = User.objects.create_user(payload("username"), password="pw-hostile-123")
-    annotator = User.objects.create_user("annie", password="pw-annie-123", is_staff=True)
-    annotator.user_permissions.add(Permission.objects.get(codename="annotate", content_type__app_label="annotations"))
-    reviewer = User.objects.create_user("rev", password="pw-rev-123", is_staff=True)
-    reviewer.user_permissions.add(Permission.objects.get(codename="review", content_type__app_label="annotations"))
-    root = User.objects.create_superuser("root", password="pw-root-123")
-    as_player = services.Player(player, "")
-    toy, _ = services.do_start_or_resume(
-        as_player, services.StartRequest("toy", "corridor", nickname=payload("nickname")), "127.0.0.1"
-    )
-    play_step(toy, 0, "wait", payload("input"))
-    text, _ = services.do_start_or_resume(
-        as_player, services.StartRequest("textworld", "coin_collector", nickname=payload("nickname")), "127.0.0.1"
-    )
-    play_step(text, 0, payload("command"), payload("command"))
-    model = do_start_episode(env="textworld", task="coin_collector", seed=11, player_kind="model", agent="dev-random")
-    meta: JSONObject = {"model": {"obs": payload("observation"), "short": payload("observation"),
-                                  "reasoning": payload("model"), "candidate": payload("command"),
-                                  "in": 10, "out": 5}}  # fmt: skip
-    do_apply_action(model.pk, index=0, action=payload("command"), raw_input=payload("model"), meta=meta)
-    do_apply_action(model.pk, index=1, action="look", raw_input=payload("model"), meta=meta)
-    do_end_episode(model.pk, reason=EndReason.ABANDONED, detail="test: stopped")
-    model.refresh_from_db()
-    endpoint = ModelEndpoint.objects.create(
-        name=payload("endpoint"), provider="dev", base_url="http://127.0.0.1:9/v1", model_id=payload("endpoint")
-    )
-    run = EvaluationRun.objects.create(
-        name=payload("run"), endpoint=endpoint, model_name=payload("endpoint"), agent={"strategy": "cot"},
-        envs=["textworld"], created_by=root,
-    )  # fmt: skip
-    RunEpisode.objects.create(run=run, env="textworld", task="coin_collector", index=0, seed=11, episode=model)
-    queue = Queue.objects.create(name=payload("queue"), description=payload("queue"), overlap=1, created_by=reviewer)
-    item = QueueItem.objects.create(queue=queue, episode=model, position=0)
-    assignment = Assignment.objects.create(item=item, annotator=annotator, note=payload("note"))
-    StepNote.objects.create(assignment=assignment, index=0, text=payload("step-note"))
-    users: dict[str, User | None] = {"player": player, "annotator": annotator, "reviewer": reviewer, "admin": root}
-    return World(users, toy, model, run, queue, assignment, "-", extra_episodes=[text])
 
 
 def admin_pages() -> list[str]:
@@ -167,7 +94,7 @@ def test_it_renders_hostile_text_inert_on_every_page(toy_game: str) -> None:
 HOSTILE_DATA = """
 import json
 from games import registry
-from tests.ops.test_xss import hostile_world
+from tests.support.hostile import hostile_world
 registry.GAMES["toy"] = registry.GameModules("tests.games", "toy.ToyAdapter", "toy.ToyAdapter")  # never served
 world = hostile_world()
 for name in ("annotator", "reviewer", "admin"):
@@ -181,8 +108,6 @@ print(json.dumps({"model": world.model_episode.pk, "run": world.run.pk, "assignm
 @pytest.mark.browser
 def test_it_opens_no_dialog_in_a_browser_on_the_key_pages(tmp_path: Path) -> None:
     sync_playwright = playwright_sync_api().sync_playwright
-
-    from tests.ops.test_faults import server_with_data
 
     server, ids = server_with_data(tmp_path, HOSTILE_DATA)
     dialogs: list[str] = []
@@ -205,11 +130,7 @@ def test_it_opens_no_dialog_in_a_browser_on_the_key_pages(tmp_path: Path) -> Non
                 context = browser.new_context()
                 page = context.new_page()
                 page.on("dialog", record_dialog)
-                page.goto(f"{server.base}/accounts/login/")
-                page.fill("input[name=username]", "root" if who == "admin" else who)
-                page.fill("input[name=password]", "pw-browser-123")
-                page.click("form button[type=submit]")
-                page.wait_for_load_state("networkidle")
+                log_in(page, server.base, "root" if who == "admin" else who, "pw-browser-123")
                 for url in urls:
                     page.goto(f"{server.base}{url}")
                     page.wait_for_load_state("networkidle")

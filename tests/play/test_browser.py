@@ -11,147 +11,29 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from games.registry import adapter_class, make_adapter
 from reference.view import model_view
-from tests.support.browser import launch, playwright_sync_api
+from tests.support.browser import (
+    TIMEOUT_MS,
+    SqliteServer,
+    playwright_sync_api,
+    start,
+    wait_online,
+    wait_replay_at,
+    wait_version,
+)
+from tests.support.games import BABYAI_TASK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-BABYAI_TASK = "BabyAI-MixedTrainLocal-v0/goto"
-TIMEOUT_MS = 30_000
 PLAYWRIGHT_KEYS = {" ": "Space"}
 
-playwright_api = playwright_sync_api()
-
-
-@dataclass
-class Server:
-    url: str
-    database: Path
-
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10) as connection:
-            return connection.execute(sql, params).fetchall()
-
-    def episode(self, episode_id: int) -> dict[str, Any]:
-        row = self.query("SELECT seed, task, status, steps, end_reason FROM games_episode WHERE id = ?", episode_id)[0]
-        return dict(zip(("seed", "task", "status", "steps", "end_reason"), row, strict=True))
-
-    def steps(self, episode_id: int) -> list[tuple[str, str]]:
-        rows = self.query('SELECT action, raw_input FROM games_step WHERE episode_id = ? ORDER BY "index"', episode_id)
-        return [(action, raw) for action, raw in rows]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/static/play/css/play.css", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not come up: {log.read_text()[-3000:]}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    var = tmp_path_factory.mktemp("browser-var")
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env |= {
-        "BALROG_VAR_DIR": str(var),
-        "BALROG_GAME_DATA_DIR": str(settings.BALROG_GAME_DATA_DIR),  # the prepared game assets
-        "DJANGO_SETTINGS_MODULE": "balrogweb.settings",
-    }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    port = _free_port()
-    log = var / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
-        yield Server(url, var / "balrogweb.sqlite3")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("dialog", lambda dialog: dialog.accept())
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-def start(page: Any, server: Server, env: str, task: str) -> int:
-    page.goto(f"{server.url}/play/{env}/?task={task}")
-    page.fill("input[name=nickname]", "Browser Tester")
-    page.click("form.start-form button[type=submit]")
-    page.wait_for_url("**/episodes/*/")
-    wait_online(page)
-    return int(page.url.rstrip("/").rsplit("/", 1)[1])
-
-
-def wait_online(page: Any) -> None:
-    page.wait_for_selector('#connection[data-status="online"]')
-
-
-def wait_version(page: Any, version: int) -> None:
-    """Until the page shows this version and the server has confirmed it written
-    (the frame comes before the step is durable)."""
-    page.wait_for_selector(f'#stage[data-version="{version}"][data-confirmed="{version}"]')
-
-
-def wait_replay_at(page: Any, version: int) -> None:
-    page.wait_for_selector(f'#stage[data-version="{version}"]')
+playwright_sync_api()  # skips the module without Playwright or Chromium
 
 
 def press(page: Any, key: str) -> None:
@@ -174,7 +56,7 @@ def babyai_solution(seed: int) -> list[str]:
     return keys
 
 
-def test_it_plays_babyai_to_a_win_with_the_keyboard(page: Any, server: Server) -> None:
+def test_it_plays_babyai_to_a_win_with_the_keyboard(page: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "babyai", BABYAI_TASK)
     keys = babyai_solution(server.episode(episode_id)["seed"])
     for version, key in enumerate(keys, start=1):
@@ -190,7 +72,7 @@ def test_it_plays_babyai_to_a_win_with_the_keyboard(page: Any, server: Server) -
     assert [raw for _, raw in server.steps(episode_id)] == keys
 
 
-def test_it_sends_nethack_keys_to_the_game(page: Any, server: Server) -> None:
+def test_it_sends_nethack_keys_to_the_game(page: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "nle", "NetHackChallenge-v0")
     assert page.locator(".terminal .term-line").count() == 24
     for version, key in enumerate(["j", "l", "s", "K"], start=1):
@@ -201,7 +83,7 @@ def test_it_sends_nethack_keys_to_the_game(page: Any, server: Server) -> None:
     assert page.inner_text('[data-hud="depth"]') == "1"
 
 
-def test_it_reconnects_after_the_socket_drops_without_losing_keys(page: Any, server: Server) -> None:
+def test_it_reconnects_after_the_socket_drops_without_losing_keys(page: Any, server: SqliteServer) -> None:
     # BabyAI turns in place: no key here can end the (randomly seeded) episode
     # early, so all five steps must arrive, in order.
     episode_id = start(page, server, "babyai", BABYAI_TASK)
@@ -222,7 +104,7 @@ def test_it_reconnects_after_the_socket_drops_without_losing_keys(page: Any, ser
     assert server.episode(episode_id)["steps"] == 5
 
 
-def test_it_keeps_a_move_the_server_could_not_save_and_sends_it_again(page: Any, server: Server) -> None:
+def test_it_keeps_a_move_the_server_could_not_save_and_sends_it_again(page: Any, server: SqliteServer) -> None:
     refused: list[dict[str, Any]] = []
 
     def refuse_the_first_action(route: Any) -> None:
@@ -252,7 +134,7 @@ def test_it_keeps_a_move_the_server_could_not_save_and_sends_it_again(page: Any,
     assert page.inner_text("#notice") == ""
 
 
-def test_it_shows_the_models_view(page: Any, server: Server) -> None:
+def test_it_shows_the_models_view(page: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "babyai", BABYAI_TASK)
     press(page, "ArrowLeft")
     wait_version(page, 1)
@@ -272,7 +154,7 @@ def test_it_shows_the_models_view(page: Any, server: Server) -> None:
     )
 
 
-def test_it_plays_a_replay(page: Any, server: Server) -> None:
+def test_it_plays_a_replay(page: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "babyai", BABYAI_TASK)
     for version, key in enumerate(["ArrowLeft", "ArrowLeft", "t"], start=1):
         press(page, key)
@@ -309,7 +191,7 @@ def test_it_plays_a_replay(page: Any, server: Server) -> None:
     ],
 )
 def test_it_draws_every_game(
-    page: Any, server: Server, tmp_path: Path, env: str, task: str, keys: list[str], drawn: str
+    page: Any, server: SqliteServer, tmp_path: Path, env: str, task: str, keys: list[str], drawn: str
 ) -> None:
     start(page, server, env, task)
     for version, key in enumerate(keys, start=1):
@@ -329,7 +211,7 @@ def test_it_draws_every_game(
         page.screenshot(path=str(Path(shots) / f"{env}.png"))
 
 
-def test_it_asks_for_the_steps_a_lost_broadcast_skipped(page: Any, browser: Any, server: Server) -> None:
+def test_it_asks_for_the_steps_a_lost_broadcast_skipped(page: Any, browser: Any, server: SqliteServer) -> None:
     """A viewer whose step message for version 2 never arrives (a broadcast
     lost while Redis was down) sees version 3 skip ahead, asks for a sync from
     the version it drew, and draws every step."""

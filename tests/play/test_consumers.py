@@ -22,46 +22,13 @@ from games.registry import make_adapter
 from ops.outage import DatabaseBreaker
 from play.limits import reset_action_limiter
 from tests.conftest import FakeDatabase
+from tests.support.games import BABYAI_TASK
 from tests.support.personas import Persona
 from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
-from tests.support.websocket import communicator
+from tests.support.websocket import TIMEOUT, act, communicator, say_hello, start, start_toy_at
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
-BABYAI_TASK = "BabyAI-MixedTrainLocal-v0/goto"
-TIMEOUT = 20
-
-
-async def say_hello(comm: WebsocketCommunicator, version: int | None = None, **extra: Any) -> tuple[dict, dict]:
-    """The browser's hello (protocol 2; test_it_speaks_protocol_1_to_a_hello_without_one keeps 1)."""
-    connected, _ = await comm.connect()
-    assert connected
-    await comm.send_json_to({"type": "hello", "protocol": 2, "version": version, **extra})
-    welcome = await comm.receive_json_from(timeout=TIMEOUT)
-    snapshot = await comm.receive_json_from(timeout=TIMEOUT)
-    assert (welcome["type"], snapshot["type"]) == ("welcome", "snapshot")
-    return welcome, snapshot
-
-
-async def act(comm: WebsocketCommunicator, seq: int, action: str, key: str | None = None) -> dict:
-    """An action as the browser sends it; the answer as the browser sees it:
-    the ack over the state of the frame drawn before it (protocol 2), or the
-    reply that came instead (an error, a duplicate's ack with its state)."""
-    await comm.send_json_to({"type": "action", "seq": seq, "action": action, "input": key or action})
-    reply: dict = await comm.receive_json_from(timeout=TIMEOUT)
-    if reply["type"] != "frame":
-        return reply
-    assert reply["seq"] == seq
-    ack: dict = await comm.receive_json_from(timeout=TIMEOUT)
-    if ack["type"] != "ack":
-        return ack  # the frame's step was not recorded
-    assert (ack["seq"], ack["version"]) == (seq, reply["version"]) and "frame" not in ack
-    return {**reply, **ack}
-
-
-@database_sync_to_async
-def start(persona: Persona, env: str, task: str, **kwargs: Any) -> Episode:
-    return persona.start(env, task, **kwargs)
 
 
 @database_sync_to_async
@@ -73,16 +40,6 @@ def reload(episode: Episode) -> Episode:
 @database_sync_to_async
 def step_count(episode: Episode) -> int:
     return Step.objects.filter(episode=episode).count()
-
-
-@database_sync_to_async
-def start_toy_at(persona: Persona, cell: int) -> Episode:
-    """A toy episode whose player starts at ``cell`` (the seed picks it: seed % 3)."""
-    episode = persona.start("toy", "corridor")
-    Episode.objects.filter(pk=episode.pk).update(seed=cell)
-    episode.refresh_from_db()
-    live_games().evict(episode.pk)  # rebuilt from the new seed on first use
-    return episode
 
 
 async def test_it_plays_the_toy_game_to_a_win(toy_game: str, pat: Persona) -> None:

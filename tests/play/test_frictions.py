@@ -13,7 +13,8 @@ from django.test import Client
 from annotations.filters import describe
 from games.models import Episode
 from games.services import do_start_episode
-from tests.play.test_pages import BABYAI_TASK, logged_in, start_anonymously
+from tests.support.games import BABYAI_TASK
+from tests.support.pages import logged_in, start_anonymously
 from tests.support.personas import Persona
 
 pytestmark = pytest.mark.django_db

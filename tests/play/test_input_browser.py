@@ -10,21 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.play.test_browser import (  # noqa: F401
-    BABYAI_TASK,
-    Server,
-    browser,
-    page,
-    server,
-    start,
-    wait_online,
-    wait_version,
-)
+from tests.support.browser import SqliteServer, playwright_sync_api, start, wait_online, wait_version
+from tests.support.games import BABYAI_TASK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+playwright_sync_api()  # skips the module without Playwright or Chromium
 
-def test_it_takes_nethack_extended_commands_ctrl_keys_counts_and_help(page: Any, server: Server) -> None:  # noqa: F811
+
+def test_it_takes_nethack_extended_commands_ctrl_keys_counts_and_help(page: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "nle", "NetHackChallenge-v0")
     page.keyboard.press("#")
     prompt = page.locator("#extcmd-input")
@@ -70,7 +64,7 @@ def test_it_takes_nethack_extended_commands_ctrl_keys_counts_and_help(page: Any,
     assert server.episode(episode_id)["steps"] == 6  # help and its Escape sent nothing
 
 
-def test_it_completes_and_recalls_textworld_commands(page: Any, server: Server) -> None:  # noqa: F811
+def test_it_completes_and_recalls_textworld_commands(page: Any, server: SqliteServer) -> None:
     """New episodes play the reference protocol, whose games track no admissible
     commands: the command line completes the game's verbs and the player's own commands."""
     episode_id = start(page, server, "textworld", "coin_collector")
@@ -99,7 +93,7 @@ def test_it_completes_and_recalls_textworld_commands(page: Any, server: Server) 
     assert command.input_value() == "look"
 
 
-def test_it_says_when_a_key_is_dropped(page: Any, server: Server) -> None:  # noqa: F811
+def test_it_says_when_a_key_is_dropped(page: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "babyai", BABYAI_TASK)
     # Twelve presses in one task: one goes out, eight wait, three find the queue full.
     page.evaluate(

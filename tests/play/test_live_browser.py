@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.play.test_browser import BABYAI_TASK, ROOT, Server, browser, page, server, start  # noqa: F401
+from tests.support.browser import SqliteServer, playwright_sync_api, start
+from tests.support.games import BABYAI_TASK
+from tests.support.settings_files import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+playwright_sync_api()  # skips the module without Playwright or Chromium
 
-def in_another_process(target: Server, code: str) -> None:
+
+def in_another_process(target: SqliteServer, code: str) -> None:
     """Run ``code`` in ``manage.py shell`` on the server's database: a process the server's layer cannot hear."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env |= {"BALROG_VAR_DIR": str(target.database.parent), "DJANGO_SETTINGS_MODULE": "balrogweb.settings"}
@@ -24,7 +28,7 @@ def in_another_process(target: Server, code: str) -> None:
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
 
 
-def test_it_shows_a_viewer_steps_committed_by_another_process(page: Any, browser: Any, server: Server) -> None:  # noqa: F811
+def test_it_shows_a_viewer_steps_committed_by_another_process(page: Any, browser: Any, server: SqliteServer) -> None:
     episode_id = start(page, server, "babyai", BABYAI_TASK)
     viewer = browser.new_context().new_page()
     viewer.goto(f"{server.url}/episodes/{episode_id}/")

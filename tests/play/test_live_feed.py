@@ -14,7 +14,6 @@ from django.db import transaction
 from django.test import override_settings
 
 from games.services import do_apply_action, do_end_episode
-from tests.play.test_consumers import TIMEOUT, say_hello, start
 from tests.support.livefeed import (
     committed_steps,
     prepare,
@@ -26,7 +25,7 @@ from tests.support.livefeed import (
 )
 from tests.support.personas import Persona
 from tests.support.settings_files import ROOT
-from tests.support.websocket import communicator
+from tests.support.websocket import TIMEOUT, communicator, say_hello, start
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 MOVES = ["right", "left"]  # from cell 0..2: never the pit, never the goal

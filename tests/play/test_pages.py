@@ -15,25 +15,14 @@ from games.registry import ENVS, adapter_class
 from games.services import do_apply_action, do_start_episode
 from play.models import PlayRecord
 from play.services import SESSION_TOKEN_KEY, anon_key
+from tests.support.games import BABYAI_TASK
+from tests.support.pages import logged_in, start_anonymously
 from tests.support.personas import Persona
 from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
 
 pytestmark = pytest.mark.django_db
 
-BABYAI_TASK = "BabyAI-MixedTrainLocal-v0/goto"
 PICKUP_TASK = "BabyAI-MixedTrainLocal-v0/pickup"
-
-
-def logged_in(persona: Persona) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    return client
-
-
-def start_anonymously(client: Client, task: str = BABYAI_TASK, **data: str) -> Episode:
-    response = client.post(f"/play/babyai/?task={task}", {"task": task, "nickname": "Zed", "seed": "random", **data})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return Episode.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 
 
 def config_of(html: str) -> dict:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.play.test_browser import TIMEOUT_MS, Server, browser, server, start, wait_online, wait_version
+from tests.support.browser import TIMEOUT_MS, SqliteServer, playwright_sync_api, start, wait_online, wait_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-__all__ = ["browser", "server"]  # module fixtures shared with test_browser
+
+playwright_sync_api()  # skips the module without Playwright or Chromium
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 
@@ -42,7 +43,7 @@ def fits(page: Any) -> None:
         ("crafter", "default", ".crafter-canvas"),
     ],
 )
-def test_it_plays_by_touch_on_a_phone(phone: Any, server: Server, env: str, task: str, view: str) -> None:
+def test_it_plays_by_touch_on_a_phone(phone: Any, server: SqliteServer, env: str, task: str, view: str) -> None:
     episode_id = start(phone, server, env, task)
     fits(phone)
     stage = phone.locator("#stage").bounding_box()
@@ -56,7 +57,7 @@ def test_it_plays_by_touch_on_a_phone(phone: Any, server: Server, env: str, task
     assert server.steps(episode_id)[0][0] == actions[first]
 
 
-def test_it_scales_the_nethack_terminal_to_a_phone(phone: Any, server: Server) -> None:
+def test_it_scales_the_nethack_terminal_to_a_phone(phone: Any, server: SqliteServer) -> None:
     start(phone, server, "nle", "NetHackChallenge-v0")
     fits(phone)
     terminal = phone.locator(".terminal")
@@ -64,7 +65,7 @@ def test_it_scales_the_nethack_terminal_to_a_phone(phone: Any, server: Server) -
     assert phone.locator(".terminal .term-line").count() == 24
 
 
-def test_it_takes_typed_commands_on_a_phone(phone: Any, server: Server) -> None:
+def test_it_takes_typed_commands_on_a_phone(phone: Any, server: SqliteServer) -> None:
     episode_id = start(phone, server, "textworld", "coin_collector")
     fits(phone)
     field = phone.locator("#command-input")
@@ -77,7 +78,7 @@ def test_it_takes_typed_commands_on_a_phone(phone: Any, server: Server) -> None:
     assert server.steps(episode_id)[0] == ("look", "look")
 
 
-def test_it_asks_before_abandoning_then_plays_again_without_the_setup_page(browser: Any, server: Server) -> None:
+def test_it_asks_before_abandoning_then_plays_again_without_the_setup_page(browser: Any, server: SqliteServer) -> None:
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     episode_id = start(page, server, "babyai", "BabyAI-MixedTrainLocal-v0/goto")
@@ -105,7 +106,7 @@ def test_it_asks_before_abandoning_then_plays_again_without_the_setup_page(brows
     page.close()
 
 
-def test_it_asks_before_abandoning_from_the_setup_page(browser: Any, server: Server) -> None:
+def test_it_asks_before_abandoning_from_the_setup_page(browser: Any, server: SqliteServer) -> None:
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     task = "BabyAI-MixedTrainLocal-v0/pickup"

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from games.live import live_games
-from games.models import Episode
 from play import protocol
 from tests.support.personas import Persona
-from tests.support.websocket import communicator
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "websocket-protocol.md"
-TIMEOUT = 20
+from tests.support.settings_files import PROTOCOL_DOC
+from tests.support.websocket import TIMEOUT, communicator, start_toy_at
 
 
 def examples() -> list[tuple[str, str]]:
     """The block after the ``protocol-examples`` marker: (direction, JSON text) pairs."""
-    text = DOC.read_text(encoding="utf-8")
+    text = PROTOCOL_DOC.read_text(encoding="utf-8")
     block = re.search(r"<!-- protocol-examples -->\n```\n(.*?)```", text, re.S)
     assert block is not None, "the doc lost its examples block"
     lines = [line for line in block.group(1).splitlines() if line.strip()]
@@ -46,18 +40,10 @@ def check_subset(documented: Any, actual: Any, where: str) -> None:
         assert actual == documented, f"{where}: the server says {actual!r}, the doc {documented!r}"
 
 
-@database_sync_to_async
-def toy_episode_at_cell_1(persona: Persona) -> Episode:
-    episode = persona.start("toy", "corridor")
-    Episode.objects.filter(pk=episode.pk).update(seed=1)
-    live_games().evict(episode.pk)
-    return episode
-
-
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_it_answers_the_docs_examples_as_the_doc_says(toy_game: str, pat: Persona) -> None:
-    episode = await toy_episode_at_cell_1(pat)
+    episode = await start_toy_at(pat, 1)
     comm = communicator(episode.pk, pat)
     connected, _ = await comm.connect()
     assert connected
@@ -77,7 +63,7 @@ async def test_it_answers_the_docs_examples_as_the_doc_says(toy_game: str, pat: 
 
 
 def test_it_states_the_codes_limits() -> None:
-    text = DOC.read_text(encoding="utf-8")
+    text = PROTOCOL_DOC.read_text(encoding="utf-8")
     assert f"≤ {protocol.MAX_ACTION_CHARS} characters" in text
     assert f"limited to {protocol.MAX_MESSAGE_CHARS:,} characters" in text
     # The frame limit (ops.websocket) never cuts a message the protocol accepts: 4 UTF-8 bytes a character.

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import resolve
 
-from tests.ops.test_authorization import routes
+from tests.support.authz import routes
 from tests.support.browser import playwright_sync_api
 
 # Routes that are not pages: data, downloads, probes, static files, and POST-only actions.

@@ -23,12 +23,10 @@ from play.consumers import CLOSE_TOO_MANY_VIEWERS, ViewerGate
 from play.limits import reset_action_limiter, viewer_limits
 from play.services import ViewerRefused, resync, step_message
 from play.snapshots import viewer_texts
-from tests.play.test_consumers import act, say_hello, start_toy_at
-from tests.play.test_protocol_doc import DOC
 from tests.support.personas import Persona
-from tests.support.websocket import communicator
+from tests.support.settings_files import PROTOCOL_DOC
+from tests.support.websocket import TIMEOUT, act, communicator, say_hello, start_toy_at
 
-TIMEOUT = 20
 HOSTILE = "203.0.113.7"
 
 
@@ -207,7 +205,7 @@ async def test_it_sends_a_viewer_every_step_in_order_when_broadcasts_are_lost(
 
 
 def test_it_documents_the_viewer_limits_and_codes_as_the_code_has_them() -> None:
-    text = DOC.read_text(encoding="utf-8")
+    text = PROTOCOL_DOC.read_text(encoding="utf-8")
     assert f"| {CLOSE_TOO_MANY_VIEWERS} |" in text and f"| `{ViewerRefused.code}` |" in text
     for name in (
         "VIEWERS_PER_ADDRESS",

@@ -1,5 +1,5 @@
-"""Shared facts for the ops tests: the repository, its settings' variables,
-the example environment."""
+"""Shared facts: the repository, its settings' variables, the example
+environment, the websocket protocol's document."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = ROOT / "docker" / ".env.example"
+PROTOCOL_DOC = ROOT / "docs" / "websocket-protocol.md"
 
 _READ = re.compile(r"env_(?:str|bool|int|float|list|secret)\(\s*\"([A-Z][A-Z0-9_]*)\"")
 _LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")

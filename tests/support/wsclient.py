@@ -124,6 +124,17 @@ def free_port() -> int:
 DISCONNECTED = (Closed, asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, OSError)
 
 
+async def hello(ws: WebSocket, version: int | None) -> dict[str, object]:
+    """The snapshot the server answers a hello (protocol 1) with."""
+    ws.send(json.dumps({"type": "hello", "protocol": 1, "version": version}))
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.receive(), 20))
+        if message["type"] == "snapshot":
+            return dict(message)
+        if message["type"] == "error":  # e.g. "unavailable" while the database is down: no snapshot follows
+            raise Closed(f"hello refused: {message.get('code')}")
+
+
 async def send_action(ws: WebSocket, seq: int, action: str, timeout: float = 20) -> dict[str, object] | None:
     """The reply (ack or error) to one action sent as the browser sends it;
     None if the socket broke first."""

@@ -26,8 +26,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking"]
+from ops.browser import CHROMIUM, launch, log_in
+
 HEIGHTS = {390: 844, 1366: 768}
 DRAW_TIMEOUT_MS = 30_000
 BUILD = "import json; from play.showcase import build; print(json.dumps(build().to_json()))"
@@ -79,7 +79,7 @@ class Command(BaseCommand):
             server = serve(env, Path(var_dir) / "server.log")
             try:
                 with sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+                    browser = launch(playwright)
                     report = shoot_all(browser, server.base, wanted, widths, out, self.stdout.write)
                     browser.close()
             finally:
@@ -187,10 +187,3 @@ def wait_drawn(page: Any) -> None:
     except Exception:  # a page that never draws is still shot, as it is
         return
 
-
-def log_in(page: Any, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("form.auth button[type=submit], main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
