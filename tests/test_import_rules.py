@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
@@ -36,7 +37,13 @@ def _modules() -> dict[str, Path]:
 
 def _imported_names(module: str, path: Path) -> Iterator[str]:
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    yield from _names_imported_by(ast.parse(path.read_text(encoding="utf-8")), package)
+
+
+def _names_imported_by(tree: ast.AST, package: str) -> Iterator[str]:
+    """Every module (and ``module.name``) the code in ``tree`` imports; relative
+    imports are resolved against ``package``."""
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -167,6 +174,65 @@ def test_it_keeps_the_tests_off_the_benchmarks() -> None:
         if names & scripts or any(name.startswith("bench") for name in names) or '/ "bench"' in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def imports_from_test_modules(source: str, module: str) -> list[str]:
+    """The test modules (``tests.…test_*``) that the module ``module`` imports
+    from, in its code or in the Python it hands another process as a string
+    (a ``manage.py shell -c`` script): a test module's names are its own; what
+    tests share lives in tests/support (or a conftest.py, for fixtures)."""
+    package = module.rpartition(".")[0]
+    trees = [ast.parse(source)]
+    for node in ast.walk(trees[0]):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "import" in node.value:
+            with suppress(SyntaxError, ValueError):  # a string that is not Python
+                trees.append(ast.parse(node.value))
+    found = {_test_module_in(name) for tree in trees for name in _names_imported_by(tree, package)}
+    return sorted(test_module for test_module in found if test_module is not None)
+
+
+def _test_module_in(name: str) -> str | None:
+    """The test module an imported name lies in (or is), None when none."""
+    parts = name.split(".")
+    if parts[0] != "tests":
+        return None
+    for index, part in enumerate(parts):
+        if part.startswith("test_"):
+            return ".".join(parts[: index + 1])
+    return None
+
+
+def test_it_finds_imports_from_test_modules_in_code_and_in_scripts() -> None:
+    planted = '''
+import pytest
+import tests.play.test_browser as browser
+from django.test import Client
+from tests.conftest import FakeDatabase
+from tests.ops import test_faults
+from tests.support.servers import Server
+from .test_pages import logged_in
+SCRIPT = """
+from tests.ops.test_xss import hostile_world
+print(hostile_world())
+"""
+NOT_PYTHON = "import what you need"
+'''
+    found = imports_from_test_modules(planted, "tests.play.test_frictions")
+    assert found == ["tests.ops.test_faults", "tests.ops.test_xss", "tests.play.test_browser", "tests.play.test_pages"]
+    assert imports_from_test_modules("from tests.support.servers import Server\n", "bench.replay") == []
+
+
+def test_it_keeps_each_test_modules_names_its_own() -> None:
+    """No module under tests/ or bench/ imports from a test module (this one
+    only holds planted violations, in strings)."""
+    offenders = {}
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+        if path.name == "test_import_rules.py":
+            continue
+        found = imports_from_test_modules(path.read_text(encoding="utf-8"), _module_name(path))
+        if found:
+            offenders[str(path.relative_to(ROOT))] = found
+    assert offenders == {}
 
 
 def test_it_has_one_persona() -> None:
