@@ -30,7 +30,6 @@ from tests.support.websocket import TIMEOUT, act, communicator, say_hello, start
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
-
 @database_sync_to_async
 def reload(episode: Episode) -> Episode:
     episode.refresh_from_db()

@@ -1,7 +1,24 @@
-"""What tests share, in one place: personas (``personas``), the browser
-(``browser``), websocket conversations (``websocket``), the settings files
-(``settings_files``). Tests import helpers from here, never from another test
-module, and never from bench/ (the benchmarks use this package's client, not the other way round).
+"""What tests share, in one place, by concern:
+
+- ``personas``: the one Persona (a user, their client and session cookie);
+- ``games``: the task the tests play most;
+- ``pages``: the pages through Django's test client;
+- ``websocket``: conversations through the full ASGI application (hello, actions);
+- ``wsclient``: a plain websocket client for a real server process (the benchmarks' too);
+- ``servers``: ``manage.py serve`` and a private redis-server as real processes;
+- ``browser`` (+ ``fixtures_browser``): Chromium through Playwright against the real server;
+- ``workers`` (+ ``fixtures_workers``), ``postgres``: real Celery workers, the test database's URL;
+- ``authz``: the authorization matrix's routes, levels and world; ``hostile``: the XSS world
+  and every page filled with it;
+- ``replays``, ``crafter_bots``: games played, recorded and replayed in a fresh process;
+- ``livefeed``, ``stats_simulation``, ``settings_files``: the live-feed harness, the coverage
+  simulation, the repository's settings and example environment.
+
+Fixtures shared across directories are ``fixtures_*`` modules, registered for every test by
+tests/conftest.py's ``pytest_plugins``; a directory's own fixtures are in its conftest.py.
+Tests import helpers from here, never from another test module (a test module's names are
+its own), and never from bench/ (the benchmarks use this package, not the other way round):
+tests/test_import_rules.py enforces both.
 
 Which tests may touch the database is enforced by pytest-django: a test
 without the ``django_db`` mark (or the ``db`` fixture) that reaches for the

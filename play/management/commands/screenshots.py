@@ -186,4 +186,3 @@ def wait_drawn(page: Any) -> None:
         page.wait_for_load_state("networkidle")
     except Exception:  # a page that never draws is still shot, as it is
         return
-
