@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -116,13 +118,18 @@ def with_protocol(options: Mapping[str, JSONValue] | None) -> JSONObject:
     return options
 
 
+def account_of(user: AbstractBaseUser | AnonymousUser | None) -> User | None:
+    """The account an episode is recorded under: None for anyone not logged in."""
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
 def do_start_episode(
     *,
     env: str,
     task: str,
     seed: int,
     player_kind: str,
-    user: Any = None,
+    user: AbstractBaseUser | AnonymousUser | None = None,
     nickname: str = "",
     agent: str = "",
     options: Mapping[str, JSONValue] | None = None,
@@ -142,7 +149,7 @@ def do_start_episode(
             level_source=str(reset_info.get("level_source", "")),
             engine_version=adapter.engine_version(),
             player_kind=player_kind,
-            user=user if user is not None and getattr(user, "is_authenticated", False) else None,
+            user=account_of(user),
             nickname=nickname[:64],
             agent=agent[:128],
             initial_digest=adapter.digest(),

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 
 from games.base import EndReason
 from games.live import live_games
@@ -168,6 +168,8 @@ def test_it_reports_a_missing_episode(toy_game: str) -> None:
 def test_it_keeps_the_owner_only_when_logged_in(toy_game: str) -> None:
     owner = User.objects.create_user("owner", password="x")
     assert start(user=owner).user == owner
+    assert start(user=AnonymousUser()).user is None  # a visitor's request.user
+    assert start(user=None).user is None
 
 
 def test_it_verifies_a_recorded_episode(toy_game: str) -> None:
