@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from unittest import mock
 
 import pytest
@@ -11,6 +10,7 @@ from games import registry
 from games.live import live_games
 from ops.outage import DatabaseBreaker
 from play.services import shared_step_messages
+from tests.support.outage import FakeDatabase
 
 # Fixtures more than one directory's tests use: the browser tests' server, Chromium and
 # page; the real Celery workers' queue, workers and model server.
@@ -67,22 +67,6 @@ def empty_channel_layer() -> None:
     flush = getattr(layer, "flush", None)
     if layer is not None and flush is not None and type(layer).__name__ == "RedisChannelLayer":
         async_to_sync(flush)()
-
-
-@dataclass
-class FakeDatabase:
-    """What ops.outage's breaker probes: up or down, on a clock the test moves."""
-
-    up: bool = False
-    now: float = 100.0
-    probes: list[float] = field(default_factory=list)
-
-    def probe(self) -> bool:
-        self.probes.append(self.now)
-        return self.up
-
-    def breaker(self) -> DatabaseBreaker:
-        return DatabaseBreaker(probe=self.probe, interval_s=1.0, clock=lambda: self.now, applies=lambda: True)
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from agents.client import forget_clients
 from agents.config import AgentConfig
 from agents.devserver import DevModelServer, start_dev_server
 from agents.evaluation import RunRequest, do_start_run
-from agents.models import EvaluationRun, ModelEndpoint, RunEpisode
+from agents.models import EvaluationRun, ModelEndpoint
 from agents.runtime import close_db_pool, wait_local_jobs
-
-BABYAI_GOTO = "BabyAI-MixedTrainLocal-v0/goto"
+from tests.support.games import BABYAI_TASK
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ def make_run() -> Callable[..., EvaluationRun]:
     def make(
         endpoint: ModelEndpoint,
         env: str = "babyai",
-        tasks: tuple[str, ...] = (BABYAI_GOTO,),
+        tasks: tuple[str, ...] = (BABYAI_TASK,),
         episodes: int = 1,
         seed_base: int = 0,
         protocol: str = "balrogweb",
@@ -99,7 +98,3 @@ def make_run() -> Callable[..., EvaluationRun]:
             return do_start_run(request)
 
     return make
-
-
-def slots(run: EvaluationRun) -> list[RunEpisode]:
-    return list(RunEpisode.objects.filter(run=run).select_related("episode").order_by("env", "task", "index"))

@@ -17,7 +17,8 @@ from agents.evaluation import run_summary
 from agents.models import EvaluationRun
 from agents.runner import run_model_episode
 from games.models import Episode
-from tests.agents.conftest import BABYAI_GOTO, slots
+from tests.support.games import BABYAI_TASK
+from tests.support.runs import slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PICKUP = "BabyAI-MixedTrainLocal-v0/pickup"
@@ -43,7 +44,7 @@ def files(root: Path) -> dict[str, object]:
 
 @pytest.fixture
 def played_run(make_endpoint, make_run) -> EvaluationRun:
-    run = make_run(make_endpoint("drift"), tasks=(BABYAI_GOTO, PICKUP), episodes=2, strategy="cot", seed_base=20)
+    run = make_run(make_endpoint("drift"), tasks=(BABYAI_TASK, PICKUP), episodes=2, strategy="cot", seed_base=20)
     for slot in slots(run):
         run_model_episode(slot.pk)
     run.refresh_from_db()
@@ -53,13 +54,13 @@ def played_run(make_endpoint, make_run) -> EvaluationRun:
 def test_it_exports_the_reference_layout(played_run: EvaluationRun, tmp_path: Path) -> None:
     assert "wrote 4 episodes" in command("export_balrog_results", str(played_run.pk), str(tmp_path))
     # BabyAI task names hold a slash: the files sit one folder deeper, as the reference writes them
-    log_path = tmp_path / "babyai" / BABYAI_GOTO / f"{BABYAI_GOTO}_run_01.json"
+    log_path = tmp_path / "babyai" / BABYAI_TASK / f"{BABYAI_TASK}_run_01.json"
     log = json.loads(log_path.read_text())
     slot = slots(played_run)[1]
     assert slot.episode is not None
     assert {"task", "action_frequency", "input_tokens", "output_tokens", "episode_return", "num_steps",
             "failed_candidates", "progression", "seed", "agent", "client"} <= set(log)
-    assert (log["task"], log["seed"], log["num_steps"]) == (BABYAI_GOTO, 21, slot.episode.steps)
+    assert (log["task"], log["seed"], log["num_steps"]) == (BABYAI_TASK, 21, slot.episode.steps)
     assert sum(log["action_frequency"].values()) == slot.episode.steps
     assert log["input_tokens"] == slot.input_tokens and log["agent"]["type"] == "cot"
     invalid = slot.episode.step_set.filter(valid=False).count()

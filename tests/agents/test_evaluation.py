@@ -18,8 +18,9 @@ from agents.evaluation import RunRequest, do_recover_stale, do_resume_run, do_st
 from agents.models import EvaluationRun, RunEpisode
 from agents.runtime import local_runner
 from games.models import Episode
-from tests.agents.conftest import BABYAI_GOTO, slots
+from tests.support.games import BABYAI_TASK
 from tests.support.profile import use_profile
+from tests.support.runs import slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PICKUP = "BabyAI-MixedTrainLocal-v0/pickup"
@@ -43,7 +44,7 @@ def evaluate(*args: str) -> tuple[list[str], dict[str, object]]:
 def test_it_evaluates_with_the_command_and_prints_balrogs_summary(make_endpoint) -> None:
     endpoint = make_endpoint("solver")
     lines, summary = evaluate("--endpoint", endpoint.name, "--agent", "cot", "--env", "babyai",
-                              "--task", BABYAI_GOTO, "--task", PICKUP, "--episodes", "2", "--poll", "0.2")
+                              "--task", BABYAI_TASK, "--task", PICKUP, "--episodes", "2", "--poll", "0.2")
     assert lines[0].startswith("run ") and "cot h16 on babyai" in lines[0]
     assert lines[-1].startswith("[finished] 4/4")
     assert summary["average_progress"] == 100.0 and summary["standard_error"] == 0.0
@@ -52,7 +53,7 @@ def test_it_evaluates_with_the_command_and_prints_balrogs_summary(make_endpoint)
     assert summary["agent"]["strategy"] == "cot" and summary["client"]["model_id"] == "solver"  # type: ignore[index]
     run = EvaluationRun.objects.get()
     assert sorted((s.task, s.index, s.seed) for s in slots(run)) == [
-        (BABYAI_GOTO, 0, 0), (BABYAI_GOTO, 1, 1), (PICKUP, 0, 0), (PICKUP, 1, 1)]
+        (BABYAI_TASK, 0, 0), (BABYAI_TASK, 1, 1), (PICKUP, 0, 0), (PICKUP, 1, 1)]
 
 
 def test_it_plans_balrogs_episode_counts(make_endpoint) -> None:
@@ -66,7 +67,7 @@ def test_it_plans_balrogs_episode_counts(make_endpoint) -> None:
 
 def test_it_resumes_a_run_replacing_failed_episodes(make_endpoint) -> None:
     endpoint = make_endpoint("error-500", retries=0)
-    evaluate("--endpoint", endpoint.name, "--env", "babyai", "--task", BABYAI_GOTO, "--episodes", "2", "--poll", "0.2")
+    evaluate("--endpoint", endpoint.name, "--env", "babyai", "--task", BABYAI_TASK, "--episodes", "2", "--poll", "0.2")
     run = EvaluationRun.objects.get()
     failed = [slot.episode_id for slot in slots(run) if slot.episode_id is not None]
     assert Episode.objects.filter(pk__in=failed, status="error").count() == 2

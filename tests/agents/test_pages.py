@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from agents.models import EvaluationRun
 from agents.runner import run_model_episode
-from tests.agents.conftest import slots
+from tests.support.runs import slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

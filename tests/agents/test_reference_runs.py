@@ -24,8 +24,9 @@ from agents.sent import message_text
 from games.models import Episode, Step
 from games.registry import make_adapter
 from reference.prompts import feedback_prefix, instruction, valid_actions
-from tests.agents.conftest import BABYAI_GOTO, slots
+from tests.support.games import BABYAI_TASK
 from tests.support.profile import use_profile
+from tests.support.runs import slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,9 +65,9 @@ def test_it_plays_the_reference_protocol_with_its_instruction_parser_and_feedbac
     episode = slot.episode
     assert episode is not None and episode.status == "finished"
     assert slot.run.protocol == episode.protocol == episode.options["protocol"] == "balrog"
-    assert slot.meta["instructions"] == instruction("babyai", BABYAI_GOTO, mission_of(episode))
+    assert slot.meta["instructions"] == instruction("babyai", BABYAI_TASK, mission_of(episode))
     steps = steps_of(slot)
-    accepted = set(valid_actions("babyai", BABYAI_GOTO) or [])
+    accepted = set(valid_actions("babyai", BABYAI_TASK) or [])
     assert any(not step.valid for step in steps) and any(step.valid for step in steps)
     for before, step in pairwise(steps):
         model = step.meta["model"]
@@ -139,7 +140,7 @@ def test_the_protocol_is_chosen_on_the_form_and_shown_on_the_run_page(make_endpo
     user = User.objects.create_superuser("manager", password="pw-12345678")
     manager.force_login(user)
     form = {"endpoint": endpoint.pk, "strategy": "few_shot", "protocol": "balrog", "envs": ["babyai"],
-            "tasks": BABYAI_GOTO, "episodes_per_task": 1, "seed_base": 0, "max_text_history": 16,
+            "tasks": BABYAI_TASK, "episodes_per_task": 1, "seed_base": 0, "max_text_history": 16,
             "max_image_history": 0, "max_cot_history": 1}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("agents.evaluation.do_dispatch_after_commit", lambda run, ids: None)
@@ -158,7 +159,7 @@ def test_evaluate_takes_the_protocol(make_endpoint, settings) -> None:
     use_profile(settings, redis_url="")  # the local runner plays, on either profile
     endpoint = make_endpoint("solver")
     out = StringIO()
-    call_command("evaluate", "--endpoint", endpoint.name, "--env", "babyai", "--task", BABYAI_GOTO,
+    call_command("evaluate", "--endpoint", endpoint.name, "--env", "babyai", "--task", BABYAI_TASK,
                  "--episodes", "1", "--protocol", "balrogweb", "--poll", "0.2", stdout=out)
     run = EvaluationRun.objects.get()
     assert run.protocol == "balrogweb" and "(balrogweb protocol)" in out.getvalue()

@@ -14,7 +14,7 @@ from agents import episodes
 from agents.evaluation import do_recover_stale
 from agents.models import EvaluationRun, RunEpisode
 from agents.runner import run_model_episode
-from tests.agents.conftest import slots
+from tests.support.runs import slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

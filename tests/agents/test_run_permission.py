@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from agents.models import EvaluationRun
 from agents.services import can_manage_runs
-from tests.annotations.conftest import ensure_defaults
+from tests.support.annotation_world import ensure_defaults
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

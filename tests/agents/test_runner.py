@@ -22,7 +22,8 @@ from agents.sent import message_text
 from agents.services import do_play_scripted_episode, do_start_scripted_episode
 from games.models import Episode, Step
 from games.services import do_verify_episode
-from tests.agents.conftest import BABYAI_GOTO, slots
+from tests.support.games import BABYAI_TASK
+from tests.support.runs import slots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,7 +187,7 @@ def test_cancel_ends_the_episodes_in_play(make_endpoint, make_run) -> None:
 def test_few_shot_shows_a_recorded_episode_of_the_task(make_endpoint, make_run) -> None:
     """On the reference protocol, in the reference's few-shot layout, from an episode of
     the same protocol (the reference's own demonstrations are not obtainable: the run says so)."""
-    demo = do_play_scripted_episode(do_start_scripted_episode("babyai", BABYAI_GOTO, 8, "babyai_bot").pk)
+    demo = do_play_scripted_episode(do_start_scripted_episode("babyai", BABYAI_TASK, 8, "babyai_bot").pk)
     assert demo.progression == 1.0 and demo.protocol == "balrog"
     run = make_run(make_endpoint("random"), strategy="few_shot", seed_base=1, protocol="balrog")
     assert run.meta == {"own_demonstrations": True}

@@ -20,8 +20,9 @@ from django.test import Client
 from annotations import services
 from annotations.filters import EpisodeFilter
 from annotations.models import Assignment, EpisodeValue, Label, StepLabel
-from tests.annotations.conftest import XSS, Persona, make_persona, play_model_episode
+from tests.support.annotation_world import XSS, make_annotation_persona, play_model_episode
 from tests.support.browser import launch, playwright_sync_api
+from tests.support.personas import Persona
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -109,9 +110,9 @@ def submit(s: Session) -> None:
 
 
 def test_it_runs_the_annotation_workflow_from_the_keyboard(browser: Any, live_server: Any) -> None:
-    rita = make_persona("rita", ["reviewers"])
-    anna = make_persona("anna", ["annotators"])
-    bob = make_persona("bob", ["annotators"])
+    rita = make_annotation_persona("rita", ["reviewers"])
+    anna = make_annotation_persona("anna", ["annotators"])
+    bob = make_annotation_persona("bob", ["annotators"])
     a = play_model_episode(1, ["turn left", "turn left", "I think\nfly away", "go forward", XSS, "turn right"])
     b = play_model_episode(3, ["turn right", "turn left", "turn right", "turn left"])
     base = live_server.url
@@ -227,8 +228,8 @@ def test_it_runs_the_annotation_workflow_from_the_keyboard(browser: Any, live_se
 
 def test_it_reaches_every_choice_of_an_episode_label_with_one_key(browser: Any, live_server: Any) -> None:
     """The default failure reasons are ten: 1-9 and 0 each pick one, shown beside it; Backspace clears."""
-    rita = make_persona("rita", ["reviewers"])
-    anna = make_persona("anna", ["annotators"])
+    rita = make_annotation_persona("rita", ["reviewers"])
+    anna = make_annotation_persona("anna", ["annotators"])
     play_model_episode(1, ["turn left", "turn right"])
     queue = services.do_create_queue(
         services.QueueSpec("keys", "", EpisodeFilter(player_kind="model"), overlap=1, limit=1), rita.user
@@ -278,7 +279,7 @@ def nethack_model_episode() -> Any:
 def test_it_shows_the_whole_nethack_terminal_beside_the_steps_on_a_laptop(browser: Any, live_server: Any) -> None:
     from annotations.models import Queue, QueueItem
 
-    anna = make_persona("anna", ["annotators"])
+    anna = make_annotation_persona("anna", ["annotators"])
     queue = Queue.objects.create(name="nethack", overlap=1)
     item = QueueItem.objects.create(queue=queue, episode=nethack_model_episode(), position=0)
     assignment = Assignment.objects.create(item=item, annotator=anna.user)

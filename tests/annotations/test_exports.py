@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from annotations import exports
-from tests.annotations.conftest import Persona, streamed
+from tests.support.pages import streamed
+from tests.support.personas import Persona
 
 pytestmark = pytest.mark.usefixtures("world")  # the queue and its exports (tests/annotations/conftest.py)
 EXPORTS = ("/annotations/export/annotations.jsonl", "/annotations/export/annotations.csv")

@@ -21,7 +21,8 @@ from annotations.reports import queue_agreement
 from annotations.services import AnnotationError, AssignmentClosed, QueueSpec
 from annotations.taxonomy import load_taxonomy
 from games.models import Episode
-from tests.annotations.conftest import XSS, Persona, make_persona, play_model_episode
+from tests.support.annotation_world import XSS, make_annotation_persona, play_model_episode
+from tests.support.personas import Persona
 
 pytestmark = pytest.mark.django_db
 
@@ -136,7 +137,7 @@ def test_it_builds_a_queue_of_not_yet_labelled_failed_model_episodes(
 def test_it_assigns_each_episode_to_overlap_annotators_least_loaded_first(
     rita: Persona, anna: Persona, bob: Persona, episodes: list[Episode]
 ) -> None:
-    carl = make_persona("carl", ["annotators"])
+    carl = make_annotation_persona("carl", ["annotators"])
     queue = make_queue(rita, overlap=2)
     assert services.do_assign(queue, [anna.user, bob.user, carl.user]) == 6
     per_item = {item.pk: {a.annotator.username for a in item.assignments.all()} for item in queue.items.all()}

@@ -16,7 +16,9 @@ from annotations.filters import EpisodeFilter
 from annotations.models import Assignment, FinalStepDecision, Queue, StepLabel
 from annotations.services import QueueSpec
 from games.models import Episode
-from tests.annotations.conftest import XSS, Persona, World, make_persona, streamed
+from tests.support.annotation_world import XSS, World, make_annotation_persona
+from tests.support.pages import streamed
+from tests.support.personas import Persona
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +86,7 @@ def test_it_refuses_an_outsider_everything(world: World, olaf: Persona) -> None:
 
 
 def test_it_needs_a_staff_account_even_in_the_group(world: World) -> None:
-    intern = make_persona("ivan", ["annotators", "reviewers"], staff=False)
+    intern = make_annotation_persona("ivan", ["annotators", "reviewers"], staff=False)
     assert intern.client.get("/annotations/").status_code == 403
     assert intern.client.get("/annotations/api/episodes/").status_code == 403
 

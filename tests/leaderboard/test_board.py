@@ -14,7 +14,7 @@ from django.test import Client
 
 from agents.models import EvaluationRun
 from leaderboard.stats import Estimate, confident_ranks, normalized_score, overall_estimate
-from tests.leaderboard.conftest import (
+from tests.support.leaderboard_data import (
     SECRET_EMAIL,
     SECRET_ENV_VAR,
     add_steps,

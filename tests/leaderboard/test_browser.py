@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from games.registry import ENVS
-from tests.leaderboard.conftest import full_coverage, human_episode, make_run, model_episodes, player
 from tests.support.browser import launch, playwright_sync_api
+from tests.support.leaderboard_data import full_coverage, human_episode, make_run, model_episodes, player
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from django.test import Client
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
-from tests.leaderboard.conftest import populate
+from tests.support.leaderboard_data import populate
 
 pytestmark = pytest.mark.django_db
 

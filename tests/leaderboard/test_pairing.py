@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from leaderboard import pairing
-from tests.leaderboard.conftest import TASKS, add_steps, human_episode, make_run, model_episodes, player
+from tests.support.leaderboard_data import TASKS, add_steps, human_episode, make_run, model_episodes, player
 
 pytestmark = pytest.mark.django_db
 

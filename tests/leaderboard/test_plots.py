@@ -8,7 +8,7 @@ from django.test import Client
 from games.models import Episode
 from leaderboard.detail import progression_curve
 from leaderboard.plots import Bar, Series, bar_chart, line_chart
-from tests.leaderboard.conftest import human_episode, make_run, model_episodes, player
+from tests.support.leaderboard_data import human_episode, make_run, model_episodes, player
 
 pytestmark = pytest.mark.django_db
 

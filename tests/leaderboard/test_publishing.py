@@ -11,7 +11,7 @@ from django.test import Client
 
 from agents.models import EvaluationRun
 from agents.publishing import PublishError, do_set_published
-from tests.leaderboard.conftest import human_episode, make_run, model_episodes, player
+from tests.support.leaderboard_data import human_episode, make_run, model_episodes, player
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
-from tests.leaderboard.conftest import populate
+from tests.support.leaderboard_data import populate
 
 load_all_checks()
 ALL_CHECKS: list[Any] = list(CHECKS.get_all())  # functions and check classes: --checks all

@@ -14,7 +14,7 @@ from agents.aggregation import EpisodeScore, summarize
 from games.models import Episode
 from leaderboard import detail, services
 from play.models import PlayRecord
-from tests.leaderboard.conftest import SECRET_EMAIL, TASKS, human_episode, player
+from tests.support.leaderboard_data import SECRET_EMAIL, TASKS, human_episode, player
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""The play personas (logged-in players, an anonymous visitor) and their cleanup;
-a private Redis for the fault tests."""
+"""The play personas (logged-in players, an anonymous visitor) and their cleanup,
+shared with tests/play (tests/support/fixtures_play.py); a private Redis for
+the fault tests."""
 
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.play.conftest import fresh_play_state, olga, pat, visitor  # noqa: F401
+from tests.support.fixtures_play import fresh_play_state, olga, pat, visitor  # noqa: F401
 from tests.support.wsclient import free_port
 
 

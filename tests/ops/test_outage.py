@@ -12,7 +12,7 @@ from django.db import OperationalError, connections
 from django.test import Client
 
 from ops.outage import DatabaseBreaker
-from tests.conftest import FakeDatabase
+from tests.support.outage import FakeDatabase
 from tests.support.pages import HTML
 
 

@@ -19,7 +19,7 @@ from balrogweb.asgi import application
 from games.models import Episode, Step
 from ops import metrics
 from ops.outage import DatabaseBreaker
-from tests.conftest import FakeDatabase
+from tests.support.outage import FakeDatabase
 from tests.support.personas import Persona
 from tests.support.websocket import HOST, ORIGIN, communicator
 

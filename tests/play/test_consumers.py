@@ -21,8 +21,8 @@ from games.models import Episode, Step
 from games.registry import make_adapter
 from ops.outage import DatabaseBreaker
 from play.limits import reset_action_limiter
-from tests.conftest import FakeDatabase
 from tests.support.games import BABYAI_TASK
+from tests.support.outage import FakeDatabase
 from tests.support.personas import Persona
 from tests.support.websocket import MODEL_VIEW_HEADER as VIEW
 from tests.support.websocket import TIMEOUT, act, communicator, say_hello, start, start_toy_at

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from reference.golden import read_cases
-from tests.reference.conftest import CI_SUBMISSION, GOLDEN, need
+from tests.support.reference_data import CI_SUBMISSION, GOLDEN, need
 
 ENVS_SAMPLED = ("babyai", "babaisai", "textworld")
 

@@ -14,7 +14,7 @@ import pytest
 from reference.cases import play_case, reference_options
 from reference.golden import check_golden, compare_case, mask, read_cases
 from reference.report import golden_failures, golden_report_json
-from tests.reference.conftest import GOLDEN, need
+from tests.support.reference_data import GOLDEN, need
 
 
 def first_case(env: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from reference.logs import LogError, check_submission, read_submission, submission_date
 from reference.report import log_failures, log_report_json
-from tests.reference.conftest import CI_SUBMISSION, need
+from tests.support.reference_data import CI_SUBMISSION, need
 
 
 def test_it_reads_the_date_from_the_submission_name() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from games.models import Episode
@@ -21,3 +24,9 @@ def start_anonymously(client: Client, task: str = BABYAI_TASK, **data: str) -> E
     response = client.post(f"/play/babyai/?task={task}", {"task": task, "nickname": "Zed", "seed": "random", **data})
     assert response.status_code == 302, response.content.decode()[:2000]
     return Episode.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+
+
+def streamed(response: Any) -> str:
+    """The body of a streamed response (a CSV or JSONL export)."""
+    assert isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content).decode()  # type: ignore[arg-type]

@@ -2,10 +2,10 @@
 session, as pages see them (``client``, a logged-in Django test client) and
 as websockets see them (``cookie``), and as browser play sees them (``player``).
 
-The apps' conftests name them: play has ``pat`` (the player), ``olga``
-(another player) and ``visitor`` (anonymous, known by a session token);
-annotations has ``rita`` (reviewer), ``anna`` and ``bob`` (annotators) and
-``olaf`` (staff, no annotation permission).
+The fixtures name them: play and ops have ``pat`` (the player), ``olga``
+(another player) and ``visitor`` (anonymous, known by a session token), from
+tests/support/fixtures_play.py; annotations has ``rita`` (reviewer), ``anna``
+and ``bob`` (annotators) and ``olaf`` (staff, no annotation permission).
 """
 
 from __future__ import annotations
