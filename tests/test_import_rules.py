@@ -176,19 +176,32 @@ def test_it_keeps_the_tests_off_the_benchmarks() -> None:
     assert offenders == []
 
 
-def imports_from_test_modules(source: str, module: str) -> list[str]:
-    """The test modules (``tests.…test_*``) that the module ``module`` imports
-    from, in its code or in the Python it hands another process as a string
-    (a ``manage.py shell -c`` script): a test module's names are its own; what
-    tests share lives in tests/support (or a conftest.py, for fixtures)."""
+def forbidden_imports(source: str, module: str) -> list[str]:
+    """The modules that the module ``module`` imports from, in its code or in
+    the Python it hands another process as a string (a ``manage.py shell -c``
+    script), against the rule for everything under tests/ and bench/:
+
+    - no import from a test module (``tests.…test_*``): its names are its own;
+    - no import from a conftest module (``tests[.…].conftest``): a conftest
+      holds its directory's fixtures, which pytest hands out by name, and no
+      helper;
+    - a fixtures module of tests/support (``tests.support.fixtures_*``) is
+      imported by a conftest.py only: that is how a directory's conftest
+      shares fixtures with another's (tests/conftest.py registers the ones for
+      every test through ``pytest_plugins`` instead, which imports nothing).
+
+    Every other shared helper is imported from tests/support's other modules."""
     package = module.rpartition(".")[0]
     trees = [ast.parse(source)]
     for node in ast.walk(trees[0]):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "import" in node.value:
             with suppress(SyntaxError, ValueError):  # a string that is not Python
                 trees.append(ast.parse(node.value))
-    found = {_test_module_in(name) for tree in trees for name in _names_imported_by(tree, package)}
-    return sorted(test_module for test_module in found if test_module is not None)
+    names = {name for tree in trees for name in _names_imported_by(tree, package)}
+    found = {_test_module_in(name) for name in names} | {_conftest_in(name) for name in names}
+    if module.rpartition(".")[2] != "conftest":
+        found |= {_fixtures_module_in(name) for name in names}
+    return sorted(forbidden for forbidden in found if forbidden is not None)
 
 
 def _test_module_in(name: str) -> str | None:
@@ -202,7 +215,21 @@ def _test_module_in(name: str) -> str | None:
     return None
 
 
-def test_it_finds_imports_from_test_modules_in_code_and_in_scripts() -> None:
+def _conftest_in(name: str) -> str | None:
+    """The conftest module an imported name lies in (or is), None when none."""
+    parts = name.split(".")
+    return ".".join(parts[: parts.index("conftest") + 1]) if "conftest" in parts else None
+
+
+def _fixtures_module_in(name: str) -> str | None:
+    """The tests/support fixtures module an imported name lies in (or is), None when none."""
+    parts = name.split(".")
+    if parts[:2] == ["tests", "support"] and len(parts) > 2 and parts[2].startswith("fixtures_"):
+        return ".".join(parts[:3])
+    return None
+
+
+def test_it_finds_imports_from_test_modules_and_conftests_in_code_and_in_scripts() -> None:
     planted = '''
 import pytest
 import tests.play.test_browser as browser
@@ -210,26 +237,43 @@ from django.test import Client
 from tests.conftest import FakeDatabase
 from tests.ops import test_faults
 from tests.support.servers import Server
+from tests.support.fixtures_play import pat
 from .test_pages import logged_in
+from . import conftest
 SCRIPT = """
 from tests.ops.test_xss import hostile_world
+from tests.annotations.conftest import XSS
 print(hostile_world())
 """
 NOT_PYTHON = "import what you need"
 '''
-    found = imports_from_test_modules(planted, "tests.play.test_frictions")
-    assert found == ["tests.ops.test_faults", "tests.ops.test_xss", "tests.play.test_browser", "tests.play.test_pages"]
-    assert imports_from_test_modules("from tests.support.servers import Server\n", "bench.replay") == []
+    found = forbidden_imports(planted, "tests.play.test_frictions")
+    assert found == [
+        "tests.annotations.conftest",
+        "tests.conftest",
+        "tests.ops.test_faults",
+        "tests.ops.test_xss",
+        "tests.play.conftest",
+        "tests.play.test_browser",
+        "tests.play.test_pages",
+        "tests.support.fixtures_play",
+    ]
+    assert forbidden_imports("from tests.support.servers import Server\n", "bench.replay") == []
+    shared = "from tests.support.fixtures_play import pat  # noqa: F401\nfrom tests.support.pages import HTML\n"
+    assert forbidden_imports(shared, "tests.ops.conftest") == []
+    assert forbidden_imports(shared, "tests.support.hostile") == ["tests.support.fixtures_play"]
+    assert forbidden_imports("from ..play.conftest import pat\n", "tests.ops.conftest") == ["tests.play.conftest"]
 
 
-def test_it_keeps_each_test_modules_names_its_own() -> None:
-    """No module under tests/ or bench/ imports from a test module (this one
-    only holds planted violations, in strings)."""
+def test_it_keeps_test_modules_and_conftests_names_their_own() -> None:
+    """Nothing under tests/ or bench/ imports from a test module or a conftest,
+    and only a conftest.py imports fixtures from tests/support (this module only
+    holds planted violations, in strings): forbidden_imports states the rule."""
     offenders = {}
     for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
         if path.name == "test_import_rules.py":
             continue
-        found = imports_from_test_modules(path.read_text(encoding="utf-8"), _module_name(path))
+        found = forbidden_imports(path.read_text(encoding="utf-8"), _module_name(path))
         if found:
             offenders[str(path.relative_to(ROOT))] = found
     assert offenders == {}
