@@ -12,7 +12,7 @@ part of the reset, not a counted step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from crafter import objects
 
@@ -240,14 +240,10 @@ class CrafterAdapter(IndexedActionsAdapter):
         numbers: CrafterNumbers = {}
         if self.game is not None and self.game.player is not None:
             view = self._view()
-            numbers = {
-                "health": view.count("health"),
-                "food": view.count("food"),
-                "drink": view.count("drink"),
-                "energy": view.count("energy"),
-                "achievements": view.unlocked,
-                "achievements_unlocked": len(view.unlocked),
-            }
+            # The vitals are engine.VITALS, as the frame's: CrafterNumbers names the same four.
+            numbers = cast(CrafterNumbers, {name: view.count(name) for name in VITALS})
+            numbers["achievements"] = view.unlocked
+            numbers["achievements_unlocked"] = len(view.unlocked)
         return {**super().hud(), **numbers}
 
     def close(self) -> None:
