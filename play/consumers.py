@@ -29,8 +29,6 @@ from play.sweeper import ensure_sweeper
 logger = logging.getLogger(__name__)
 
 EPISODE_PATH = "/ws/episodes/"  # play.routing
-CLOSE_NOT_FOUND = WEBSOCKET_NOT_FOUND
-CLOSE_TOO_MANY_VIEWERS = WEBSOCKET_TOO_MANY  # after a too_many_viewers error: the address's viewer limits (play.limits)
 SYNC_LIMITED = ("rate_limited", "too many syncs from your address per second; nothing was sent, ask again in a second")
 # Unsaved steps are not applied; a resent seq that was in fact saved is acknowledged as a duplicate.
 UNAVAILABLE = ("unavailable", "the database is unavailable for the moment; send the action again in a few seconds")
@@ -71,7 +69,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         elif self._surely_a_viewer() and self._take_admission():
             # Over its address's viewer limits: refused at the handshake (HTTP
             # 403), the cheapest answer to a reconnecting flood.
-            await self.close(code=CLOSE_TOO_MANY_VIEWERS)
+            await self.close(code=WEBSOCKET_TOO_MANY)
             return
         await self.accept()
         ensure_sweeper()
@@ -284,7 +282,7 @@ class EpisodeConsumer(AsyncWebsocketConsumer):
         """A hello that cannot go on: the error, then the close that says why
         (the refusal's own close code; a hello that found no episode to join otherwise)."""
         await self._error(exc.code, exc.message, None)
-        await self.close(code=exc.websocket_close or CLOSE_NOT_FOUND)
+        await self.close(code=exc.websocket_close or WEBSOCKET_NOT_FOUND)
 
     def _take_admission(self) -> str:
         """Count this connection among its address's viewers: '' or the refusal."""

@@ -15,11 +15,12 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
 
+from balrogweb.errors import WEBSOCKET_TOO_MANY
 from games import events
 from games.cursors import replay_cursors
 from games.models import Episode
 from games.services import do_apply_action
-from play.consumers import CLOSE_TOO_MANY_VIEWERS, ViewerGate
+from play.consumers import ViewerGate
 from play.limits import reset_action_limiter, viewer_limits
 from play.services import ViewerRefused, resync, step_message
 from play.snapshots import viewer_texts
@@ -84,7 +85,7 @@ async def test_it_refuses_viewers_past_the_addresss_limit_and_admits_again_after
     error, closing = await refused_hello(from_address(episode.pk, olga, HOSTILE))
     assert (error["type"], error["code"]) == ("error", "too_many_viewers")
     assert "2 connections are already watching from your address" in error["message"]
-    assert closing == {"type": "websocket.close", "code": CLOSE_TOO_MANY_VIEWERS}
+    assert closing == {"type": "websocket.close", "code": WEBSOCKET_TOO_MANY}
     assert (await say_hello(from_address(episode.pk, None, "198.51.100.1")))[0]["role"] == "viewer"
 
     await second.disconnect()
@@ -206,7 +207,7 @@ async def test_it_sends_a_viewer_every_step_in_order_when_broadcasts_are_lost(
 
 def test_it_documents_the_viewer_limits_and_codes_as_the_code_has_them() -> None:
     text = PROTOCOL_DOC.read_text(encoding="utf-8")
-    assert f"| {CLOSE_TOO_MANY_VIEWERS} |" in text and f"| `{ViewerRefused.code}` |" in text
+    assert f"| {WEBSOCKET_TOO_MANY} |" in text and f"| `{ViewerRefused.code}` |" in text
     for name in (
         "VIEWERS_PER_ADDRESS",
         "VIEWER_CONNECTS_PER_SECOND",
